@@ -1,0 +1,88 @@
+"""Postgres read-model schema: experiments, runs, params, tags, latest metrics.
+
+Migrations are numbered and applied once each, inside one transaction guarded
+by an advisory lock, so several workers starting together are safe.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE experiments (
+        experiment_id     text PRIMARY KEY,
+        name              text NOT NULL UNIQUE,
+        artifact_location text NOT NULL DEFAULT '',
+        lifecycle_stage   text NOT NULL DEFAULT 'active',
+        creation_time     timestamptz NOT NULL,
+        last_update_time  timestamptz NOT NULL
+    );
+    CREATE TABLE experiment_tags (
+        experiment_id text NOT NULL,
+        key           text NOT NULL,
+        value         text NOT NULL,
+        PRIMARY KEY (experiment_id, key)
+    );
+    CREATE TABLE runs (
+        run_id          text PRIMARY KEY,
+        experiment_id   text NOT NULL,
+        run_name        text NOT NULL DEFAULT '',
+        parent_run_id   text NOT NULL DEFAULT '',
+        user_id         text NOT NULL DEFAULT '',
+        status          text NOT NULL,
+        start_time      timestamptz,
+        end_time        timestamptz,
+        lifecycle_stage text NOT NULL DEFAULT 'active'
+    );
+    CREATE INDEX runs_by_experiment_start ON runs (experiment_id, start_time DESC, run_id);
+    CREATE TABLE params (
+        run_id text NOT NULL,
+        key    text NOT NULL,
+        value  text NOT NULL,
+        PRIMARY KEY (run_id, key)
+    );
+    CREATE TABLE tags (
+        run_id text NOT NULL,
+        key    text NOT NULL,
+        value  text NOT NULL,
+        PRIMARY KEY (run_id, key)
+    );
+    CREATE TABLE latest_metrics (
+        run_id       text NOT NULL,
+        key          text NOT NULL,
+        step         bigint NOT NULL,
+        timestamp_ms bigint NOT NULL,
+        value        double precision NOT NULL,
+        PRIMARY KEY (run_id, key)
+    );
+    -- Tracking rows: the last Kafka offset applied per (projection, topic, partition),
+    -- written in the same transaction as the view change it tracks.
+    CREATE TABLE projection_offsets (
+        projection  text NOT NULL,
+        topic       text NOT NULL,
+        partition   integer NOT NULL,
+        last_offset bigint NOT NULL,
+        PRIMARY KEY (projection, topic, partition)
+    );
+    """,
+)
+
+_LOCK_KEY = 0x7472_6B6C  # "trkl"
+
+
+def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    """Apply the migrations not applied yet; return the schema version."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        current = int(row[0]) if row else 0  # type: ignore[call-overload]
+        for version, ddl in enumerate(MIGRATIONS, start=1):
+            if version > current:
+                conn.execute(ddl.encode())
+                conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+    return len(MIGRATIONS)

@@ -1,0 +1,1 @@
+"""Tracklog: experiment tracking over Kafka. The fluent SDK lives here."""

