@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -19,9 +21,8 @@ def ensure_topics(kafka: KafkaSettings) -> None:
             if name not in existing
         ]
         if wanted:
-            try:
+            # another process may create it between list and create
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # another process created it between list and create
     finally:
         admin.close()
