@@ -28,9 +28,17 @@ def main() -> int:
             for source in (ROOT / folder).iterdir():
                 if source.suffix in (".py", ".pyi") or source.name == "py.typed":
                     (target / source.name).symlink_to(source)
-        cmd = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
-               str(Path(tmp, "tracklog")), str(ROOT / "tests"), str(ROOT / "proto" / "generate.py"),
-               *sys.argv[1:]]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            str(Path(tmp, "tracklog")),
+            str(ROOT / "tests"),
+            str(ROOT / "proto" / "generate.py"),
+            *sys.argv[1:],
+        ]
         env = {**os.environ, "MYPYPATH": tmp}
         return subprocess.call(cmd, cwd=tmp, env=env)
 

@@ -1,0 +1,109 @@
+"""The `tracklog` command: up, ingest, query, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from tracklog.settings import Settings
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from tracklog.deploy.stack import EmbeddedStack
+
+    settings = Settings.from_env()
+    stack = EmbeddedStack(Path(args.data_dir), settings=settings, broker_port=args.broker_port)
+    stop = _stop_on_signals()
+    try:
+        stack.start()
+        print("Tracklog is up:", flush=True)
+        for name, value in stack.endpoints().items():
+            print(f"  {name:<14} {value}", flush=True)
+        print("Ctrl-C stops it (after the worker has drained the topic).", flush=True)
+        if args.demo:
+            from tracklog.deploy.demo import run_demo
+
+            demo_settings = stack.settings
+            threading.Thread(
+                target=run_demo,
+                args=(demo_settings, stack.endpoints()["query (gRPC)"]),
+                name="tracklog-demo",
+                daemon=True,
+            ).start()
+        stack.supervise(stop.is_set)
+    finally:
+        print("Stopping: draining the topic...", flush=True)
+        stack.stop()
+        print("Stopped.", flush=True)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tracklog.ingest.worker import run_worker
+
+    run_worker(Settings.from_env())
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from tracklog.query.server import serve
+
+    serve(Settings.from_env())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tracklog.deploy.demo import run_demo
+
+    settings = Settings.from_env()
+    return 0 if run_demo(settings, settings.query_addr) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tracklog", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the embedded stack (broker, Postgres, chDB, worker, query)")
+    up.add_argument("--data-dir", default="./tracklog-data", help="where all data lives")
+    up.add_argument("--broker-port", type=int, default=9092, help="Tansu's port (default 9092)")
+    up.add_argument("--demo", action="store_true", help="run the demo once the stack is up")
+    up.set_defaults(func=cmd_up)
+
+    ingest = sub.add_parser("ingest", help="run the ingest worker against external services")
+    ingest.set_defaults(func=cmd_ingest)
+    query = sub.add_parser("query", help="run the gRPC query service against external services")
+    query.set_defaults(func=cmd_query)
+    demo = sub.add_parser("demo", help="train a small model, log it, print what the service says")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
