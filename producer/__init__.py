@@ -1,1 +1,65 @@
-"""Tracklog: experiment tracking over Kafka. The fluent SDK lives here."""
+"""Tracklog: experiment tracking over Kafka. The fluent SDK lives here.
+
+Memory and blocking policy of the SDK (quoted by the README):
+
+    Logging calls never wait on the network. They validate their input (raising
+    ValueError before anything is queued) and append to an in-memory buffer that a
+    background thread sends to Kafka in columnar batches. The buffer holds at most
+    ``max_buffered_points`` metric points (default 2,000,000) and
+    ``max_buffered_events`` other events (default 100,000), counting everything not
+    yet handed to the Kafka producer (whose own buffer is bounded by
+    ``buffer_memory``, 32 MB by default). When a call does not fit, it waits for
+    room up to ``max_block_seconds`` (default 60, like kafka-python's
+    ``max_block_ms``) and then raises ``tracklog.BufferFullError`` naming what is
+    pending; the call queued nothing. Nothing is ever dropped silently: events
+    the broker finally rejects are logged as errors and make ``flush`` return
+    False, and at exit the default session warns how many events and points it
+    could not send.
+"""
+
+from tracklog.batcher import BufferFullError
+from tracklog.entities import Experiment, Metric, Param, RunInfo, RunTag, Unsent
+from tracklog.fluent import (
+    active_run,
+    configure,
+    end_run,
+    flush,
+    get_session,
+    log_batch,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    set_experiment,
+    set_tag,
+    set_tags,
+    start_run,
+)
+from tracklog.run import ActiveRun
+from tracklog.session import Session
+
+__all__ = [
+    "ActiveRun",
+    "BufferFullError",
+    "Experiment",
+    "Metric",
+    "Param",
+    "RunInfo",
+    "RunTag",
+    "Session",
+    "Unsent",
+    "active_run",
+    "configure",
+    "end_run",
+    "flush",
+    "get_session",
+    "log_batch",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]

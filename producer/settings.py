@@ -100,3 +100,19 @@ class Settings:
             consumer_group=e.get("TRACKLOG_CONSUMER_GROUP", "tracklog-ingest"),
             artifact_root=e.get("TRACKLOG_ARTIFACT_ROOT", ""),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SdkLimits:
+    """The SDK's memory bound and how long a logging call may wait for room."""
+
+    max_buffered_points: int = 2_000_000
+    max_block_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SdkLimits:
+        e = os.environ if env is None else env
+        return cls(
+            max_buffered_points=int(e.get("TRACKLOG_SDK_MAX_BUFFERED_POINTS", "2000000")),
+            max_block_seconds=float(e.get("TRACKLOG_SDK_MAX_BLOCK_SECONDS", "60")),
+        )

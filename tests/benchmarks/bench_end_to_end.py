@@ -82,8 +82,8 @@ def main() -> None:
             stub = query_pb2_grpc.QueryServiceStub(channel)
             pending = list(run_ids)
             while pending:
-                run = stub.GetRun(query_pb2.GetRunRequest(run_id=pending[0])).run
-                latest = {m.key: m.step for m in run.data.metrics}
+                projected = stub.GetRun(query_pb2.GetRunRequest(run_id=pending[0])).run
+                latest = {m.key: m.step for m in projected.data.metrics}
                 if all(latest.get(key) == args.steps - 1 for key in keys):
                     pending.pop(0)
                 else:

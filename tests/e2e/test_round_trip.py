@@ -49,8 +49,10 @@ def test_round_trip_every_point_param_tag_status_and_nesting(
         def complete() -> bool:
             run = pipeline.get_run(run_ids[-1])
             latest = {m.key: m.step for m in run.data.metrics}
-            return run.info.status == events_pb2.RUN_STATUS_FINISHED and all(
-                latest.get(key) == STEPS - 1 for key in keys
+            return (
+                run.info.status == events_pb2.RUN_STATUS_FINISHED
+                and all(latest.get(key) == STEPS - 1 for key in keys)
+                and len(pipeline.history(run_ids[-1], keys[-1])) == STEPS
             )
 
         wait_until(complete, timeout=180, what="the last run to be projected")
@@ -74,12 +76,7 @@ def test_round_trip_every_point_param_tag_status_and_nesting(
             for k, key in enumerate(keys):
                 last = STEPS - 1
                 assert latest[key] == (last, BASE_TS + last, value(r, k, last))
-                history = wait_until(
-                    lambda run_id=run_id, key=key: (
-                        h if len(h := pipeline.history(run_id, key)) == STEPS else None
-                    ),
-                    what=f"history of {key}",
-                )
+                history = pipeline.history(run_id, key)
                 expected = [(s, BASE_TS + s, value(r, k, s)) for s in range(STEPS)]
                 assert history == expected
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_generator():  # type: ignore[no-untyped-def]
+def _load_generator() -> Any:
     spec = importlib.util.spec_from_file_location("generate", ROOT / "proto" / "generate.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

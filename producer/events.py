@@ -1,0 +1,116 @@
+"""Pure builders of event payloads and envelopes: no clock, no I/O, no randomness.
+
+Callers pass times as Unix epoch nanoseconds (or milliseconds where the contract
+keeps milliseconds) and ids they minted; the sender assigns sequence numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TypeAlias
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from tracklog.v1 import events_pb2 as pb
+
+Payload: TypeAlias = (
+    pb.ExperimentCreated
+    | pb.RunStarted
+    | pb.ParamsLogged
+    | pb.MetricsLogged
+    | pb.TagsSet
+    | pb.RunEnded
+)
+
+_RUN = pb.AGGREGATE_TYPE_RUN
+_EXPERIMENT = pb.AGGREGATE_TYPE_EXPERIMENT
+# payload type -> (Envelope oneof field, aggregate type)
+_ROUTES: dict[type[Payload], tuple[str, pb.AggregateType.ValueType]] = {
+    pb.ExperimentCreated: ("experiment_created", _EXPERIMENT),
+    pb.RunStarted: ("run_started", _RUN),
+    pb.ParamsLogged: ("params_logged", _RUN),
+    pb.MetricsLogged: ("metrics_logged", _RUN),
+    pb.TagsSet: ("tags_set", _RUN),
+    pb.RunEnded: ("run_ended", _RUN),
+}
+
+RUN_END_STATUSES: dict[str, pb.RunStatus.ValueType] = {
+    "FINISHED": pb.RUN_STATUS_FINISHED,
+    "FAILED": pb.RUN_STATUS_FAILED,
+    "KILLED": pb.RUN_STATUS_KILLED,
+}
+
+
+def timestamp(unix_ns: int) -> Timestamp:
+    return Timestamp(seconds=unix_ns // 1_000_000_000, nanos=unix_ns % 1_000_000_000)
+
+
+def _tags(pairs: Iterable[tuple[str, str]]) -> list[pb.Tag]:
+    return [pb.Tag(key=k, value=v) for k, v in pairs]
+
+
+def experiment_created(name: str, creation_ns: int) -> pb.ExperimentCreated:
+    return pb.ExperimentCreated(name=name, creation_time=timestamp(creation_ns))
+
+
+def run_started(
+    *,
+    experiment_id: str,
+    run_name: str,
+    parent_run_id: str | None,
+    tags: Iterable[tuple[str, str]],
+    start_ns: int,
+    user_id: str,
+) -> pb.RunStarted:
+    return pb.RunStarted(
+        experiment_id=experiment_id,
+        run_name=run_name,
+        parent_run_id=parent_run_id or "",
+        tags=_tags(tags),
+        start_time=timestamp(start_ns),
+        user_id=user_id,
+    )
+
+
+def params_logged(pairs: Iterable[tuple[str, str]]) -> pb.ParamsLogged:
+    return pb.ParamsLogged(params=[pb.Param(key=k, value=v) for k, v in pairs])
+
+
+def tags_set(pairs: Iterable[tuple[str, str]]) -> pb.TagsSet:
+    return pb.TagsSet(tags=_tags(pairs))
+
+
+def run_ended(status: str, end_ns: int) -> pb.RunEnded:
+    if status not in RUN_END_STATUSES:
+        raise ValueError(
+            f"run end status must be one of {sorted(RUN_END_STATUSES)}, got {status!r}"
+        )
+    return pb.RunEnded(status=RUN_END_STATUSES[status], end_time=timestamp(end_ns))
+
+
+def metrics_logged(
+    keys: Sequence[str], steps: Sequence[int], timestamps_ms: Sequence[int], values: Sequence[float]
+) -> pb.MetricsLogged:
+    if not len(keys) == len(steps) == len(timestamps_ms) == len(values):
+        raise ValueError("metric columns must have the same length")
+    return pb.MetricsLogged(keys=keys, steps=steps, timestamps_ms=timestamps_ms, values=values)
+
+
+def aggregate_type(payload: Payload) -> pb.AggregateType.ValueType:
+    return _ROUTES[type(payload)][1]
+
+
+def envelope(
+    *, event_id: str, aggregate_id: str, sequence: int, occurred_ns: int, payload: Payload
+) -> pb.Envelope:
+    """Wrap one payload; the aggregate type follows from the payload's type."""
+    field, kind = _ROUTES[type(payload)]
+    env = pb.Envelope(
+        event_id=event_id,
+        aggregate_id=aggregate_id,
+        aggregate_type=kind,
+        sequence=sequence,
+        occurred_at=timestamp(occurred_ns),
+    )
+    getattr(env, field).CopyFrom(payload)
+    return env

@@ -1,0 +1,288 @@
+"""`Session`: the SDK's state holder. It owns the batcher and the sender thread, the
+runs it started, and a per-thread (contextvars) stack of active runs; the fluent
+functions of `tracklog` delegate to a default Session.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from tracklog import events, inputs, validation
+from tracklog.batcher import Batcher, PendingEvent
+from tracklog.entities import Experiment, Metric, Param, RunInfo, RunTag, Unsent
+from tracklog.ids import DEFAULT_EXPERIMENT_NAME, experiment_id_for, new_run_id
+from tracklog.run import ActiveRun, source_name, system_tags, user_name
+from tracklog.sender import Sender
+from tracklog.settings import KafkaSettings, SdkLimits, Settings
+from tracklog.sink import EventSink, kafka_sink_factory
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Session:
+    def __init__(
+        self,
+        kafka: KafkaSettings | None = None,
+        *,
+        max_batch_points: int = 10_000,
+        max_batch_bytes: int = 512 * 1024,
+        max_buffered_points: int | None = None,
+        max_buffered_events: int = 100_000,
+        max_block_seconds: float | None = None,
+        linger_seconds: float = 0.05,
+        compression_type: str | None = "zstd",
+        linger_ms: int = 5,
+        producer_options: Mapping[str, Any] | None = None,
+        sink_factory: Callable[[], EventSink] | None = None,
+    ) -> None:
+        kafka = kafka if kafka is not None else Settings.from_env().kafka
+        limits = SdkLimits.from_env()  # TRACKLOG_SDK_MAX_BUFFERED_POINTS / _MAX_BLOCK_SECONDS
+        if max_buffered_points is None:
+            max_buffered_points = limits.max_buffered_points
+        if max_block_seconds is None:
+            max_block_seconds = limits.max_block_seconds
+        self._batcher = Batcher(
+            max_batch_points=max_batch_points,
+            max_batch_bytes=max_batch_bytes,
+            max_buffered_points=max_buffered_points,
+            max_buffered_events=max_buffered_events,
+            max_block_seconds=max_block_seconds,
+        )
+        factory = sink_factory or kafka_sink_factory(
+            kafka,
+            compression_type=compression_type,
+            linger_ms=linger_ms,
+            producer_options=producer_options,
+        )
+        self._sender = Sender(self._batcher, factory, linger_seconds=linger_seconds)
+        self._lock = threading.Lock()
+        self._live: dict[str, dict[str, str]] = {}  # live run id -> params logged so far
+        self._ended: set[str] = set()
+        self._created: set[str] = set()  # experiment ids whose ExperimentCreated was queued
+        self._experiment: Experiment | None = None
+        self._stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
+            f"tracklog_active_runs_{id(self)}", default=()
+        )
+        self._metric_keys = inputs.MetricKeys()
+        self._user = user_name()
+        self._source = source_name()
+        self._closed = False
+
+    # experiments and runs
+
+    def set_experiment(self, name: str) -> Experiment:
+        """Make ``name`` the experiment of later runs (created once per session)."""
+        name = validation.experiment_name(name)
+        experiment = Experiment(experiment_id_for(name), name)
+        self._ensure_experiment(experiment)
+        self._experiment = experiment
+        return experiment
+
+    def _ensure_experiment(self, experiment: Experiment) -> None:
+        with self._lock:
+            if experiment.experiment_id in self._created:
+                return
+            self._created.add(experiment.experiment_id)
+        now = time.time_ns()
+        event = PendingEvent(
+            experiment.experiment_id, events.experiment_created(experiment.name, now), now
+        )
+        try:
+            self._batcher.put(experiment.experiment_id, [event])
+        except BaseException:
+            with self._lock:
+                self._created.discard(experiment.experiment_id)
+            raise
+
+    def start_run(
+        self,
+        run_id: str | None = None,
+        experiment_id: str | None = None,
+        run_name: str | None = None,
+        nested: bool = False,
+        tags: Mapping[str, object] | None = None,
+    ) -> ActiveRun:
+        stack = self._stack.get()
+        if stack and not nested:
+            raise ValueError(
+                f"run {stack[-1].run_id} is already active; end it with end_run() first, "
+                "or start a nested run with start_run(nested=True)"
+            )
+        parent = stack[-1].run_id if stack else None
+        run_id = new_run_id() if run_id is None else validation.validate_id("run id", run_id)
+        if experiment_id is not None:
+            experiment_id = validation.validate_id("experiment id", experiment_id)
+        name = f"run-{run_id[:8]}" if run_name is None else validation.run_name(run_name)
+        system = system_tags(self._user, self._source, name, parent)
+        run_tags = inputs.tag_pairs(inputs.tags_from({**system, **(tags or {})}))
+        if experiment_id is None:
+            experiment = self._experiment or self.set_experiment(DEFAULT_EXPERIMENT_NAME)
+            self._ensure_experiment(experiment)
+            experiment_id = experiment.experiment_id
+        now = time.time_ns()
+        payload = events.run_started(
+            experiment_id=experiment_id,
+            run_name=name,
+            parent_run_id=parent,
+            tags=run_tags,
+            start_ns=now,
+            user_id=self._user,
+        )
+        with self._lock:
+            if run_id in self._live:
+                raise ValueError(f"run {run_id} is already active in this session")
+            self._live[run_id] = {}
+            self._ended.discard(run_id)
+        try:
+            self._batcher.put(run_id, [PendingEvent(run_id, payload, now)])
+        except BaseException:
+            with self._lock:
+                self._live.pop(run_id, None)
+            raise
+        info = RunInfo(run_id, experiment_id, name, parent, now // 1_000_000, self._user)
+        run = ActiveRun(info, self)
+        self._stack.set((*stack, run))
+        return run
+
+    def active_run(self) -> ActiveRun | None:
+        """The innermost run started in this thread (or context) and not ended."""
+        stack = self._stack.get()
+        return stack[-1] if stack else None
+
+    def end_run(self, status: str = "FINISHED") -> None:
+        """End the active run of this thread; no-op when there is none (as in MLflow)."""
+        run = self.active_run()
+        if run is not None:
+            self.end_run_by_id(run.run_id, status)
+
+    def end_run_by_id(self, run_id: str, status: str = "FINISHED") -> None:
+        now = time.time_ns()
+        event = PendingEvent(run_id, events.run_ended(status, now), now)
+        with self._lock:
+            params = self._live.pop(run_id, None)
+            if params is not None:
+                self._ended.add(run_id)
+        if params is not None:
+            try:
+                self._batcher.put(run_id, [event])
+            except BaseException:
+                with self._lock:
+                    self._live[run_id] = params
+                    self._ended.discard(run_id)
+                raise
+        stack = self._stack.get()
+        if any(run.run_id == run_id for run in stack):
+            self._stack.set(tuple(run for run in stack if run.run_id != run_id))
+
+    def end_active_runs(self, status: str = "FINISHED") -> None:
+        """End every run of this session still live, newest first (used at exit)."""
+        with self._lock:
+            live = list(self._live)
+        for run_id in reversed(live):
+            self.end_run_by_id(run_id, status)
+
+    # logging: every call below goes through log_batch
+
+    def _active_run_id(self) -> str:
+        stack = self._stack.get()
+        if not stack:
+            raise ValueError("no active run: call tracklog.start_run() first")
+        return stack[-1].info.run_id
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Validate everything, then queue it all (or nothing) for the live run ``run_id``."""
+        params_so_far = self._live.get(run_id)
+        if params_so_far is None:
+            state = "has ended" if run_id in self._ended else "is not active in this session"
+            raise ValueError(f"cannot log to run {run_id!r}: it {state}")
+        points = inputs.metric_points(metrics, self._metric_keys) if metrics else None
+        param_list = inputs.param_pairs(params) if params else []
+        tag_list = inputs.tag_pairs(tags) if tags else []
+        if not param_list and not tag_list:
+            if points is not None:
+                self._batcher.put(run_id, (), points)
+            return
+        now = time.time_ns()
+        pending: list[PendingEvent] = []
+        new: list[tuple[str, str]] = []
+        with self._lock:
+            for key, value in param_list:
+                old = params_so_far.get(key)
+                if old is not None and old != value:
+                    raise ValueError(
+                        f"param {key!r} of run {run_id} was already logged with value {old!r}; "
+                        f"params are write-once and cannot change to {value!r}"
+                    )
+                if old is None:
+                    new.append((key, value))
+            params_so_far.update(new)
+        if new:
+            pending.append(PendingEvent(run_id, events.params_logged(new), now))
+        if tag_list:
+            pending.append(PendingEvent(run_id, events.tags_set(tag_list), now))
+        try:
+            self._batcher.put(run_id, pending, points)
+        except BaseException:
+            with self._lock:
+                for key, _ in new:
+                    params_so_far.pop(key, None)
+            raise
+
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        ts = _now_ms() if timestamp is None else timestamp
+        metric = Metric(key, value, ts, 0 if step is None else step)
+        self.log_batch(self._active_run_id(), (metric,))
+
+    def log_metrics(
+        self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        ts = _now_ms() if timestamp is None else timestamp
+        step = 0 if step is None else step
+        self.log_batch(self._active_run_id(), [Metric(k, v, ts, step) for k, v in metrics.items()])
+
+    def log_param(self, key: str, value: object) -> None:
+        self.log_batch(self._active_run_id(), params=(Param(key, value),))
+
+    def log_params(self, params: Mapping[str, object]) -> None:
+        self.log_batch(self._active_run_id(), params=[Param(k, v) for k, v in params.items()])
+
+    def set_tag(self, key: str, value: object) -> None:
+        self.log_batch(self._active_run_id(), tags=(RunTag(key, value),))
+
+    def set_tags(self, tags: Mapping[str, object]) -> None:
+        self.log_batch(self._active_run_id(), tags=inputs.tags_from(tags))
+
+    # delivery
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued so far is acknowledged; False on timeout or a lost send."""
+        if self._closed:
+            unsent = self.close()
+            return unsent.events == 0 and unsent.points == 0
+        return self._sender.wait_acked(self._batcher.mark(), timeout)
+
+    def close(self, timeout: float = 30.0) -> Unsent:
+        """Flush (up to ``timeout``), stop the sender and return what could not be sent."""
+        if not self._closed:
+            self._closed = True
+            deadline = time.monotonic() + timeout
+            self.flush(timeout)
+            self._batcher.close()
+            self._sender.stop(max(0.0, deadline - time.monotonic()))
+        events_left, points_left = self._batcher.pending()
+        unacked_events, unacked_points = self._sender.unacked()
+        return Unsent(events_left + unacked_events, points_left + unacked_points)

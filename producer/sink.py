@@ -1,0 +1,80 @@
+"""Where encoded events go: the Kafka producer, behind a small interface.
+
+`EventSink` is the seam for the disk spool of a later issue: a spooling sink can
+wrap `KafkaSink`, write to disk what the broker cannot take, and re-send it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from kafka import KafkaProducer
+
+from tracklog.settings import KafkaSettings
+
+DoneCallback = Callable[[BaseException | None], None]
+
+
+class EventSink(Protocol):
+    def send(self, key: bytes, value: bytes, on_done: DoneCallback) -> None:
+        """Hand one message over; ``on_done(None)`` once acknowledged, else with the error.
+
+        May block while the sink's own buffer is full; raises when it cannot accept
+        the message (the sender then retries it).
+        """
+
+    def close(self, timeout: float) -> None: ...
+
+
+class KafkaSink:
+    """kafka-python's KafkaProducer: acks from all replicas, idempotent, compressed."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        *,
+        compression_type: str | None = "zstd",
+        linger_ms: int = 5,
+        producer_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        options: dict[str, Any] = {
+            **kafka.client_options(),
+            "client_id": "tracklog-sdk",
+            "acks": "all",
+            "enable_idempotence": True,
+            "compression_type": compression_type,
+            "linger_ms": linger_ms,
+            "batch_size": 256 * 1024,
+            **(producer_options or {}),
+        }
+        self._topic = kafka.events_topic
+        self._producer = KafkaProducer(**options)
+
+    def send(self, key: bytes, value: bytes, on_done: DoneCallback) -> None:
+        future = self._producer.send(self._topic, key=key, value=value)
+        future.add_callback(lambda _metadata: on_done(None))
+        future.add_errback(on_done)
+
+    def close(self, timeout: float) -> None:
+        self._producer.close(timeout=timeout)
+
+
+def kafka_sink_factory(
+    kafka: KafkaSettings,
+    *,
+    compression_type: str | None = "zstd",
+    linger_ms: int = 5,
+    producer_options: Mapping[str, Any] | None = None,
+) -> Callable[[], EventSink]:
+    """A factory the sender calls on its own thread (creating a producer touches the network)."""
+
+    def create() -> EventSink:
+        return KafkaSink(
+            kafka,
+            compression_type=compression_type,
+            linger_ms=linger_ms,
+            producer_options=producer_options,
+        )
+
+    return create

@@ -1,0 +1,89 @@
+"""Domain errors of the query service and the one place that maps them to gRPC status codes.
+
+Request parsing and the stores raise `NotFound`, `InvalidArgument` or
+`Unavailable`; `translate_errors` wraps each servicer method and turns those
+(and the drivers' connection failures) into `context.abort(code, message)`.
+Anything else is a bug and surfaces as UNKNOWN, loudly logged by gRPC.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+import grpc
+import psycopg
+import psycopg_pool
+
+
+class QueryError(Exception):
+    """Base of the errors a caller can act on; the message is sent to the client."""
+
+
+class NotFound(QueryError):
+    """The experiment, run or metric named in the request does not exist."""
+
+
+class InvalidArgument(QueryError):
+    """The request is malformed: a missing field, a bad page size or page token."""
+
+
+class Unavailable(QueryError):
+    """A store cannot be reached; the call may be retried."""
+
+
+_CODES: tuple[tuple[type[QueryError], grpc.StatusCode], ...] = (
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
+)
+
+# Driver errors that mean "the store is down or overloaded", not "the code is wrong".
+_STORE_DOWN: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
+
+
+def status_code(error: QueryError) -> grpc.StatusCode:
+    """The gRPC status code for a domain error."""
+    for kind, code in _CODES:
+        if isinstance(error, kind):
+            return code
+    return grpc.StatusCode.UNKNOWN
+
+
+def as_query_error(error: Exception) -> QueryError | None:
+    """The domain error an exception stands for, or None when it is a bug."""
+    if isinstance(error, QueryError):
+        return error
+    if isinstance(error, _STORE_DOWN) or _is_clickhouse_connection_error(error):
+        return Unavailable(f"store unavailable: {error}")
+    return None
+
+
+def _is_clickhouse_connection_error(error: Exception) -> bool:
+    from clickhouse_connect.driver.exceptions import OperationalError
+
+    return isinstance(error, OperationalError)
+
+
+S = TypeVar("S")
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+
+def translate_errors(
+    method: Callable[[S, Req, grpc.ServicerContext], Resp],
+) -> Callable[[S, Req, grpc.ServicerContext], Resp]:
+    """Wrap a unary servicer method: domain errors abort the call with their status code."""
+
+    @functools.wraps(method)
+    def wrapper(self: S, request: Req, context: grpc.ServicerContext) -> Resp:
+        try:
+            return method(self, request, context)
+        except Exception as error:
+            mapped = as_query_error(error)
+            if mapped is None:
+                raise
+            context.abort(status_code(mapped), str(mapped))
+
+    return wrapper

@@ -1,0 +1,157 @@
+"""Build and run the query gRPC server: QueryService, health checking and reflection.
+
+`create_server` builds a server (not started) bound to an address; `serve` runs
+one until SIGTERM or SIGINT. The server returned by `create_server` owns the
+Postgres pool (and the ClickHouse client when it opened one itself): its
+`stop(grace)` stops serving, then closes them and sets the returned event, so
+`server.stop(grace).wait()` is the whole shutdown. A ClickHouse client passed
+in is shared, never closed here.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from concurrent import futures
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from tracklog.deploy.clickhouse import connect as clickhouse_connect
+from tracklog.query import store_postgres
+from tracklog.query.servicer import QueryServicer
+from tracklog.query.store_clickhouse import ClickHouseMetricStore
+from tracklog.settings import Settings
+from tracklog.v1 import query_pb2, query_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME: str = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
+GRACE_SECONDS = 10.0
+
+
+class QueryServer(grpc.Server):
+    """A grpc.Server that closes the query service's resources once it has stopped."""
+
+    def __init__(
+        self,
+        server: grpc.Server,
+        health_servicer: health.HealthServicer,
+        closers: Iterable[Callable[[], None]],
+    ) -> None:
+        self._server = server
+        self._health = health_servicer
+        self._closers = list(closers)
+        self._closed = threading.Lock()
+
+    def add_generic_rpc_handlers(self, generic_rpc_handlers: Iterable[Any]) -> None:
+        self._server.add_generic_rpc_handlers(generic_rpc_handlers)
+
+    def add_registered_method_handlers(self, service_name: str, method_handlers: Any) -> None:
+        self._server.add_registered_method_handlers(service_name, method_handlers)  # type: ignore[attr-defined]
+
+    def add_insecure_port(self, address: str) -> int:
+        return self._server.add_insecure_port(address)
+
+    def add_secure_port(self, address: str, server_credentials: grpc.ServerCredentials) -> int:
+        return self._server.add_secure_port(address, server_credentials)
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self, grace: float | None = None) -> threading.Event:
+        """Stop serving (health turns NOT_SERVING first); the event is set once all is closed."""
+        self._health.enter_graceful_shutdown()
+        stopped = self._server.stop(grace)
+        done = threading.Event()
+
+        def close_when_stopped() -> None:
+            stopped.wait()
+            self.close()
+            done.set()
+
+        threading.Thread(
+            target=close_when_stopped, name="tracklog-query-close", daemon=True
+        ).start()
+        return done
+
+    def wait_for_termination(self, timeout: float | None = None) -> bool:
+        return self._server.wait_for_termination(timeout)
+
+    def close(self) -> None:
+        """Close the pool and owned clients (once); call after the server has stopped."""
+        if not self._closed.acquire(blocking=False):
+            return
+        for close in self._closers:
+            try:
+                close()
+            except Exception:
+                log.exception("closing a query service resource failed")
+
+
+def _health_servicer() -> health.HealthServicer:
+    servicer = health.HealthServicer()
+    serving = health_pb2.HealthCheckResponse.SERVING
+    servicer.set(health.OVERALL_HEALTH, serving)
+    servicer.set(SERVICE_NAME, serving)
+    return servicer
+
+
+def create_server(
+    address: str, settings: Settings, clickhouse: Any | None = None, *, max_workers: int = 16
+) -> tuple[grpc.Server, int]:
+    """A query server bound to `address` (port 0 picks one), not started, and its port.
+
+    `clickhouse` is an open clickhouse-connect client to share (e.g. with the
+    ingest worker in this process); when None, one is opened from
+    `settings.clickhouse_dsn` and closed with the server.
+    """
+    if not settings.postgres_dsn:
+        raise ValueError("no Postgres DSN: set TRACKLOG_POSTGRES_DSN")
+    closers: list[Callable[[], None]] = []
+    try:
+        if clickhouse is None:
+            clickhouse = clickhouse_connect(settings.clickhouse_dsn)
+            closers.append(clickhouse.close)
+        metrics = ClickHouseMetricStore(clickhouse, settings.clickhouse_database)
+        pool = store_postgres.open_pool(settings.postgres_dsn, max_size=max_workers)
+        closers.insert(0, pool.close)
+        executor = futures.ThreadPoolExecutor(max_workers, thread_name_prefix="tracklog-query")
+        inner = grpc.server(executor)
+        health_servicer = _health_servicer()
+        server = QueryServer(inner, health_servicer, closers)
+        query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(pool, metrics), inner)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, inner)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), inner
+        )
+        port = inner.add_insecure_port(address)
+    except BaseException:
+        for close in closers:
+            close()
+        raise
+    return server, port
+
+
+def serve(settings: Settings, *, grace: float = GRACE_SECONDS) -> None:
+    """Serve on `settings.query_addr` until SIGTERM or SIGINT, then stop gracefully."""
+    server, port = create_server(settings.query_addr, settings)
+    server.start()
+    log.info("query service listening on %s (port %d)", settings.query_addr, port)
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping the query service", signum)
+        stop_requested.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stop_requested.wait()
+    finally:
+        server.stop(grace).wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,83 @@
+"""The QueryService servicer: parse the request, call a store, convert the result.
+
+All validation is in `requests`, all SQL in the stores, all message building in
+`convert`, and all error-to-status mapping in `errors.translate_errors`.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from tracklog.query import convert, paging, requests, store_postgres
+from tracklog.query.errors import NotFound, translate_errors
+from tracklog.query.records import ExperimentCursor, RunCursor
+from tracklog.query.store_clickhouse import ClickHouseMetricStore, last_cursor
+from tracklog.v1 import query_pb2, query_pb2_grpc
+
+
+class QueryServicer(query_pb2_grpc.QueryServiceServicer):
+    def __init__(self, pool: store_postgres.Pool, metrics: ClickHouseMetricStore) -> None:
+        self._pool = pool
+        self._metrics = metrics
+
+    @translate_errors
+    def GetExperiment(
+        self, request: query_pb2.GetExperimentRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetExperimentResponse:
+        selector = requests.experiment_selector(request)
+        record = store_postgres.get_experiment(
+            self._pool, experiment_id=selector.experiment_id, name=selector.name
+        )
+        return query_pb2.GetExperimentResponse(experiment=convert.experiment(record))
+
+    @translate_errors
+    def ListExperiments(
+        self, request: query_pb2.ListExperimentsRequest, context: grpc.ServicerContext
+    ) -> query_pb2.ListExperimentsResponse:
+        page = requests.experiment_page(request)
+        records, more = store_postgres.list_experiments(self._pool, page.limit, page.after)
+        token = ""
+        if more:
+            last = records[-1]
+            token = paging.experiment_token(
+                ExperimentCursor(last.creation_time, last.experiment_id)
+            )
+        return query_pb2.ListExperimentsResponse(
+            experiments=[convert.experiment(r) for r in records], next_page_token=token
+        )
+
+    @translate_errors
+    def GetRun(
+        self, request: query_pb2.GetRunRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetRunResponse:
+        details = store_postgres.get_run(self._pool, requests.run_id(request))
+        return query_pb2.GetRunResponse(run=convert.run(details))
+
+    @translate_errors
+    def SearchRuns(
+        self, request: query_pb2.SearchRunsRequest, context: grpc.ServicerContext
+    ) -> query_pb2.SearchRunsResponse:
+        search, scope = requests.run_search(request)
+        runs, more = store_postgres.search_runs(self._pool, search)
+        token = ""
+        if more:
+            last = runs[-1].info
+            token = paging.run_token(RunCursor(last.start_time, last.run_id), scope)
+        return query_pb2.SearchRunsResponse(
+            runs=[convert.run(r) for r in runs], next_page_token=token
+        )
+
+    @translate_errors
+    def GetMetricHistory(
+        self, request: query_pb2.GetMetricHistoryRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetMetricHistoryResponse:
+        query, scope = requests.metric_history(request)
+        columns, more = self._metrics.history(query)
+        if (
+            not columns
+            and query.after is None
+            and not store_postgres.run_exists(self._pool, query.run_id)
+        ):
+            raise NotFound(f"run {query.run_id!r} not found")
+        token = paging.point_token(last_cursor(columns), scope) if more else ""
+        return convert.metric_history(query.key, columns, token)

@@ -1,0 +1,121 @@
+"""SDK cost per logged point on the calling thread, and the sender's throughput.
+
+    .venv/bin/python tests/benchmarks/bench_sdk.py [--points 1000000]
+
+Uses the broker at TRACKLOG_KAFKA_BOOTSTRAP, or starts its own Tansu (memory
+storage) on a free port. Each scenario logs to a fresh topic, then flushes:
+"calling thread" is the time spent inside the logging calls divided by the points;
+"end to end" is points acknowledged by the broker per second, from the first
+call to the end of flush (the sender shares the GIL with the logging thread).
+"sender alone" fills the buffer while the sender is held back, then times the
+drain: encoding, compression, produce and acks, with no logging competing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+from tracklog import Session
+from tracklog.deploy.broker import TansuBroker, free_port
+from tracklog.settings import KafkaSettings, Settings
+from tracklog.sink import EventSink, kafka_sink_factory
+from tracklog.topics import ensure_topics
+
+
+@contextmanager
+def broker() -> Iterator[KafkaSettings]:
+    if os.environ.get("TRACKLOG_KAFKA_BOOTSTRAP"):
+        yield Settings.from_env().kafka
+        return
+    tansu = TansuBroker(port=free_port()).start()
+    try:
+        yield KafkaSettings(bootstrap_servers=tansu.bootstrap)
+    finally:
+        tansu.stop()
+
+
+def loop_of_log_metric(session: Session, points: int) -> None:
+    log_metric = session.log_metric
+    for step in range(points):
+        log_metric("loss", step * 1e-3, step=step)
+
+
+def log_metrics_ten_keys(session: Session, points: int) -> None:
+    keys = [f"layer{i}/grad_norm" for i in range(10)]
+    log_metrics = session.log_metrics
+    for step in range(points // 10):
+        value = step * 1e-3
+        log_metrics({key: value for key in keys}, step=step)
+
+
+def fresh_topic(kafka: KafkaSettings) -> KafkaSettings:
+    kafka = replace(kafka, events_topic=f"tracklog.bench.{uuid.uuid4().hex[:8]}")
+    ensure_topics(kafka)
+    return kafka
+
+
+def measure(
+    kafka: KafkaSettings, name: str, points: int, body: Callable[[Session, int], None]
+) -> None:
+    kafka = fresh_topic(kafka)
+    session = Session(kafka)
+    with session.start_run(run_name=name):
+        started = time.perf_counter()
+        body(session, points)
+        logged = time.perf_counter()
+    ok = session.flush(timeout=600)
+    acked = time.perf_counter()
+    unsent = session.close()
+    per_point_us = (logged - started) / points * 1e6
+    print(
+        f"{name:<22} {points:>9,} points  calling thread {per_point_us:5.2f} us/point  "
+        f"end to end {points / (acked - started):>9,.0f} points/s "
+        f"(flush ok={ok}, unsent={unsent.events} events/{unsent.points} points)"
+    )
+
+
+def sender_alone(kafka: KafkaSettings, points: int) -> None:
+    kafka = fresh_topic(kafka)
+    gate = threading.Event()
+    create = kafka_sink_factory(kafka)
+
+    def held_back() -> EventSink:
+        sink = create()
+        gate.wait()
+        return sink
+
+    session = Session(kafka, sink_factory=held_back, max_buffered_points=points + 1)
+    with session.start_run(run_name="sender alone"):
+        log_metrics_ten_keys(session, points)
+    time.sleep(0.5)  # let the sender take the queue and block on the gate
+    started = time.perf_counter()
+    gate.set()
+    ok = session.flush(timeout=600)
+    drained = time.perf_counter()
+    session.close()
+    print(
+        f"{'sender alone':<22} {points:>9,} points  "
+        f"{points / (drained - started):,.0f} points/s acknowledged (flush ok={ok})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--points", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with broker() as kafka:
+        print(f"broker {kafka.bootstrap_servers}")
+        measure(kafka, "log_metric loop", args.points, loop_of_log_metric)
+        measure(kafka, "log_metrics 10 keys", args.points, log_metrics_ten_keys)
+        sender_alone(kafka, args.points)
+
+
+if __name__ == "__main__":
+    main()
