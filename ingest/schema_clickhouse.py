@@ -4,7 +4,9 @@ Ordered by (run_id, key, step, timestamp_ms) so that one run's history of one
 metric is a contiguous range. Each row carries the Kafka topic, partition and
 offset it came from: on start and after a rebalance the writer skips records at
 or below the highest offset already stored for a partition, which makes
-redelivered events invisible (see ingest/clickhouse_writer.py).
+redelivered events invisible (see ingest/clickhouse_writer.py). The `topic` column
+holds the log name `topic@<topic id>` (ingest/records.py), so a topic created
+again starts with fresh positions.
 """
 
 from __future__ import annotations
