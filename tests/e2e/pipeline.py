@@ -24,6 +24,7 @@ class Pipeline:
     settings: Settings
     worker: Worker
     stub: query_pb2_grpc.QueryServiceStub
+    address: str
 
     def history(
         self, run_id: str, key: str, page_size: int = 100_000
@@ -68,9 +69,10 @@ def running_pipeline(settings: Settings, clickhouse: Any) -> Iterator[Pipeline]:
     thread.start()
     server, port = create_server("127.0.0.1:0", settings, clickhouse)
     server.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    address = f"127.0.0.1:{port}"
+    channel = grpc.insecure_channel(address)
     try:
-        yield Pipeline(settings, worker, query_pb2_grpc.QueryServiceStub(channel))
+        yield Pipeline(settings, worker, query_pb2_grpc.QueryServiceStub(channel), address)
     finally:
         channel.close()
         server.stop(0).wait()
