@@ -190,10 +190,9 @@ class Session:
     # logging: every call below goes through log_batch
 
     def _active_run_id(self) -> str:
+        """The active run of this thread, started on first use as MLflow's fluent API does."""
         stack = self._stack.get()
-        if not stack:
-            raise ValueError("no active run: call tracklog.start_run() first")
-        return stack[-1].info.run_id
+        return stack[-1].info.run_id if stack else self.start_run().info.run_id
 
     def log_batch(
         self,

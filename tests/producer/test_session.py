@@ -122,11 +122,22 @@ def test_invalid_calls_raise_and_queue_nothing(session: Session, sink: Recording
                 call()
     with pytest.raises(ValueError, match="has ended"):
         session.log_batch(run.run_id, [Metric("m", 1.0, 0, 0)])
-    with pytest.raises(ValueError, match="no active run"):
-        session.log_metric("m", 1.0)
     session.flush(5)
     kinds = [env.WhichOneof("payload") for key, env in sink.messages if key == run.run_id]
     assert kinds == ["run_started", "params_logged", "run_ended"]
+
+
+def test_logging_without_an_active_run_starts_one_as_mlflow_does(
+    session: Session, sink: RecordingSink
+) -> None:
+    assert session.active_run() is None
+    session.log_metric("m", 1.0)
+    run = session.active_run()
+    assert run is not None
+    session.end_run()
+    session.flush(5)
+    kinds = [env.WhichOneof("payload") for key, env in sink.messages if key == run.run_id]
+    assert kinds == ["run_started", "metrics_logged", "run_ended"]
 
 
 def test_stalled_sender_leads_to_buffer_full_error() -> None:
