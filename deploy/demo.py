@@ -51,8 +51,11 @@ def train_and_log(settings: Settings) -> str:
                 step=step,
             )
         run_id: str = run.info.run_id
-    if not tracklog.flush(timeout=60):
-        raise RuntimeError("the broker did not acknowledge the demo's events within 60 s")
+    unsent = tracklog.get_session().close(timeout=60)  # flush, then let go of the broker
+    if unsent.events or unsent.points:
+        raise RuntimeError(
+            f"the broker did not acknowledge the demo's events within 60 s: {unsent}"
+        )
     return run_id
 
 
