@@ -62,6 +62,50 @@ RUN_STATUS_FAILED: RunStatus.ValueType  # 4
 RUN_STATUS_KILLED: RunStatus.ValueType  # 5
 Global___RunStatus: _TypeAlias = RunStatus  # noqa: Y015
 
+class _ModelVersionStage:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ModelVersionStageEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ModelVersionStage.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MODEL_VERSION_STAGE_UNSPECIFIED: _ModelVersionStage.ValueType  # 0
+    MODEL_VERSION_STAGE_NONE: _ModelVersionStage.ValueType  # 1
+    MODEL_VERSION_STAGE_STAGING: _ModelVersionStage.ValueType  # 2
+    MODEL_VERSION_STAGE_PRODUCTION: _ModelVersionStage.ValueType  # 3
+    MODEL_VERSION_STAGE_ARCHIVED: _ModelVersionStage.ValueType  # 4
+
+class ModelVersionStage(_ModelVersionStage, metaclass=_ModelVersionStageEnumTypeWrapper):
+    """--- model registry ------------------------------------------------------------------------
+    Every registry event's aggregate_id is the registered model's stable id (it survives a
+    rename), so one model's events stay in order on one partition. `actor` is who asked.
+    """
+
+MODEL_VERSION_STAGE_UNSPECIFIED: ModelVersionStage.ValueType  # 0
+MODEL_VERSION_STAGE_NONE: ModelVersionStage.ValueType  # 1
+MODEL_VERSION_STAGE_STAGING: ModelVersionStage.ValueType  # 2
+MODEL_VERSION_STAGE_PRODUCTION: ModelVersionStage.ValueType  # 3
+MODEL_VERSION_STAGE_ARCHIVED: ModelVersionStage.ValueType  # 4
+Global___ModelVersionStage: _TypeAlias = ModelVersionStage  # noqa: Y015
+
+class _ModelVersionStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ModelVersionStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ModelVersionStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MODEL_VERSION_STATUS_UNSPECIFIED: _ModelVersionStatus.ValueType  # 0
+    MODEL_VERSION_STATUS_PENDING_REGISTRATION: _ModelVersionStatus.ValueType  # 1
+    MODEL_VERSION_STATUS_READY: _ModelVersionStatus.ValueType  # 2
+    MODEL_VERSION_STATUS_FAILED_REGISTRATION: _ModelVersionStatus.ValueType  # 3
+
+class ModelVersionStatus(_ModelVersionStatus, metaclass=_ModelVersionStatusEnumTypeWrapper): ...
+
+MODEL_VERSION_STATUS_UNSPECIFIED: ModelVersionStatus.ValueType  # 0
+MODEL_VERSION_STATUS_PENDING_REGISTRATION: ModelVersionStatus.ValueType  # 1
+MODEL_VERSION_STATUS_READY: ModelVersionStatus.ValueType  # 2
+MODEL_VERSION_STATUS_FAILED_REGISTRATION: ModelVersionStatus.ValueType  # 3
+Global___ModelVersionStatus: _TypeAlias = ModelVersionStatus  # noqa: Y015
+
 @_typing.final
 class Envelope(_message.Message):
     """Every Kafka message on the events topic is exactly one Envelope. The Kafka
@@ -81,6 +125,21 @@ class Envelope(_message.Message):
     METRICS_LOGGED_FIELD_NUMBER: _builtins.int
     TAGS_SET_FIELD_NUMBER: _builtins.int
     RUN_ENDED_FIELD_NUMBER: _builtins.int
+    REGISTERED_MODEL_CREATED_FIELD_NUMBER: _builtins.int
+    REGISTERED_MODEL_RENAMED_FIELD_NUMBER: _builtins.int
+    REGISTERED_MODEL_DESCRIPTION_UPDATED_FIELD_NUMBER: _builtins.int
+    REGISTERED_MODEL_DELETED_FIELD_NUMBER: _builtins.int
+    REGISTERED_MODEL_TAG_SET_FIELD_NUMBER: _builtins.int
+    REGISTERED_MODEL_TAG_DELETED_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_CREATED_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_DESCRIPTION_UPDATED_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_DELETED_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_TAG_SET_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_TAG_DELETED_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_STAGE_TRANSITIONED_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_STATUS_CHANGED_FIELD_NUMBER: _builtins.int
+    REGISTERED_MODEL_ALIAS_SET_FIELD_NUMBER: _builtins.int
+    REGISTERED_MODEL_ALIAS_DELETED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (a UUID, hex)."""
     aggregate_id: _builtins.str
@@ -104,6 +163,38 @@ class Envelope(_message.Message):
     def tags_set(self) -> Global___TagsSet: ...
     @_builtins.property
     def run_ended(self) -> Global___RunEnded: ...
+    @_builtins.property
+    def registered_model_created(self) -> Global___RegisteredModelCreated:
+        """Registry events; aggregate_id is the registered model's stable id."""
+
+    @_builtins.property
+    def registered_model_renamed(self) -> Global___RegisteredModelRenamed: ...
+    @_builtins.property
+    def registered_model_description_updated(self) -> Global___RegisteredModelDescriptionUpdated: ...
+    @_builtins.property
+    def registered_model_deleted(self) -> Global___RegisteredModelDeleted: ...
+    @_builtins.property
+    def registered_model_tag_set(self) -> Global___RegisteredModelTagSet: ...
+    @_builtins.property
+    def registered_model_tag_deleted(self) -> Global___RegisteredModelTagDeleted: ...
+    @_builtins.property
+    def model_version_created(self) -> Global___ModelVersionCreated: ...
+    @_builtins.property
+    def model_version_description_updated(self) -> Global___ModelVersionDescriptionUpdated: ...
+    @_builtins.property
+    def model_version_deleted(self) -> Global___ModelVersionDeleted: ...
+    @_builtins.property
+    def model_version_tag_set(self) -> Global___ModelVersionTagSet: ...
+    @_builtins.property
+    def model_version_tag_deleted(self) -> Global___ModelVersionTagDeleted: ...
+    @_builtins.property
+    def model_version_stage_transitioned(self) -> Global___ModelVersionStageTransitioned: ...
+    @_builtins.property
+    def model_version_status_changed(self) -> Global___ModelVersionStatusChanged: ...
+    @_builtins.property
+    def registered_model_alias_set(self) -> Global___RegisteredModelAliasSet: ...
+    @_builtins.property
+    def registered_model_alias_deleted(self) -> Global___RegisteredModelAliasDeleted: ...
     def __init__(
         self,
         *,
@@ -118,12 +209,27 @@ class Envelope(_message.Message):
         metrics_logged: Global___MetricsLogged | None = ...,
         tags_set: Global___TagsSet | None = ...,
         run_ended: Global___RunEnded | None = ...,
+        registered_model_created: Global___RegisteredModelCreated | None = ...,
+        registered_model_renamed: Global___RegisteredModelRenamed | None = ...,
+        registered_model_description_updated: Global___RegisteredModelDescriptionUpdated | None = ...,
+        registered_model_deleted: Global___RegisteredModelDeleted | None = ...,
+        registered_model_tag_set: Global___RegisteredModelTagSet | None = ...,
+        registered_model_tag_deleted: Global___RegisteredModelTagDeleted | None = ...,
+        model_version_created: Global___ModelVersionCreated | None = ...,
+        model_version_description_updated: Global___ModelVersionDescriptionUpdated | None = ...,
+        model_version_deleted: Global___ModelVersionDeleted | None = ...,
+        model_version_tag_set: Global___ModelVersionTagSet | None = ...,
+        model_version_tag_deleted: Global___ModelVersionTagDeleted | None = ...,
+        model_version_stage_transitioned: Global___ModelVersionStageTransitioned | None = ...,
+        model_version_status_changed: Global___ModelVersionStatusChanged | None = ...,
+        registered_model_alias_set: Global___RegisteredModelAliasSet | None = ...,
+        registered_model_alias_deleted: Global___RegisteredModelAliasDeleted | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["experiment_created", b"experiment_created", "metrics_logged", b"metrics_logged", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "run_ended", b"run_ended", "run_started", b"run_started", "tags_set", b"tags_set"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["experiment_created", b"experiment_created", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_ended", b"run_ended", "run_started", b"run_started", "tags_set", b"tags_set"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "event_id", b"event_id", "experiment_created", b"experiment_created", "metrics_logged", b"metrics_logged", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "run_ended", b"run_ended", "run_started", b"run_started", "sequence", b"sequence", "tags_set", b"tags_set"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "event_id", b"event_id", "experiment_created", b"experiment_created", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_ended", b"run_ended", "run_started", b"run_started", "sequence", b"sequence", "tags_set", b"tags_set"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "run_started", "params_logged", "metrics_logged", "tags_set", "run_ended"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "run_started", "params_logged", "metrics_logged", "tags_set", "run_ended", "registered_model_created", "registered_model_renamed", "registered_model_description_updated", "registered_model_deleted", "registered_model_tag_set", "registered_model_tag_deleted", "model_version_created", "model_version_description_updated", "model_version_deleted", "model_version_tag_set", "model_version_tag_deleted", "model_version_stage_transitioned", "model_version_status_changed", "registered_model_alias_set", "registered_model_alias_deleted"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -351,3 +457,383 @@ class RunEnded(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RunEnded: _TypeAlias = RunEnded  # noqa: Y015
+
+@_typing.final
+class RegisteredModelCreated(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    description: _builtins.str
+    actor: _builtins.str
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tag]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        tags: _abc.Iterable[Global___Tag] | None = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "name", b"name", "tags", b"tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisteredModelCreated: _TypeAlias = RegisteredModelCreated  # noqa: Y015
+
+@_typing.final
+class RegisteredModelRenamed(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NEW_NAME_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    new_name: _builtins.str
+    actor: _builtins.str
+    def __init__(
+        self,
+        *,
+        new_name: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "new_name", b"new_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisteredModelRenamed: _TypeAlias = RegisteredModelRenamed  # noqa: Y015
+
+@_typing.final
+class RegisteredModelDescriptionUpdated(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    description: _builtins.str
+    actor: _builtins.str
+    def __init__(
+        self,
+        *,
+        description: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisteredModelDescriptionUpdated: _TypeAlias = RegisteredModelDescriptionUpdated  # noqa: Y015
+
+@_typing.final
+class RegisteredModelDeleted(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTOR_FIELD_NUMBER: _builtins.int
+    actor: _builtins.str
+    def __init__(
+        self,
+        *,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisteredModelDeleted: _TypeAlias = RegisteredModelDeleted  # noqa: Y015
+
+@_typing.final
+class RegisteredModelTagSet(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAG_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    actor: _builtins.str
+    @_builtins.property
+    def tag(self) -> Global___Tag: ...
+    def __init__(
+        self,
+        *,
+        tag: Global___Tag | None = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tag", b"tag"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "tag", b"tag"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisteredModelTagSet: _TypeAlias = RegisteredModelTagSet  # noqa: Y015
+
+@_typing.final
+class RegisteredModelTagDeleted(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    actor: _builtins.str
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisteredModelTagDeleted: _TypeAlias = RegisteredModelTagDeleted  # noqa: Y015
+
+@_typing.final
+class ModelVersionCreated(_message.Message):
+    """A version was created. It carries no number: the projection allocates the next
+    one of the model (1, 2, 3 ...) in event order.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    source: _builtins.str
+    run_id: _builtins.str
+    description: _builtins.str
+    status: Global___ModelVersionStatus.ValueType
+    actor: _builtins.str
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tag]: ...
+    def __init__(
+        self,
+        *,
+        source: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+        description: _builtins.str = ...,
+        tags: _abc.Iterable[Global___Tag] | None = ...,
+        status: Global___ModelVersionStatus.ValueType = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "run_id", b"run_id", "source", b"source", "status", b"status", "tags", b"tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelVersionCreated: _TypeAlias = ModelVersionCreated  # noqa: Y015
+
+@_typing.final
+class ModelVersionDescriptionUpdated(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    description: _builtins.str
+    actor: _builtins.str
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        description: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelVersionDescriptionUpdated: _TypeAlias = ModelVersionDescriptionUpdated  # noqa: Y015
+
+@_typing.final
+class ModelVersionDeleted(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    actor: _builtins.str
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelVersionDeleted: _TypeAlias = ModelVersionDeleted  # noqa: Y015
+
+@_typing.final
+class ModelVersionTagSet(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    TAG_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    actor: _builtins.str
+    @_builtins.property
+    def tag(self) -> Global___Tag: ...
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        tag: Global___Tag | None = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tag", b"tag"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "tag", b"tag", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelVersionTagSet: _TypeAlias = ModelVersionTagSet  # noqa: Y015
+
+@_typing.final
+class ModelVersionTagDeleted(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    key: _builtins.str
+    actor: _builtins.str
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        key: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelVersionTagDeleted: _TypeAlias = ModelVersionTagDeleted  # noqa: Y015
+
+@_typing.final
+class ModelVersionStageTransitioned(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    ARCHIVE_EXISTING_VERSIONS_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    stage: Global___ModelVersionStage.ValueType
+    archive_existing_versions: _builtins.bool
+    """Move the model's other versions in `stage` to Archived."""
+    actor: _builtins.str
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        stage: Global___ModelVersionStage.ValueType = ...,
+        archive_existing_versions: _builtins.bool = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "archive_existing_versions", b"archive_existing_versions", "stage", b"stage", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelVersionStageTransitioned: _TypeAlias = ModelVersionStageTransitioned  # noqa: Y015
+
+@_typing.final
+class ModelVersionStatusChanged(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    STATUS_MESSAGE_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    status: Global___ModelVersionStatus.ValueType
+    status_message: _builtins.str
+    actor: _builtins.str
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        status: Global___ModelVersionStatus.ValueType = ...,
+        status_message: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "status", b"status", "status_message", b"status_message", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelVersionStatusChanged: _TypeAlias = ModelVersionStatusChanged  # noqa: Y015
+
+@_typing.final
+class RegisteredModelAliasSet(_message.Message):
+    """The alias now points at `version` (moved from another version if it pointed elsewhere)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALIAS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    alias: _builtins.str
+    version: _builtins.int
+    actor: _builtins.str
+    def __init__(
+        self,
+        *,
+        alias: _builtins.str = ...,
+        version: _builtins.int = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "alias", b"alias", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisteredModelAliasSet: _TypeAlias = RegisteredModelAliasSet  # noqa: Y015
+
+@_typing.final
+class RegisteredModelAliasDeleted(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALIAS_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    alias: _builtins.str
+    actor: _builtins.str
+    def __init__(
+        self,
+        *,
+        alias: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "alias", b"alias"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisteredModelAliasDeleted: _TypeAlias = RegisteredModelAliasDeleted  # noqa: Y015
