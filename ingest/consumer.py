@@ -19,8 +19,9 @@ from typing import Any
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.structs import TopicPartition
 
-from tracklog.ingest.records import Position, Record, log_name
+from tracklog.ingest.records import Position, Record
 from tracklog.settings import Settings
+from tracklog.topics import log_name
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def create_consumer(settings: Settings, max_poll_records: int = MAX_POLL_RECORDS
 def records_of(polled: Mapping[Any, Iterable[Any]], log: Callable[[str], str]) -> list[Record]:
     """kafka-python's ConsumerRecords -> our Records, partition by partition in offset order.
 
-    `log` names the topic's current incarnation (see records.log_name).
+    `log` names the topic's current incarnation (see topics.log_name).
     """
     records: list[Record] = []
     for tp, messages in polled.items():

@@ -11,8 +11,9 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from tracklog.ingest.records import Record, topic_of
+from tracklog.ingest.records import Record
 from tracklog.settings import KafkaSettings
+from tracklog.topics import topic_of
 
 
 class DeadLetters:

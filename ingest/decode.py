@@ -13,6 +13,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tracklog import validation
+from tracklog.ingest import decode_registry
 from tracklog.v1 import events_pb2 as pb
 
 _EXPECTED_AGGREGATE = {
@@ -22,6 +23,7 @@ _EXPECTED_AGGREGATE = {
     "metrics_logged": pb.AGGREGATE_TYPE_RUN,
     "tags_set": pb.AGGREGATE_TYPE_RUN,
     "run_ended": pb.AGGREGATE_TYPE_RUN,
+    **dict.fromkeys(decode_registry.VALIDATORS, pb.AGGREGATE_TYPE_REGISTERED_MODEL),
 }
 # Python's datetime (used for timestamptz) spans years 1..9999.
 _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
@@ -63,7 +65,10 @@ def validate(envelope: pb.Envelope) -> None:
         )
     if envelope.HasField("occurred_at"):
         _timestamp("occurred_at", envelope.occurred_at)
-    _VALIDATORS[kind](envelope)
+    try:
+        _VALIDATORS[kind](envelope)
+    except decode_registry.InvalidRegistryEvent as exc:
+        raise InvalidEvent(f"invalid {kind}: {exc}") from exc
 
 
 def _experiment_created(envelope: pb.Envelope) -> None:
@@ -131,6 +136,7 @@ _VALIDATORS = {
     "metrics_logged": _metrics_logged,
     "tags_set": _tags_set,
     "run_ended": _run_ended,
+    **decode_registry.VALIDATORS,
 }
 
 

@@ -6,7 +6,8 @@ rows of the batch's partitions are locked first; records at or below the
 tracked offset were applied before and are skipped; the rest are merged
 (params keep the first value, tags and run ends the last, latest metrics the
 maximum) and written with one executemany per table; the tracking rows move to
-the batch's last offsets. Replaying records therefore changes nothing, even
+the batch's last offsets. Registry ops are applied one by one in log order
+(registry_writer.py) in the same transaction. Replaying records therefore changes nothing, even
 when two workers briefly own the same partition during a rebalance.
 """
 
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import sql
 
-from tracklog.ingest import schema_postgres
+from tracklog.ingest import registry_writer, schema_postgres
 from tracklog.ingest.metric_columns import Point, later
 from tracklog.ingest.projector_postgres import (
     ExperimentRow,
@@ -32,6 +33,7 @@ from tracklog.ingest.projector_postgres import (
     RunRow,
     RunTagRow,
 )
+from tracklog.ingest.projector_registry import RegistryOp
 from tracklog.ingest.records import Position
 
 log = logging.getLogger(__name__)
@@ -139,6 +141,7 @@ class PostgresWriter:
             with conn.transaction():
                 tracked = self._lock_tracking(conn, {(p.topic, p.partition) for p, _ in batch})
                 merged = _Merged()
+                registry: list[RegistryOp] = []  # applied one by one, in log order
                 fresh: set[Position] = set()
                 last: dict[Partition, int] = {}
                 for position, ops in batch:
@@ -148,8 +151,12 @@ class PostgresWriter:
                     fresh.add(position)
                     last[partition] = max(last.get(partition, -1), position.offset)
                     for op in ops:
-                        merged.add(position, op)
+                        if isinstance(op, RegistryOp):
+                            registry.append(op)
+                        else:
+                            merged.add(position, op)
                 conflicts = [*merged.conflicts, *_write(conn, merged)]
+                registry_writer.apply(conn, registry)
                 self._advance_tracking(conn, last)
                 applied = Applied(frozenset(fresh), tuple(conflicts))
                 if before_commit is not None:

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from tracklog.ingest import projector_registry
 from tracklog.ingest.metric_columns import latest_per_key, metric_columns
+from tracklog.ingest.projector_registry import RegistryOp
 from tracklog.v1 import events_pb2 as pb
 
 
@@ -74,7 +76,14 @@ class LatestMetricRow:
 
 
 PostgresOp = (
-    ExperimentRow | ExperimentTagRow | RunRow | RunTagRow | ParamRow | RunEndRow | LatestMetricRow
+    ExperimentRow
+    | ExperimentTagRow
+    | RunRow
+    | RunTagRow
+    | ParamRow
+    | RunEndRow
+    | LatestMetricRow
+    | RegistryOp
 )
 
 
@@ -82,6 +91,8 @@ def project(envelope: pb.Envelope) -> list[PostgresOp]:
     """The row operations one (already validated) event causes."""
     kind = envelope.WhichOneof("payload")
     aggregate_id = envelope.aggregate_id
+    if projector_registry.is_registry(envelope):
+        return [projector_registry.project(envelope)]
     if kind == "metrics_logged":
         latest = latest_per_key(metric_columns(envelope.metrics_logged))
         return [

@@ -1,4 +1,4 @@
-"""Postgres read-model schema: experiments, runs, params, tags, latest metrics.
+"""Postgres read-model schema: experiments, runs, params, tags, latest metrics; registry.
 
 Migrations are numbered and applied once each, inside one transaction guarded
 by an advisory lock, so several workers starting together are safe.
@@ -64,6 +64,77 @@ MIGRATIONS: tuple[str, ...] = (
         partition   integer NOT NULL,
         last_offset bigint NOT NULL,
         PRIMARY KEY (projection, topic, partition)
+    );
+    """,
+    # 2: the model registry (projected from registry events; see ingest/registry_writer.py).
+    """
+    CREATE TABLE registered_models (
+        model_id          text PRIMARY KEY,
+        name              text NOT NULL UNIQUE,
+        description       text NOT NULL DEFAULT '',
+        creation_time     timestamptz NOT NULL,
+        last_updated_time timestamptz NOT NULL,
+        -- the last version number allocated (never reused, even after deletes)
+        last_version      integer NOT NULL DEFAULT 0
+    );
+    CREATE TABLE registered_model_tags (
+        model_id text NOT NULL,
+        key      text NOT NULL,
+        value    text NOT NULL,
+        PRIMARY KEY (model_id, key)
+    );
+    CREATE TABLE model_versions (
+        model_id          text NOT NULL,
+        version           integer NOT NULL,
+        source            text NOT NULL,
+        run_id            text NOT NULL DEFAULT '',
+        description       text NOT NULL DEFAULT '',
+        user_id           text NOT NULL DEFAULT '',
+        current_stage     text NOT NULL DEFAULT 'None',
+        status            text NOT NULL,
+        status_message    text NOT NULL DEFAULT '',
+        creation_time     timestamptz NOT NULL,
+        last_updated_time timestamptz NOT NULL,
+        created_event_id  text NOT NULL UNIQUE,
+        PRIMARY KEY (model_id, version)
+    );
+    CREATE INDEX model_versions_by_run ON model_versions (run_id);
+    CREATE TABLE model_version_tags (
+        model_id text NOT NULL,
+        version  integer NOT NULL,
+        key      text NOT NULL,
+        value    text NOT NULL,
+        PRIMARY KEY (model_id, version, key)
+    );
+    CREATE TABLE registered_model_aliases (
+        model_id text NOT NULL,
+        alias    text NOT NULL,
+        version  integer NOT NULL,
+        PRIMARY KEY (model_id, alias)
+    );
+    -- Every stage and alias change (kind STAGE or ALIAS), kept after deletes.
+    CREATE TABLE registry_audit (
+        event_id   text NOT NULL,
+        model_id   text NOT NULL,
+        model_name text NOT NULL,
+        version    integer NOT NULL,
+        kind       text NOT NULL,
+        alias      text NOT NULL DEFAULT '',
+        from_value text NOT NULL,
+        to_value   text NOT NULL,
+        actor      text NOT NULL,
+        at         timestamptz NOT NULL,
+        PRIMARY KEY (event_id, version, kind, alias)
+    );
+    CREATE INDEX registry_audit_by_model ON registry_audit (model_id, at);
+    -- One row per applied registry event: OK (with the version a create allocated) or
+    -- the conflict only the projection could see. Also makes the projection idempotent.
+    CREATE TABLE registry_command_results (
+        event_id text PRIMARY KEY,
+        model_id text NOT NULL,
+        code     text NOT NULL,
+        message  text NOT NULL DEFAULT '',
+        version  integer
     );
     """,
 )

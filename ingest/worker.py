@@ -31,9 +31,8 @@ from tracklog.ingest.consumer import (
 )
 from tracklog.ingest.dead_letter import DeadLetters
 from tracklog.ingest.postgres_writer import Applied, PostgresWriter
-from tracklog.ingest.records import topic_of
 from tracklog.settings import Settings
-from tracklog.topics import ensure_topics
+from tracklog.topics import ensure_topics, topic_of
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,10 @@
-"""Create Tracklog's topics explicitly (never rely on broker auto-creation)."""
+"""Create Tracklog's topics explicitly (never rely on broker auto-creation); name a topic's
+incarnation (`log_name`), the key of stored positions shared by ingest and the registry."""
 
 from __future__ import annotations
 
 import contextlib
+import uuid
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -26,3 +28,20 @@ def ensure_topics(kafka: KafkaSettings) -> None:
                 admin.create_topics(wanted)
     finally:
         admin.close()
+
+
+def log_name(topic: str, topic_id: uuid.UUID | None) -> str:
+    """The stores' name for one incarnation of a topic: `topic@<topic id>`.
+
+    Offsets only mean something within one incarnation of a topic: a topic that
+    is deleted and created again (or an in-memory broker that restarts) starts
+    again at offset 0. Positions in both stores are therefore keyed by the topic
+    name plus the topic id Kafka (2.8+) assigns at creation; without an id the
+    plain name is used.
+    """
+    return f"{topic}@{topic_id.hex}" if topic_id is not None and topic_id.int else topic
+
+
+def topic_of(log: str) -> str:
+    """The Kafka topic of a log name (topic names cannot contain '@')."""
+    return log.split("@", 1)[0]
