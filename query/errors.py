@@ -1,8 +1,10 @@
 """Domain errors of the query service and the one place that maps them to gRPC status codes.
 
-Request parsing and the stores raise `NotFound`, `InvalidArgument` or
-`Unavailable`; `translate_errors` wraps each servicer method and turns those
-(and the drivers' connection failures) into `context.abort(code, message)`.
+Request parsing and the stores raise `NotFound`, `InvalidArgument`, `AlreadyExists`,
+`FailedPrecondition`, `DeadlineExceeded` or `Unavailable` (the registry's rules raise
+tracklog.registry.errors, mapped to the same codes); `translate_errors` wraps each
+servicer method and turns those (and the drivers' connection failures) into
+`context.abort(code, message)`.
 Anything else is a bug and surfaces as UNKNOWN, loudly logged by gRPC.
 """
 
@@ -15,6 +17,8 @@ from typing import TypeVar
 import grpc
 import psycopg
 import psycopg_pool
+
+from tracklog.registry import errors as registry_errors
 
 
 class QueryError(Exception):
@@ -33,11 +37,32 @@ class Unavailable(QueryError):
     """A store cannot be reached; the call may be retried."""
 
 
+class AlreadyExists(QueryError):
+    """The name is taken (e.g. a registered model)."""
+
+
+class FailedPrecondition(QueryError):
+    """Well-formed, but not allowed in the current state (e.g. a stage transition)."""
+
+
+class DeadlineExceeded(QueryError):
+    """A write was sent but not applied by the projection in time."""
+
+
 _CODES: tuple[tuple[type[QueryError], grpc.StatusCode], ...] = (
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
 )
+_FROM_REGISTRY: dict[type[registry_errors.RegistryError], type[QueryError]] = {
+    registry_errors.NotFound: NotFound,
+    registry_errors.InvalidArgument: InvalidArgument,
+    registry_errors.AlreadyExists: AlreadyExists,
+    registry_errors.FailedPrecondition: FailedPrecondition,
+}
 
 # Driver errors that mean "the store is down or overloaded", not "the code is wrong".
 _STORE_DOWN: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
@@ -55,6 +80,9 @@ def as_query_error(error: Exception) -> QueryError | None:
     """The domain error an exception stands for, or None when it is a bug."""
     if isinstance(error, QueryError):
         return error
+    if isinstance(error, registry_errors.RegistryError):
+        kind = _FROM_REGISTRY.get(type(error))
+        return None if kind is None else kind(str(error))
     if isinstance(error, _STORE_DOWN) or _is_clickhouse_connection_error(error):
         return Unavailable(f"store unavailable: {error}")
     return None

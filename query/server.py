@@ -1,4 +1,5 @@
-"""Build and run the query gRPC server: QueryService, health checking and reflection.
+"""Build and run the query gRPC server: QueryService, RegistryService, health checking and
+reflection.
 
 `create_server` builds a server (not started) bound to an address; `serve` runs
 one until SIGTERM or SIGINT. The server returned by `create_server` owns the
@@ -23,14 +24,17 @@ from grpc_reflection.v1alpha import reflection
 
 from tracklog.deploy.clickhouse import connect as clickhouse_connect
 from tracklog.query import store_postgres
+from tracklog.query.registry_servicer import RegistryServicer
+from tracklog.query.registry_writes import RegistryWrites
 from tracklog.query.servicer import QueryServicer
 from tracklog.query.store_clickhouse import ClickHouseMetricStore
 from tracklog.settings import Settings
-from tracklog.v1 import query_pb2, query_pb2_grpc
+from tracklog.v1 import query_pb2, query_pb2_grpc, registry_pb2, registry_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME: str = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
+REGISTRY_SERVICE_NAME: str = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
 GRACE_SECONDS = 10.0
 
 
@@ -98,6 +102,7 @@ def _health_servicer() -> health.HealthServicer:
     serving = health_pb2.HealthCheckResponse.SERVING
     servicer.set(health.OVERALL_HEALTH, serving)
     servicer.set(SERVICE_NAME, serving)
+    servicer.set(REGISTRY_SERVICE_NAME, serving)
     return servicer
 
 
@@ -120,15 +125,19 @@ def create_server(
         metrics = ClickHouseMetricStore(clickhouse, settings.clickhouse_database)
         pool = store_postgres.open_pool(settings.postgres_dsn, max_size=max_workers)
         closers.insert(0, pool.close)
+        writes = RegistryWrites(settings.kafka, pool)
+        closers.insert(0, writes.close)
         executor = futures.ThreadPoolExecutor(max_workers, thread_name_prefix="tracklog-query")
         inner = grpc.server(executor)
         health_servicer = _health_servicer()
         server = QueryServer(inner, health_servicer, closers)
         query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(pool, metrics), inner)
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, inner)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), inner
+        registry_pb2_grpc.add_RegistryServiceServicer_to_server(
+            RegistryServicer(pool, writes), inner
         )
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, inner)
+        services = (SERVICE_NAME, REGISTRY_SERVICE_NAME, health.SERVICE_NAME)
+        reflection.enable_server_reflection((*services, reflection.SERVICE_NAME), inner)
         port = inner.add_insecure_port(address)
     except BaseException:
         for close in closers:
