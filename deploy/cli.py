@@ -1,4 +1,4 @@
-"""The `tracklog` command: up, ingest, query, demo."""
+"""The `tracklog` command: up, ingest, query, demo, models."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from tracklog.deploy import cli_models
 from tracklog.settings import Settings
 
 
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.set_defaults(func=cmd_query)
     demo = sub.add_parser("demo", help="train a small model, log it, print what the service says")
     demo.set_defaults(func=cmd_demo)
+    cli_models.add_parser(sub)
     return parser
 
 

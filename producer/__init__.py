@@ -35,6 +35,9 @@ from tracklog.fluent import (
     set_tags,
     start_run,
 )
+from tracklog.registry.errors import RegistryError
+from tracklog.registry_client import RegistryClient, register_model, resolve_model_uri
+from tracklog.registry_entities import ModelVersion, RegisteredModel
 from tracklog.run import ActiveRun
 from tracklog.session import Session
 
@@ -43,7 +46,11 @@ __all__ = [
     "BufferFullError",
     "Experiment",
     "Metric",
+    "ModelVersion",
     "Param",
+    "RegisteredModel",
+    "RegistryClient",
+    "RegistryError",
     "RunInfo",
     "RunTag",
     "Session",
@@ -58,6 +65,8 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "register_model",
+    "resolve_model_uri",
     "set_experiment",
     "set_tag",
     "set_tags",

@@ -8,6 +8,15 @@ from typing import Any
 import psycopg
 
 POSTGRES_TABLES = ("experiments", "experiment_tags", "runs", "params", "tags", "latest_metrics")
+REGISTRY_TABLES = (
+    "registered_models",
+    "registered_model_tags",
+    "model_versions",
+    "model_version_tags",
+    "registered_model_aliases",
+    "registry_audit",
+    "registry_command_results",
+)
 
 
 def _comparable(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -15,14 +24,16 @@ def _comparable(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple("NaN" if isinstance(v, float) and math.isnan(v) else v for v in row)
 
 
-def postgres_snapshot(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
+def postgres_snapshot(
+    dsn: str, tables: tuple[str, ...] = POSTGRES_TABLES
+) -> dict[str, list[tuple[Any, ...]]]:
     with psycopg.connect(dsn) as conn:
         return {
             table: sorted(
                 (_comparable(row) for row in conn.execute(f"SELECT * FROM {table}").fetchall()),
                 key=repr,
             )
-            for table in POSTGRES_TABLES
+            for table in tables
         }
 
 
