@@ -249,7 +249,7 @@ def _write(conn: Connection, merged: _Merged) -> list[ParamConflict]:
         if merged.runs:
             cur.executemany(
                 "INSERT INTO runs (run_id, experiment_id, run_name, parent_run_id, user_id,"
-                " status, start_time) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " status, start_time, artifact_uri) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (run_id) DO NOTHING",
                 [
                     (
@@ -260,6 +260,7 @@ def _write(conn: Connection, merged: _Merged) -> list[ParamConflict]:
                         r.user_id,
                         r.status,
                         r.start_time,
+                        r.artifact_uri,
                     )
                     for _, r in sorted(merged.runs.items())
                 ],

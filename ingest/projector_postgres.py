@@ -43,6 +43,7 @@ class RunRow:
     user_id: str
     status: str
     start_time: datetime | None
+    artifact_uri: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,7 @@ def project(envelope: pb.Envelope) -> list[PostgresOp]:
             user_id=started.user_id,
             status=status_name(pb.RUN_STATUS_RUNNING),
             start_time=_time(envelope, started, "start_time"),
+            artifact_uri=started.artifact_uri,
         )
         return [run, *(RunTagRow(aggregate_id, t.key, t.value) for t in started.tags)]
     if kind == "run_ended":

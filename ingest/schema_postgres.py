@@ -137,6 +137,32 @@ MIGRATIONS: tuple[str, ...] = (
         version  integer
     );
     """,
+    """
+    ALTER TABLE runs ADD COLUMN artifact_uri text NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN deleted_time timestamptz;
+    ALTER TABLE experiments ADD COLUMN deleted_time timestamptz;
+    -- Files logged to a run's artifact store (ArtifactLogged events).
+    CREATE TABLE run_artifacts (
+        run_id    text NOT NULL,
+        path      text NOT NULL,
+        size      bigint NOT NULL,
+        digest    text NOT NULL,
+        logged_at timestamptz NOT NULL,
+        PRIMARY KEY (run_id, path)
+    );
+    -- Dataset inputs of a run (log_input).
+    CREATE TABLE run_inputs (
+        run_id         text NOT NULL,
+        dataset_name   text NOT NULL,
+        dataset_digest text NOT NULL,
+        context        text NOT NULL DEFAULT '',
+        source_type    text NOT NULL DEFAULT '',
+        source         text NOT NULL DEFAULT '',
+        schema         text NOT NULL DEFAULT '',
+        profile        text NOT NULL DEFAULT '',
+        PRIMARY KEY (run_id, dataset_name, dataset_digest, context)
+    );
+    """,
 )
 
 _LOCK_KEY = 0x7472_6B6C  # "trkl"

@@ -53,6 +53,7 @@ def run_info(record: RunRecord) -> query_pb2.RunInfo:
         status=status_value(record.status),
         user_id=record.user_id,
         lifecycle_stage=record.lifecycle_stage,
+        artifact_uri=record.artifact_uri,
     )
     if record.start_time is not None:
         info.start_time.CopyFrom(timestamp(record.start_time))

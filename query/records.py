@@ -35,6 +35,7 @@ class RunRecord:
     start_time: datetime | None
     end_time: datetime | None
     lifecycle_stage: str
+    artifact_uri: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,7 +109,7 @@ def list_experiments(
 
 _RUN = sql.SQL(
     "SELECT r.run_id, r.experiment_id, r.run_name, r.parent_run_id, r.user_id, r.status,"
-    " r.start_time, r.end_time, r.lifecycle_stage FROM runs r"
+    " r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri FROM runs r"
 )
 
 

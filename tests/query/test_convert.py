@@ -21,7 +21,9 @@ def test_timestamps_keep_microseconds_on_both_sides_of_the_epoch() -> None:
 
 def test_an_unknown_stored_status_becomes_unspecified() -> None:
     start = datetime(2024, 1, 1, tzinfo=UTC)
-    record = RunRecord("r", "e", "", "", "", "PAUSED", start, start + timedelta(1), "active")
+    record = RunRecord(
+        "r", "e", "", "", "", "PAUSED", start, start + timedelta(1), "active", "s3://b/r"
+    )
     info = convert.run_info(record)
     assert info.status == events_pb2.RUN_STATUS_UNSPECIFIED
     assert info.HasField("start_time") and info.HasField("end_time")

@@ -323,11 +323,14 @@ class RunStarted(_message.Message):
     TAGS_FIELD_NUMBER: _builtins.int
     START_TIME_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
+    ARTIFACT_URI_FIELD_NUMBER: _builtins.int
     experiment_id: _builtins.str
     run_name: _builtins.str
     parent_run_id: _builtins.str
     """Empty for a top-level run."""
     user_id: _builtins.str
+    artifact_uri: _builtins.str
+    """Where the run's artifacts live: <experiment artifact location>/<run id>/artifacts."""
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tag]: ...
     @_builtins.property
@@ -341,10 +344,11 @@ class RunStarted(_message.Message):
         tags: _abc.Iterable[Global___Tag] | None = ...,
         start_time: _timestamp_pb2.Timestamp | None = ...,
         user_id: _builtins.str = ...,
+        artifact_uri: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["experiment_id", b"experiment_id", "parent_run_id", b"parent_run_id", "run_name", b"run_name", "start_time", b"start_time", "tags", b"tags", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "experiment_id", b"experiment_id", "parent_run_id", b"parent_run_id", "run_name", b"run_name", "start_time", b"start_time", "tags", b"tags", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

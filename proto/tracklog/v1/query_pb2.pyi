@@ -87,6 +87,7 @@ class RunInfo(_message.Message):
     END_TIME_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
     LIFECYCLE_STAGE_FIELD_NUMBER: _builtins.int
+    ARTIFACT_URI_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     experiment_id: _builtins.str
     run_name: _builtins.str
@@ -94,6 +95,7 @@ class RunInfo(_message.Message):
     status: _events_pb2.RunStatus.ValueType
     user_id: _builtins.str
     lifecycle_stage: _builtins.str
+    artifact_uri: _builtins.str
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -110,10 +112,11 @@ class RunInfo(_message.Message):
         end_time: _timestamp_pb2.Timestamp | None = ...,
         user_id: _builtins.str = ...,
         lifecycle_stage: _builtins.str = ...,
+        artifact_uri: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "experiment_id", b"experiment_id", "lifecycle_stage", b"lifecycle_stage", "parent_run_id", b"parent_run_id", "run_id", b"run_id", "run_name", b"run_name", "start_time", b"start_time", "status", b"status", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "end_time", b"end_time", "experiment_id", b"experiment_id", "lifecycle_stage", b"lifecycle_stage", "parent_run_id", b"parent_run_id", "run_id", b"run_id", "run_name", b"run_name", "start_time", b"start_time", "status", b"status", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
