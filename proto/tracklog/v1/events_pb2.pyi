@@ -140,6 +140,17 @@ class Envelope(_message.Message):
     MODEL_VERSION_STATUS_CHANGED_FIELD_NUMBER: _builtins.int
     REGISTERED_MODEL_ALIAS_SET_FIELD_NUMBER: _builtins.int
     REGISTERED_MODEL_ALIAS_DELETED_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_RENAMED_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_DELETED_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_RESTORED_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_TAG_SET_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_TAG_DELETED_FIELD_NUMBER: _builtins.int
+    RUN_RENAMED_FIELD_NUMBER: _builtins.int
+    RUN_DELETED_FIELD_NUMBER: _builtins.int
+    RUN_RESTORED_FIELD_NUMBER: _builtins.int
+    RUN_TAG_DELETED_FIELD_NUMBER: _builtins.int
+    DATASET_INPUT_LOGGED_FIELD_NUMBER: _builtins.int
+    ARTIFACT_LOGGED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (a UUID, hex)."""
     aggregate_id: _builtins.str
@@ -195,6 +206,34 @@ class Envelope(_message.Message):
     def registered_model_alias_set(self) -> Global___RegisteredModelAliasSet: ...
     @_builtins.property
     def registered_model_alias_deleted(self) -> Global___RegisteredModelAliasDeleted: ...
+    @_builtins.property
+    def experiment_renamed(self) -> Global___ExperimentRenamed:
+        """Experiment and run lifecycle (aggregate_id: the experiment id or the run id).
+        Status changes of a run (set_terminated, update_run) travel as RunEnded.
+        """
+
+    @_builtins.property
+    def experiment_deleted(self) -> Global___ExperimentDeleted: ...
+    @_builtins.property
+    def experiment_restored(self) -> Global___ExperimentRestored: ...
+    @_builtins.property
+    def experiment_tag_set(self) -> Global___ExperimentTagSet: ...
+    @_builtins.property
+    def experiment_tag_deleted(self) -> Global___ExperimentTagDeleted: ...
+    @_builtins.property
+    def run_renamed(self) -> Global___RunRenamed: ...
+    @_builtins.property
+    def run_deleted(self) -> Global___RunDeleted: ...
+    @_builtins.property
+    def run_restored(self) -> Global___RunRestored: ...
+    @_builtins.property
+    def run_tag_deleted(self) -> Global___RunTagDeleted: ...
+    @_builtins.property
+    def dataset_input_logged(self) -> Global___DatasetInputLogged: ...
+    @_builtins.property
+    def artifact_logged(self) -> Global___ArtifactLogged:
+        """A file was stored in the run's artifact store; aggregate_id is the run id."""
+
     def __init__(
         self,
         *,
@@ -224,12 +263,23 @@ class Envelope(_message.Message):
         model_version_status_changed: Global___ModelVersionStatusChanged | None = ...,
         registered_model_alias_set: Global___RegisteredModelAliasSet | None = ...,
         registered_model_alias_deleted: Global___RegisteredModelAliasDeleted | None = ...,
+        experiment_renamed: Global___ExperimentRenamed | None = ...,
+        experiment_deleted: Global___ExperimentDeleted | None = ...,
+        experiment_restored: Global___ExperimentRestored | None = ...,
+        experiment_tag_set: Global___ExperimentTagSet | None = ...,
+        experiment_tag_deleted: Global___ExperimentTagDeleted | None = ...,
+        run_renamed: Global___RunRenamed | None = ...,
+        run_deleted: Global___RunDeleted | None = ...,
+        run_restored: Global___RunRestored | None = ...,
+        run_tag_deleted: Global___RunTagDeleted | None = ...,
+        dataset_input_logged: Global___DatasetInputLogged | None = ...,
+        artifact_logged: Global___ArtifactLogged | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["experiment_created", b"experiment_created", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_ended", b"run_ended", "run_started", b"run_started", "tags_set", b"tags_set"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "tags_set", b"tags_set"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "event_id", b"event_id", "experiment_created", b"experiment_created", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_ended", b"run_ended", "run_started", b"run_started", "sequence", b"sequence", "tags_set", b"tags_set"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "event_id", b"event_id", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "sequence", b"sequence", "tags_set", b"tags_set"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "run_started", "params_logged", "metrics_logged", "tags_set", "run_ended", "registered_model_created", "registered_model_renamed", "registered_model_description_updated", "registered_model_deleted", "registered_model_tag_set", "registered_model_tag_deleted", "model_version_created", "model_version_description_updated", "model_version_deleted", "model_version_tag_set", "model_version_tag_deleted", "model_version_stage_transitioned", "model_version_status_changed", "registered_model_alias_set", "registered_model_alias_deleted"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "run_started", "params_logged", "metrics_logged", "tags_set", "run_ended", "registered_model_created", "registered_model_renamed", "registered_model_description_updated", "registered_model_deleted", "registered_model_tag_set", "registered_model_tag_deleted", "model_version_created", "model_version_description_updated", "model_version_deleted", "model_version_tag_set", "model_version_tag_deleted", "model_version_stage_transitioned", "model_version_status_changed", "registered_model_alias_set", "registered_model_alias_deleted", "experiment_renamed", "experiment_deleted", "experiment_restored", "experiment_tag_set", "experiment_tag_deleted", "run_renamed", "run_deleted", "run_restored", "run_tag_deleted", "dataset_input_logged", "artifact_logged"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -461,6 +511,268 @@ class RunEnded(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RunEnded: _TypeAlias = RunEnded  # noqa: Y015
+
+@_typing.final
+class ArtifactLogged(_message.Message):
+    """A file was written to the run's artifact store (files never travel through Kafka).
+    Logging the same path again replaces the record.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    IS_DIR_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """Relative to the run's artifact_uri, '/'-separated, no '..' and not absolute."""
+    size: _builtins.int
+    """Size of the file in bytes."""
+    digest: _builtins.str
+    """Lowercase hex SHA-256 of the file's bytes."""
+    is_dir: _builtins.bool
+    """Always false: only files are recorded (a directory is its files)."""
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        size: _builtins.int = ...,
+        digest: _builtins.str = ...,
+        is_dir: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["digest", b"digest", "is_dir", b"is_dir", "path", b"path", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ArtifactLogged: _TypeAlias = ArtifactLogged  # noqa: Y015
+
+@_typing.final
+class ExperimentRenamed(_message.Message):
+    """--- experiment and run lifecycle ---------------------------------------------------------
+
+    An experiment got a new name (unique among experiments; the projection keeps the
+    first owner of a name and dead-letters a rename to a taken name).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NEW_NAME_FIELD_NUMBER: _builtins.int
+    new_name: _builtins.str
+    def __init__(
+        self,
+        *,
+        new_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["new_name", b"new_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExperimentRenamed: _TypeAlias = ExperimentRenamed  # noqa: Y015
+
+@_typing.final
+class ExperimentDeleted(_message.Message):
+    """An experiment was marked deleted (it keeps its name and can be restored)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def deleted_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        deleted_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deleted_time", b"deleted_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_time", b"deleted_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExperimentDeleted: _TypeAlias = ExperimentDeleted  # noqa: Y015
+
+@_typing.final
+class ExperimentRestored(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExperimentRestored: _TypeAlias = ExperimentRestored  # noqa: Y015
+
+@_typing.final
+class ExperimentTagSet(_message.Message):
+    """An experiment tag was set (last write wins)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAG_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tag(self) -> Global___Tag: ...
+    def __init__(
+        self,
+        *,
+        tag: Global___Tag | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tag", b"tag"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tag", b"tag"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExperimentTagSet: _TypeAlias = ExperimentTagSet  # noqa: Y015
+
+@_typing.final
+class ExperimentTagDeleted(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExperimentTagDeleted: _TypeAlias = ExperimentTagDeleted  # noqa: Y015
+
+@_typing.final
+class RunRenamed(_message.Message):
+    """A run got a new name (its mlflow.runName tag follows)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NEW_NAME_FIELD_NUMBER: _builtins.int
+    new_name: _builtins.str
+    def __init__(
+        self,
+        *,
+        new_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["new_name", b"new_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunRenamed: _TypeAlias = RunRenamed  # noqa: Y015
+
+@_typing.final
+class RunDeleted(_message.Message):
+    """A run was marked deleted (it can be restored)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def deleted_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        deleted_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deleted_time", b"deleted_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_time", b"deleted_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunDeleted: _TypeAlias = RunDeleted  # noqa: Y015
+
+@_typing.final
+class RunRestored(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunRestored: _TypeAlias = RunRestored  # noqa: Y015
+
+@_typing.final
+class RunTagDeleted(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunTagDeleted: _TypeAlias = RunTagDeleted  # noqa: Y015
+
+@_typing.final
+class DatasetInputLogged(_message.Message):
+    """A dataset was used by the run (MLflow's log_input). One row per
+    (name, digest, context); logging it again changes nothing.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    SOURCE_TYPE_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    SCHEMA_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    digest: _builtins.str
+    source_type: _builtins.str
+    """e.g. "local", "s3", "http", "code"."""
+    source: _builtins.str
+    """JSON describing where the data came from (e.g. {"uri": "s3://..."})."""
+    schema: _builtins.str
+    """JSON: the dataset's schema (e.g. MLflow's {"mlflow_colspec": [...]})."""
+    profile: _builtins.str
+    """JSON: e.g. {"num_rows": 100, "num_elements": 400}."""
+    context: _builtins.str
+    """The `mlflow.data.context` tag of the input: "training", "validation", ..."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        digest: _builtins.str = ...,
+        source_type: _builtins.str = ...,
+        source: _builtins.str = ...,
+        schema: _builtins.str = ...,
+        profile: _builtins.str = ...,
+        context: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "digest", b"digest", "name", b"name", "profile", b"profile", "schema", b"schema", "source", b"source", "source_type", b"source_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DatasetInputLogged: _TypeAlias = DatasetInputLogged  # noqa: Y015
 
 @_typing.final
 class RegisteredModelCreated(_message.Message):

@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from tracklog.v1 import events_pb2 as _events_pb2
+from tracklog.v1 import tracking_pb2 as _tracking_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -37,6 +38,28 @@ SORT_ORDER_UNSPECIFIED: SortOrder.ValueType  # 0
 SORT_ORDER_ASCENDING: SortOrder.ValueType  # 1
 SORT_ORDER_DESCENDING: SortOrder.ValueType  # 2
 Global___SortOrder: _TypeAlias = SortOrder  # noqa: Y015
+
+class _RunViewType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RunViewTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RunViewType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RUN_VIEW_TYPE_UNSPECIFIED: _RunViewType.ValueType  # 0
+    """as ACTIVE_ONLY"""
+    RUN_VIEW_TYPE_ACTIVE_ONLY: _RunViewType.ValueType  # 1
+    RUN_VIEW_TYPE_DELETED_ONLY: _RunViewType.ValueType  # 2
+    RUN_VIEW_TYPE_ALL: _RunViewType.ValueType  # 3
+
+class RunViewType(_RunViewType, metaclass=_RunViewTypeEnumTypeWrapper):
+    """Which runs a search sees, by lifecycle stage."""
+
+RUN_VIEW_TYPE_UNSPECIFIED: RunViewType.ValueType  # 0
+"""as ACTIVE_ONLY"""
+RUN_VIEW_TYPE_ACTIVE_ONLY: RunViewType.ValueType  # 1
+RUN_VIEW_TYPE_DELETED_ONLY: RunViewType.ValueType  # 2
+RUN_VIEW_TYPE_ALL: RunViewType.ValueType  # 3
+Global___RunViewType: _TypeAlias = RunViewType  # noqa: Y015
 
 @_typing.final
 class Experiment(_message.Message):
@@ -186,19 +209,25 @@ class Run(_message.Message):
 
     INFO_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
+    INPUTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def info(self) -> Global___RunInfo: ...
     @_builtins.property
     def data(self) -> Global___RunData: ...
+    @_builtins.property
+    def inputs(self) -> _containers.RepeatedCompositeFieldContainer[_tracking_pb2.DatasetInput]:
+        """The run's dataset inputs (log_input)."""
+
     def __init__(
         self,
         *,
         info: Global___RunInfo | None = ...,
         data: Global___RunData | None = ...,
+        inputs: _abc.Iterable[_tracking_pb2.DatasetInput] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "info", b"info"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "info", b"info"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "info", b"info", "inputs", b"inputs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -384,11 +413,20 @@ class SearchRunsRequest(_message.Message):
     START_TIME_ORDER_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
+    RUN_VIEW_TYPE_FIELD_NUMBER: _builtins.int
     start_time_order: Global___SortOrder.ValueType
     """Order by start time; descending when unspecified (newest first, as MLflow)."""
     page_size: _builtins.int
     """At most this many runs (default 1000, at most 50000)."""
     page_token: _builtins.str
+    filter: _builtins.str
+    """MLflow's filter language, e.g. "metrics.acc > 0.9 and params.lr = '0.01'";
+    a syntax error is INVALID_ARGUMENT naming the position and what was expected.
+    """
+    run_view_type: Global___RunViewType.ValueType
+    """Active runs only when unspecified."""
     @_builtins.property
     def experiment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -403,6 +441,13 @@ class SearchRunsRequest(_message.Message):
     def tag_equals(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Only runs whose tags equal these values."""
 
+    @_builtins.property
+    def order_by(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Sort keys such as "metrics.acc DESC", "params.lr", "attributes.start_time ASC";
+        runs lacking a key sort last; ties by start time (newest first), then run id.
+        When set, start_time_order is ignored.
+        """
+
     def __init__(
         self,
         *,
@@ -413,10 +458,13 @@ class SearchRunsRequest(_message.Message):
         start_time_order: Global___SortOrder.ValueType = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        filter: _builtins.str = ...,
+        order_by: _abc.Iterable[_builtins.str] | None = ...,
+        run_view_type: Global___RunViewType.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["experiment_ids", b"experiment_ids", "page_size", b"page_size", "page_token", b"page_token", "param_equals", b"param_equals", "start_time_order", b"start_time_order", "statuses", b"statuses", "tag_equals", b"tag_equals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["experiment_ids", b"experiment_ids", "filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "param_equals", b"param_equals", "run_view_type", b"run_view_type", "start_time_order", b"start_time_order", "statuses", b"statuses", "tag_equals", b"tag_equals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -524,3 +572,62 @@ class GetMetricHistoryResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetMetricHistoryResponse: _TypeAlias = GetMetricHistoryResponse  # noqa: Y015
+
+@_typing.final
+class SearchExperimentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEW_TYPE_FIELD_NUMBER: _builtins.int
+    MAX_RESULTS_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    view_type: _tracking_pb2.ViewType.ValueType
+    max_results: _builtins.int
+    """At most this many experiments (default 1000, at most 50000)."""
+    filter: _builtins.str
+    """MLflow's experiment filter: `name`, `tags.<key>` with = != LIKE ILIKE, joined by AND."""
+    page_token: _builtins.str
+    @_builtins.property
+    def order_by(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """e.g. "name ASC", "creation_time DESC", "last_update_time", "experiment_id"."""
+
+    def __init__(
+        self,
+        *,
+        view_type: _tracking_pb2.ViewType.ValueType = ...,
+        max_results: _builtins.int = ...,
+        filter: _builtins.str = ...,
+        order_by: _abc.Iterable[_builtins.str] | None = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "max_results", b"max_results", "order_by", b"order_by", "page_token", b"page_token", "view_type", b"view_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchExperimentsRequest: _TypeAlias = SearchExperimentsRequest  # noqa: Y015
+
+@_typing.final
+class SearchExperimentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPERIMENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def experiments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Experiment]: ...
+    def __init__(
+        self,
+        *,
+        experiments: _abc.Iterable[Global___Experiment] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["experiments", b"experiments", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchExperimentsResponse: _TypeAlias = SearchExperimentsResponse  # noqa: Y015

@@ -4,6 +4,8 @@ import grpc
 import warnings
 
 from tracklog.v1 import query_pb2 as tracklog_dot_v1_dot_query__pb2
+from tracklog.v1 import series_pb2 as tracklog_dot_v1_dot_series__pb2
+from tracklog.v1 import tracking_pb2 as tracklog_dot_v1_dot_tracking__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -60,6 +62,31 @@ class QueryServiceStub:
                 request_serializer=tracklog_dot_v1_dot_query__pb2.GetMetricHistoryRequest.SerializeToString,
                 response_deserializer=tracklog_dot_v1_dot_query__pb2.GetMetricHistoryResponse.FromString,
                 _registered_method=True)
+        self.GetMetricSeries = channel.unary_unary(
+                '/tracklog.v1.QueryService/GetMetricSeries',
+                request_serializer=tracklog_dot_v1_dot_series__pb2.GetMetricSeriesRequest.SerializeToString,
+                response_deserializer=tracklog_dot_v1_dot_series__pb2.GetMetricSeriesResponse.FromString,
+                _registered_method=True)
+        self.CompareRuns = channel.unary_unary(
+                '/tracklog.v1.QueryService/CompareRuns',
+                request_serializer=tracklog_dot_v1_dot_series__pb2.CompareRunsRequest.SerializeToString,
+                response_deserializer=tracklog_dot_v1_dot_series__pb2.CompareRunsResponse.FromString,
+                _registered_method=True)
+        self.StreamMetricHistory = channel.unary_stream(
+                '/tracklog.v1.QueryService/StreamMetricHistory',
+                request_serializer=tracklog_dot_v1_dot_series__pb2.StreamMetricHistoryRequest.SerializeToString,
+                response_deserializer=tracklog_dot_v1_dot_series__pb2.StreamMetricHistoryResponse.FromString,
+                _registered_method=True)
+        self.SearchExperiments = channel.unary_unary(
+                '/tracklog.v1.QueryService/SearchExperiments',
+                request_serializer=tracklog_dot_v1_dot_query__pb2.SearchExperimentsRequest.SerializeToString,
+                response_deserializer=tracklog_dot_v1_dot_query__pb2.SearchExperimentsResponse.FromString,
+                _registered_method=True)
+        self.WaitFor = channel.unary_unary(
+                '/tracklog.v1.QueryService/WaitFor',
+                request_serializer=tracklog_dot_v1_dot_tracking__pb2.WaitForRequest.SerializeToString,
+                response_deserializer=tracklog_dot_v1_dot_tracking__pb2.WaitForResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -101,6 +128,41 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMetricSeries(self, request, context):
+        """Downsampled series for several runs and keys at once (LTTB or min/max/avg buckets).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompareRuns(self, request, context):
+        """Params that differ and agree, and last / min / max of each metric, for 1 to 100 runs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamMetricHistory(self, request, context):
+        """The full history of one metric of one run, in chunks of columnar points.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchExperiments(self, request, context):
+        """Experiments filtered (name / tags), ordered and paged, as MLflow's search_experiments.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WaitFor(self, request, context):
+        """Returns once every position of a flush token is projected (read-your-writes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +190,31 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.GetMetricHistory,
                     request_deserializer=tracklog_dot_v1_dot_query__pb2.GetMetricHistoryRequest.FromString,
                     response_serializer=tracklog_dot_v1_dot_query__pb2.GetMetricHistoryResponse.SerializeToString,
+            ),
+            'GetMetricSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMetricSeries,
+                    request_deserializer=tracklog_dot_v1_dot_series__pb2.GetMetricSeriesRequest.FromString,
+                    response_serializer=tracklog_dot_v1_dot_series__pb2.GetMetricSeriesResponse.SerializeToString,
+            ),
+            'CompareRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompareRuns,
+                    request_deserializer=tracklog_dot_v1_dot_series__pb2.CompareRunsRequest.FromString,
+                    response_serializer=tracklog_dot_v1_dot_series__pb2.CompareRunsResponse.SerializeToString,
+            ),
+            'StreamMetricHistory': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamMetricHistory,
+                    request_deserializer=tracklog_dot_v1_dot_series__pb2.StreamMetricHistoryRequest.FromString,
+                    response_serializer=tracklog_dot_v1_dot_series__pb2.StreamMetricHistoryResponse.SerializeToString,
+            ),
+            'SearchExperiments': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchExperiments,
+                    request_deserializer=tracklog_dot_v1_dot_query__pb2.SearchExperimentsRequest.FromString,
+                    response_serializer=tracklog_dot_v1_dot_query__pb2.SearchExperimentsResponse.SerializeToString,
+            ),
+            'WaitFor': grpc.unary_unary_rpc_method_handler(
+                    servicer.WaitFor,
+                    request_deserializer=tracklog_dot_v1_dot_tracking__pb2.WaitForRequest.FromString,
+                    response_serializer=tracklog_dot_v1_dot_tracking__pb2.WaitForResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +353,141 @@ class QueryService:
             '/tracklog.v1.QueryService/GetMetricHistory',
             tracklog_dot_v1_dot_query__pb2.GetMetricHistoryRequest.SerializeToString,
             tracklog_dot_v1_dot_query__pb2.GetMetricHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMetricSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracklog.v1.QueryService/GetMetricSeries',
+            tracklog_dot_v1_dot_series__pb2.GetMetricSeriesRequest.SerializeToString,
+            tracklog_dot_v1_dot_series__pb2.GetMetricSeriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompareRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracklog.v1.QueryService/CompareRuns',
+            tracklog_dot_v1_dot_series__pb2.CompareRunsRequest.SerializeToString,
+            tracklog_dot_v1_dot_series__pb2.CompareRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamMetricHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tracklog.v1.QueryService/StreamMetricHistory',
+            tracklog_dot_v1_dot_series__pb2.StreamMetricHistoryRequest.SerializeToString,
+            tracklog_dot_v1_dot_series__pb2.StreamMetricHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchExperiments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracklog.v1.QueryService/SearchExperiments',
+            tracklog_dot_v1_dot_query__pb2.SearchExperimentsRequest.SerializeToString,
+            tracklog_dot_v1_dot_query__pb2.SearchExperimentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WaitFor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracklog.v1.QueryService/WaitFor',
+            tracklog_dot_v1_dot_tracking__pb2.WaitForRequest.SerializeToString,
+            tracklog_dot_v1_dot_tracking__pb2.WaitForResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -6,6 +6,8 @@ isort:skip_file
 from collections import abc as _abc
 from grpc import aio as _aio
 from tracklog.v1 import query_pb2 as _query_pb2
+from tracklog.v1 import series_pb2 as _series_pb2
+from tracklog.v1 import tracking_pb2 as _tracking_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -43,6 +45,16 @@ class QueryServiceStub:
     """Runs of some experiments, filtered and paged."""
     GetMetricHistory: _grpc.UnaryUnaryMultiCallable[_query_pb2.GetMetricHistoryRequest, _query_pb2.GetMetricHistoryResponse]
     """Every point of one metric of one run, paged, ordered by (step, timestamp, value)."""
+    GetMetricSeries: _grpc.UnaryUnaryMultiCallable[_series_pb2.GetMetricSeriesRequest, _series_pb2.GetMetricSeriesResponse]
+    """Downsampled series for several runs and keys at once (LTTB or min/max/avg buckets)."""
+    CompareRuns: _grpc.UnaryUnaryMultiCallable[_series_pb2.CompareRunsRequest, _series_pb2.CompareRunsResponse]
+    """Params that differ and agree, and last / min / max of each metric, for 1 to 100 runs."""
+    StreamMetricHistory: _grpc.UnaryStreamMultiCallable[_series_pb2.StreamMetricHistoryRequest, _series_pb2.StreamMetricHistoryResponse]
+    """The full history of one metric of one run, in chunks of columnar points."""
+    SearchExperiments: _grpc.UnaryUnaryMultiCallable[_query_pb2.SearchExperimentsRequest, _query_pb2.SearchExperimentsResponse]
+    """Experiments filtered (name / tags), ordered and paged, as MLflow's search_experiments."""
+    WaitFor: _grpc.UnaryUnaryMultiCallable[_tracking_pb2.WaitForRequest, _tracking_pb2.WaitForResponse]
+    """Returns once every position of a flush token is projected (read-your-writes)."""
 
 @_typing.type_check_only
 class QueryServiceAsyncStub(QueryServiceStub):
@@ -59,6 +71,16 @@ class QueryServiceAsyncStub(QueryServiceStub):
     """Runs of some experiments, filtered and paged."""
     GetMetricHistory: _aio.UnaryUnaryMultiCallable[_query_pb2.GetMetricHistoryRequest, _query_pb2.GetMetricHistoryResponse]  # type: ignore[assignment]
     """Every point of one metric of one run, paged, ordered by (step, timestamp, value)."""
+    GetMetricSeries: _aio.UnaryUnaryMultiCallable[_series_pb2.GetMetricSeriesRequest, _series_pb2.GetMetricSeriesResponse]  # type: ignore[assignment]
+    """Downsampled series for several runs and keys at once (LTTB or min/max/avg buckets)."""
+    CompareRuns: _aio.UnaryUnaryMultiCallable[_series_pb2.CompareRunsRequest, _series_pb2.CompareRunsResponse]  # type: ignore[assignment]
+    """Params that differ and agree, and last / min / max of each metric, for 1 to 100 runs."""
+    StreamMetricHistory: _aio.UnaryStreamMultiCallable[_series_pb2.StreamMetricHistoryRequest, _series_pb2.StreamMetricHistoryResponse]  # type: ignore[assignment]
+    """The full history of one metric of one run, in chunks of columnar points."""
+    SearchExperiments: _aio.UnaryUnaryMultiCallable[_query_pb2.SearchExperimentsRequest, _query_pb2.SearchExperimentsResponse]  # type: ignore[assignment]
+    """Experiments filtered (name / tags), ordered and paged, as MLflow's search_experiments."""
+    WaitFor: _aio.UnaryUnaryMultiCallable[_tracking_pb2.WaitForRequest, _tracking_pb2.WaitForResponse]  # type: ignore[assignment]
+    """Returns once every position of a flush token is projected (read-your-writes)."""
 
 class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
     """Read side of Tracklog: experiments, runs and metric history."""
@@ -102,5 +124,45 @@ class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_query_pb2.GetMetricHistoryResponse, _abc.Awaitable[_query_pb2.GetMetricHistoryResponse]]:
         """Every point of one metric of one run, paged, ordered by (step, timestamp, value)."""
+
+    @_abc_1.abstractmethod
+    def GetMetricSeries(
+        self,
+        request: _series_pb2.GetMetricSeriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_series_pb2.GetMetricSeriesResponse, _abc.Awaitable[_series_pb2.GetMetricSeriesResponse]]:
+        """Downsampled series for several runs and keys at once (LTTB or min/max/avg buckets)."""
+
+    @_abc_1.abstractmethod
+    def CompareRuns(
+        self,
+        request: _series_pb2.CompareRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_series_pb2.CompareRunsResponse, _abc.Awaitable[_series_pb2.CompareRunsResponse]]:
+        """Params that differ and agree, and last / min / max of each metric, for 1 to 100 runs."""
+
+    @_abc_1.abstractmethod
+    def StreamMetricHistory(
+        self,
+        request: _series_pb2.StreamMetricHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_series_pb2.StreamMetricHistoryResponse], _abc.AsyncIterator[_series_pb2.StreamMetricHistoryResponse]]:
+        """The full history of one metric of one run, in chunks of columnar points."""
+
+    @_abc_1.abstractmethod
+    def SearchExperiments(
+        self,
+        request: _query_pb2.SearchExperimentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.SearchExperimentsResponse, _abc.Awaitable[_query_pb2.SearchExperimentsResponse]]:
+        """Experiments filtered (name / tags), ordered and paged, as MLflow's search_experiments."""
+
+    @_abc_1.abstractmethod
+    def WaitFor(
+        self,
+        request: _tracking_pb2.WaitForRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_pb2.WaitForResponse, _abc.Awaitable[_tracking_pb2.WaitForResponse]]:
+        """Returns once every position of a flush token is projected (read-your-writes)."""
 
 def add_QueryServiceServicer_to_server(servicer: QueryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
