@@ -13,7 +13,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tracklog import validation
-from tracklog.ingest import decode_registry
+from tracklog.ingest import decode_artifacts, decode_registry, decode_tracking
 from tracklog.v1 import events_pb2 as pb
 
 _EXPECTED_AGGREGATE = {
@@ -24,6 +24,9 @@ _EXPECTED_AGGREGATE = {
     "tags_set": pb.AGGREGATE_TYPE_RUN,
     "run_ended": pb.AGGREGATE_TYPE_RUN,
     **dict.fromkeys(decode_registry.VALIDATORS, pb.AGGREGATE_TYPE_REGISTERED_MODEL),
+    **dict.fromkeys(decode_tracking.EXPERIMENT_VALIDATORS, pb.AGGREGATE_TYPE_EXPERIMENT),
+    **dict.fromkeys(decode_tracking.RUN_VALIDATORS, pb.AGGREGATE_TYPE_RUN),
+    **dict.fromkeys(decode_artifacts.VALIDATORS, pb.AGGREGATE_TYPE_RUN),
 }
 # Python's datetime (used for timestamptz) spans years 1..9999.
 _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
@@ -67,7 +70,11 @@ def validate(envelope: pb.Envelope) -> None:
         _timestamp("occurred_at", envelope.occurred_at)
     try:
         _VALIDATORS[kind](envelope)
-    except decode_registry.InvalidRegistryEvent as exc:
+    except (
+        decode_registry.InvalidRegistryEvent,
+        decode_tracking.InvalidTrackingEvent,
+        decode_artifacts.InvalidArtifactEvent,
+    ) as exc:
         raise InvalidEvent(f"invalid {kind}: {exc}") from exc
 
 
@@ -137,6 +144,8 @@ _VALIDATORS = {
     "tags_set": _tags_set,
     "run_ended": _run_ended,
     **decode_registry.VALIDATORS,
+    **decode_tracking.VALIDATORS,
+    **decode_artifacts.VALIDATORS,
 }
 
 

@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import sql
 
-from tracklog.ingest import registry_writer, schema_postgres
+from tracklog.ingest import artifact_writer, registry_writer, schema_postgres, tracking_writer
 from tracklog.ingest.metric_columns import Point, later
+from tracklog.ingest.projector_artifacts import ArtifactRow
 from tracklog.ingest.projector_postgres import (
     ExperimentRow,
     ExperimentTagRow,
@@ -34,7 +35,9 @@ from tracklog.ingest.projector_postgres import (
     RunTagRow,
 )
 from tracklog.ingest.projector_registry import RegistryOp
+from tracklog.ingest.projector_tracking import TRACKING_OPS, TagChange, TrackingOp
 from tracklog.ingest.records import Position
+from tracklog.ingest.tracking_writer import TrackingConflict
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ class Applied:
 
     fresh: frozenset[Position]
     conflicts: tuple[ParamConflict, ...]
+    tracking_conflicts: tuple[TrackingConflict, ...] = ()  # e.g. a rename to a taken name
 
 
 @dataclass(slots=True)
@@ -67,9 +71,9 @@ class _Merged:
     """A batch's operations folded per primary key, in record order."""
 
     experiments: dict[str, ExperimentRow] = field(default_factory=dict)
-    experiment_tags: dict[tuple[str, str], str] = field(default_factory=dict)
+    experiment_tags: dict[tuple[str, str], str | None] = field(default_factory=dict)  # None: del
     runs: dict[str, RunRow] = field(default_factory=dict)
-    run_tags: dict[tuple[str, str], str] = field(default_factory=dict)
+    run_tags: dict[tuple[str, str], str | None] = field(default_factory=dict)
     params: dict[tuple[str, str], tuple[str, Position]] = field(default_factory=dict)
     run_ends: dict[str, RunEndRow] = field(default_factory=dict)
     latest: dict[tuple[str, str], Point] = field(default_factory=dict)
@@ -95,6 +99,9 @@ class _Merged:
             self.experiments.setdefault(op.experiment_id, op)
         elif isinstance(op, ExperimentTagRow):
             self.experiment_tags[(op.experiment_id, op.key)] = op.value
+        elif isinstance(op, TagChange):
+            tags = self.run_tags if op.table == "tags" else self.experiment_tags
+            tags[(op.owner_id, op.key)] = op.value
 
 
 class PostgresWriter:
@@ -142,6 +149,8 @@ class PostgresWriter:
                 tracked = self._lock_tracking(conn, {(p.topic, p.partition) for p, _ in batch})
                 merged = _Merged()
                 registry: list[RegistryOp] = []  # applied one by one, in log order
+                tracking: list[tuple[Position, TrackingOp]] = []  # likewise
+                artifacts: dict[tuple[str, str], ArtifactRow] = {}  # last one per path
                 fresh: set[Position] = set()
                 last: dict[Partition, int] = {}
                 for position, ops in batch:
@@ -153,12 +162,18 @@ class PostgresWriter:
                     for op in ops:
                         if isinstance(op, RegistryOp):
                             registry.append(op)
+                        elif isinstance(op, TRACKING_OPS):
+                            tracking.append((position, op))
+                        elif isinstance(op, ArtifactRow):
+                            artifacts[(op.run_id, op.path)] = op
                         else:
                             merged.add(position, op)
                 conflicts = [*merged.conflicts, *_write(conn, merged)]
                 registry_writer.apply(conn, registry)
+                artifact_writer.upsert(conn, artifacts)
+                renames = tracking_writer.apply(conn, tracking)
                 self._advance_tracking(conn, last)
-                applied = Applied(frozenset(fresh), tuple(conflicts))
+                applied = Applied(frozenset(fresh), tuple(conflicts), tuple(renames))
                 if before_commit is not None:
                     before_commit(applied)
             return applied
@@ -290,8 +305,13 @@ def _write(conn: Connection, merged: _Merged) -> list[ParamConflict]:
 
 
 def _upsert_tags(
-    cur: psycopg.Cursor[tuple[Any, ...]], table: str, owner: str, tags: dict[tuple[str, str], str]
+    cur: psycopg.Cursor[tuple[Any, ...]],
+    table: str,
+    owner: str,
+    tags: dict[tuple[str, str], str | None],
 ) -> None:
+    tracking_writer.delete_tags(cur, table, owner, [k for k, v in tags.items() if v is None])
+    tags = {k: v for k, v in tags.items() if v is not None}
     if not tags:
         return
     query = sql.SQL(

@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from tracklog.ingest import projector_registry
+from tracklog.ingest import projector_artifacts, projector_registry, projector_tracking
 from tracklog.ingest.metric_columns import latest_per_key, metric_columns
+from tracklog.ingest.projector_artifacts import ArtifactRow
 from tracklog.ingest.projector_registry import RegistryOp
+from tracklog.ingest.projector_tracking import TagChange, TrackingOp
 from tracklog.v1 import events_pb2 as pb
 
 
@@ -85,6 +87,9 @@ PostgresOp = (
     | RunEndRow
     | LatestMetricRow
     | RegistryOp
+    | TagChange
+    | TrackingOp
+    | ArtifactRow
 )
 
 
@@ -94,6 +99,10 @@ def project(envelope: pb.Envelope) -> list[PostgresOp]:
     aggregate_id = envelope.aggregate_id
     if projector_registry.is_registry(envelope):
         return [projector_registry.project(envelope)]
+    if projector_tracking.handles(envelope):
+        return [*projector_tracking.project(envelope)]
+    if projector_artifacts.handles(envelope):
+        return [projector_artifacts.project(envelope)]
     if kind == "metrics_logged":
         latest = latest_per_key(metric_columns(envelope.metrics_logged))
         return [
@@ -120,6 +129,8 @@ def project(envelope: pb.Envelope) -> list[PostgresOp]:
     if kind == "run_ended":
         ended = envelope.run_ended
         end_time = _time(envelope, ended, "end_time")
+        if ended.status in (pb.RUN_STATUS_RUNNING, pb.RUN_STATUS_SCHEDULED):
+            end_time = None  # update_run(status="RUNNING") reopens the run
         return [RunEndRow(aggregate_id, status_name(ended.status), end_time)]
     if kind == "experiment_created":
         created = envelope.experiment_created

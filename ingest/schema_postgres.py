@@ -163,6 +163,13 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, dataset_name, dataset_digest, context)
     );
     """,
+    # 4: indexes for the search language (query/filter_sql.py). Params and tags are indexed
+    # on a value prefix: a whole value (up to 8,000 characters) may not fit a btree entry.
+    """
+    CREATE INDEX latest_metrics_by_key_value ON latest_metrics (key, value) INCLUDE (run_id);
+    CREATE INDEX params_by_key_value ON params (key, left(value, 200)) INCLUDE (run_id);
+    CREATE INDEX tags_by_key_value ON tags (key, left(value, 200)) INCLUDE (run_id);
+    """,
 )
 
 _LOCK_KEY = 0x7472_6B6C  # "trkl"

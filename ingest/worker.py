@@ -31,6 +31,7 @@ from tracklog.ingest.consumer import (
 )
 from tracklog.ingest.dead_letter import DeadLetters
 from tracklog.ingest.postgres_writer import Applied, PostgresWriter
+from tracklog.ingest.records import Position, Record
 from tracklog.settings import Settings
 from tracklog.topics import ensure_topics, topic_of
 
@@ -158,6 +159,10 @@ class Worker:
                 log.warning("%s at %s: %s", PARAM_CONFLICT, c.position, detail)
                 self._dead_letters.send(by_position[c.position], PARAM_CONFLICT, detail)
                 count += 1
+        for t in applied.tracking_conflicts:  # e.g. a rename to a name already taken
+            log.warning("%s at %s: %s", t.reason, t.position, t.detail)
+            self._dead_letters.send(_record_at(batch, t.position), t.reason, t.detail)
+            count += 1
         self._dead_letters.flush()
         return count
 
@@ -182,6 +187,10 @@ class Worker:
 
     def _on_revoked(self, partitions: list[Partition]) -> None:
         self._clickhouse.forget([(self._log(topic), partition) for topic, partition in partitions])
+
+
+def _record_at(batch: ProjectedBatch, position: Position) -> Record:
+    return next(record for record in batch.records if record.position == position)
 
 
 def _lag_of(consumer: Any) -> int | None:
