@@ -141,3 +141,20 @@ def point_cursor(token: str, scope: str) -> PointCursor:
         if not -(2**63) <= number < 2**63:
             raise InvalidArgument("invalid page_token: number out of range")
     return PointCursor(step, timestamp_ms, bool(is_nan), value)
+
+
+RUNS_BY_OFFSET = "runs-by-offset"
+
+
+def run_offset_token(offset: int, scope: str) -> str:
+    """The token of the next page of a search ordered by `order_by` (offset paging)."""
+    return encode_token(RUNS_BY_OFFSET, [offset], scope)
+
+
+def run_offset(token: str, scope: str) -> int:
+    cursor = decode_token(token, RUNS_BY_OFFSET, scope)
+    _expect_length(cursor, 1)
+    offset = _field(cursor, 0, (int,), "offset")
+    if not 0 <= offset < 2**62:
+        raise InvalidArgument("invalid page_token: offset out of range")
+    return int(offset)

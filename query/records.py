@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from tracklog.query.filter_ast import Expression, OrderKey
+
 
 @dataclass(frozen=True, slots=True)
 class KeyValue:
@@ -92,7 +94,11 @@ class RunSearch:
     tag_equals: tuple[KeyValue, ...]
     ascending: bool
     limit: int
-    after: RunCursor | None = None
+    after: RunCursor | None = None  # keyset position (start-time order only)
+    filter: Expression | None = None  # the parsed `filter` string
+    order_by: tuple[OrderKey, ...] = ()  # empty: start-time order (keyset paging)
+    lifecycle_stage: str | None = "active"  # None: active and deleted runs
+    offset: int = 0  # rows to skip (paging of order_by searches)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from tracklog.query import registry_store_versions as store
-from tracklog.query.errors import DeadlineExceeded, FailedPrecondition, Unavailable
+from tracklog.query.errors import FailedPrecondition, Unavailable
+from tracklog.query.projection_wait import wait_for_positions
 from tracklog.query.registry_records import CommandResult
 from tracklog.query.store_postgres import Pool
 from tracklog.registry.decider import Payload
@@ -94,16 +95,13 @@ class RegistryWrites:
         return result
 
     def _wait(self, log: str, partition: int, offset: int, deadline: float, event_id: str) -> None:
-        delay = 0.01
-        while store.applied_offset(self._pool, self._projection, log, partition) < offset:
-            if time.monotonic() >= deadline:
-                raise DeadlineExceeded(
-                    f"registry event {event_id} was written ({log} partition {partition} offset "
-                    f"{offset}) but not applied within {self._timeout:g}s: is the ingest worker "
-                    "running? It will take effect once the worker catches up"
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
+        wait_for_positions(
+            self._pool,
+            {(log, partition): offset},
+            max(0.0, deadline - time.monotonic()),
+            projection=self._projection,
+            what=f"registry event {event_id}",
+        )
 
     def _get_producer(self) -> Any:
         with self._lock:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from tracklog.query import paging
 from tracklog.query.errors import InvalidArgument
+from tracklog.query.filter_parser import parse_filter, parse_order_by
 from tracklog.query.records import (
     ExperimentCursor,
     KeyValue,
@@ -102,16 +103,44 @@ def run_search(request: query_pb2.SearchRunsRequest) -> tuple[RunSearch, str]:
     params = tuple(KeyValue(k, v) for k, v in sorted(request.param_equals.items()))
     tags = tuple(KeyValue(k, v) for k, v in sorted(request.tag_equals.items()))
     ascending = request.start_time_order == query_pb2.SORT_ORDER_ASCENDING
+    expression = parse_filter(request.filter)
+    order_by = parse_order_by(list(request.order_by))
+    stage = _lifecycle_stage(request.run_view_type)
     scope = paging.scope_of(
         experiment_ids,
         statuses,
         [[p.key, p.value] for p in params],
         [[t.key, t.value] for t in tags],
         ascending,
+        repr(expression),
+        repr(order_by),
+        stage,
     )
-    after = paging.run_cursor(request.page_token, scope) if request.page_token else None
-    search = RunSearch(experiment_ids, statuses, params, tags, ascending, limit, after)
+    after, offset = None, 0
+    if request.page_token and order_by:
+        offset = paging.run_offset(request.page_token, scope)
+    elif request.page_token:
+        after = paging.run_cursor(request.page_token, scope)
+    search = RunSearch(
+        experiment_ids, statuses, params, tags, ascending, limit, after,
+        expression, order_by, stage, offset,
+    )  # fmt: skip
     return search, scope
+
+
+_STAGES: dict[int, str | None] = {
+    query_pb2.RUN_VIEW_TYPE_UNSPECIFIED: "active",
+    query_pb2.RUN_VIEW_TYPE_ACTIVE_ONLY: "active",
+    query_pb2.RUN_VIEW_TYPE_DELETED_ONLY: "deleted",
+    query_pb2.RUN_VIEW_TYPE_ALL: None,
+}
+
+
+def _lifecycle_stage(view: query_pb2.RunViewType.ValueType) -> str | None:
+    """The lifecycle_stage a run view selects; None for all runs."""
+    if view not in _STAGES:
+        raise InvalidArgument(f"unknown run_view_type {int(view)}")
+    return _STAGES[view]
 
 
 def metric_history(request: query_pb2.GetMetricHistoryRequest) -> tuple[MetricHistoryQuery, str]:

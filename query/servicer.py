@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import grpc
 
-from tracklog.query import convert, paging, requests, store_postgres
+from tracklog.query import (
+    convert,
+    paging,
+    requests,
+    store_postgres,
+    store_search,
+    tracking_endpoints,
+)
 from tracklog.query.errors import NotFound, translate_errors
 from tracklog.query.records import ExperimentCursor, RunCursor
+from tracklog.query.series_servicer import SeriesEndpoints
 from tracklog.query.store_clickhouse import ClickHouseMetricStore, last_cursor
-from tracklog.v1 import query_pb2, query_pb2_grpc
+from tracklog.query.store_tracking import run_inputs
+from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
 
 
-class QueryServicer(query_pb2_grpc.QueryServiceServicer):
+class QueryServicer(SeriesEndpoints, query_pb2_grpc.QueryServiceServicer):
     def __init__(self, pool: store_postgres.Pool, metrics: ClickHouseMetricStore) -> None:
         self._pool = pool
         self._metrics = metrics
@@ -51,16 +60,20 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         self, request: query_pb2.GetRunRequest, context: grpc.ServicerContext
     ) -> query_pb2.GetRunResponse:
         details = store_postgres.get_run(self._pool, requests.run_id(request))
-        return query_pb2.GetRunResponse(run=convert.run(details))
+        run = convert.run(details)
+        run.inputs.extend(run_inputs(self._pool, details.info.run_id))
+        return query_pb2.GetRunResponse(run=run)
 
     @translate_errors
     def SearchRuns(
         self, request: query_pb2.SearchRunsRequest, context: grpc.ServicerContext
     ) -> query_pb2.SearchRunsResponse:
         search, scope = requests.run_search(request)
-        runs, more = store_postgres.search_runs(self._pool, search)
+        runs, more = store_search.search_runs(self._pool, search)
         token = ""
-        if more:
+        if more and search.order_by:
+            token = paging.run_offset_token(search.offset + len(runs), scope)
+        elif more:
             last = runs[-1].info
             token = paging.run_token(RunCursor(last.start_time, last.run_id), scope)
         return query_pb2.SearchRunsResponse(
@@ -81,3 +94,15 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
             raise NotFound(f"run {query.run_id!r} not found")
         token = paging.point_token(last_cursor(columns), scope) if more else ""
         return convert.metric_history(query.key, columns, token)
+
+    @translate_errors
+    def SearchExperiments(
+        self, request: query_pb2.SearchExperimentsRequest, context: grpc.ServicerContext
+    ) -> query_pb2.SearchExperimentsResponse:
+        return tracking_endpoints.search_experiments(self._pool, request)
+
+    @translate_errors
+    def WaitFor(
+        self, request: tracking_pb2.WaitForRequest, context: grpc.ServicerContext
+    ) -> tracking_pb2.WaitForResponse:
+        return tracking_endpoints.wait_for(self._pool, request)

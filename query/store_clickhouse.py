@@ -40,6 +40,19 @@ class ClickHouseMetricStore:
         self._table = f"{database}.{METRIC_POINTS}"
         self._lock = threading.Lock()
 
+    @property
+    def table(self) -> str:
+        """The qualified name of the metric points table."""
+        return self._table
+
+    def columns(
+        self, statement: str, parameters: dict[str, Any], settings: dict[str, Any] | None = None
+    ) -> list[Any]:
+        """Run a read query (serialized with the others) and return its result columns."""
+        with self._lock:
+            result = self._client.query(statement, parameters=parameters, settings=settings)
+            return list(result.result_columns)
+
     def history(self, query: MetricHistoryQuery) -> tuple[MetricColumns, bool]:
         """Up to `query.limit` points after the cursor, and whether more follow."""
         parameters: dict[str, Any] = {

@@ -24,7 +24,6 @@ from tracklog.query.records import (
     LatestMetric,
     RunDetails,
     RunRecord,
-    RunSearch,
 )
 
 Connection: TypeAlias = psycopg.Connection[tuple[Any, ...]]
@@ -163,56 +162,9 @@ def get_run(pool: Pool, run_id: str) -> RunDetails:
         return _details(conn, [RunRecord(*row)])[0]
 
 
-# All filters of a pair list must match: no pair without a matching row.
-_ALL_PAIRS_MATCH = (
-    "NOT EXISTS (SELECT 1 FROM unnest(%s::text[], %s::text[]) AS f(key, value)"
-    " WHERE NOT EXISTS (SELECT 1 FROM {table} x"
-    " WHERE x.run_id = r.run_id AND x.key = f.key AND x.value = f.value))"
-)
-
-
-def _search_filters(search: RunSearch) -> tuple[list[sql.Composable], list[Any]]:
-    clauses: list[sql.Composable] = [sql.SQL("r.experiment_id = ANY(%s)")]
-    args: list[Any] = [list(search.experiment_ids)]
-    if search.statuses:
-        clauses.append(sql.SQL("r.status = ANY(%s)"))
-        args.append(list(search.statuses))
-    for table, pairs in (("params", search.param_equals), ("tags", search.tag_equals)):
-        if pairs:
-            clauses.append(sql.SQL(_ALL_PAIRS_MATCH).format(table=sql.Identifier(table)))
-            args += [[p.key for p in pairs], [p.value for p in pairs]]
-    after = search.after
-    if after is not None:
-        # Order: start_time (ASC or DESC) with NULLs last, then run_id ascending.
-        if after.start_time is None:
-            clauses.append(sql.SQL("(r.start_time IS NULL AND r.run_id > %s)"))
-            args.append(after.run_id)
-        else:
-            beyond = sql.SQL(">" if search.ascending else "<")
-            clauses.append(
-                sql.SQL(
-                    "(r.start_time {beyond} %s OR (r.start_time = %s AND r.run_id > %s)"
-                    " OR r.start_time IS NULL)"
-                ).format(beyond=beyond)
-            )
-            args += [after.start_time, after.start_time, after.run_id]
-    return clauses, args
-
-
-def search_runs(pool: Pool, search: RunSearch) -> tuple[list[RunDetails], bool]:
-    """Runs matching every filter, in start-time order, after the cursor."""
-    clauses, args = _search_filters(search)
-    direction = sql.SQL("ASC" if search.ascending else "DESC")
-    query = (
-        _RUN
-        + sql.SQL(" WHERE ")
-        + sql.SQL(" AND ").join(clauses)
-        + sql.SQL(" ORDER BY r.start_time {} NULLS LAST, r.run_id LIMIT %s").format(direction)
-    )
-    with pool.connection() as conn:
-        rows = conn.execute(query, [*args, search.limit + 1]).fetchall()
-        runs = [RunRecord(*row) for row in rows[: search.limit]]
-        return _details(conn, runs), len(rows) > search.limit
+def run_details(conn: Connection, runs: list[RunRecord]) -> list[RunDetails]:
+    """The runs with their params, tags and latest metrics (search uses it: store_search)."""
+    return _details(conn, runs)
 
 
 def run_exists(pool: Pool, run_id: str) -> bool:

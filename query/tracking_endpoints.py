@@ -1,0 +1,63 @@
+"""The QueryService's tracking calls, request -> response (the servicer only wires them).
+
+`wait_for`: read-your-writes; returns once the Postgres projection has passed every
+position of a flush token (the worker writes ClickHouse before Postgres in each batch,
+so the Postgres tracking row passing an offset implies the metric points are in
+ClickHouse too), else DeadlineExceeded. `search_experiments`: MLflow's
+search_experiments (offset page tokens, fingerprinted by the query).
+"""
+
+from __future__ import annotations
+
+from tracklog import flush_tokens
+from tracklog.query import convert, paging
+from tracklog.query.errors import InvalidArgument
+from tracklog.query.projection_wait import wait_for_positions
+from tracklog.query.store_postgres import Pool
+from tracklog.query.store_tracking import search_experiments as search
+from tracklog.v1 import query_pb2, tracking_pb2
+
+WAIT_SECONDS = (30.0, 300.0)  # (default, maximum)
+EXPERIMENTS_PAGE = (1000, 50_000)
+_SEARCH = "experiment-search"
+
+
+def wait_for(pool: Pool, request: tracking_pb2.WaitForRequest) -> tracking_pb2.WaitForResponse:
+    try:
+        positions = flush_tokens.decode(request.token)
+    except ValueError as exc:
+        raise InvalidArgument(f"invalid token: {exc}") from None
+    default, maximum = WAIT_SECONDS
+    timeout = request.timeout_seconds or default
+    if not 0 < timeout <= maximum:
+        raise InvalidArgument(f"timeout_seconds must be in (0, {maximum:g}], got {timeout:g}")
+    wait_for_positions(pool, positions, timeout)
+    return tracking_pb2.WaitForResponse(
+        positions=[
+            tracking_pb2.LogPosition(log=log, partition=partition, offset=offset)
+            for (log, partition), offset in sorted(positions.items())
+        ]
+    )
+
+
+def search_experiments(
+    pool: Pool, request: query_pb2.SearchExperimentsRequest
+) -> query_pb2.SearchExperimentsResponse:
+    default, maximum = EXPERIMENTS_PAGE
+    limit = paging.page_size(request.max_results, default=default, maximum=maximum)
+    if request.view_type not in tracking_pb2.ViewType.values():
+        raise InvalidArgument(f"unknown view_type {request.view_type}")
+    scope = paging.scope_of(int(request.view_type), request.filter, list(request.order_by), limit)
+    offset = 0
+    if request.page_token:
+        cursor = paging.decode_token(request.page_token, _SEARCH, scope)
+        if len(cursor) != 1 or not isinstance(cursor[0], int) or cursor[0] < 0:
+            raise InvalidArgument("invalid page_token: malformed cursor")
+        offset = cursor[0]
+    records, more = search(
+        pool, request.view_type, request.filter, list(request.order_by), offset, limit
+    )
+    token = paging.encode_token(_SEARCH, [offset + limit], scope) if more else ""
+    return query_pb2.SearchExperimentsResponse(
+        experiments=[convert.experiment(r) for r in records], next_page_token=token
+    )
