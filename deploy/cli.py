@@ -1,16 +1,17 @@
-"""The `tracklog` command: up, ingest, query, demo, models."""
+"""The `tracklog` command: up, ingest, query, demo, models, runs, experiments."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from tracklog.deploy import cli_models
+from tracklog.deploy import cli_models, cli_tracking
 from tracklog.settings import Settings
 
 
@@ -33,6 +34,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
     try:
         stack.start()
+        # The SDK (and the demo) in this process write artifacts under the stack's root.
+        os.environ["TRACKLOG_ARTIFACT_ROOT"] = stack.settings.artifact_root
         print("Tracklog is up:", flush=True)
         for name, value in stack.endpoints().items():
             print(f"  {name:<14} {value}", flush=True)
@@ -94,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="train a small model, log it, print what the service says")
     demo.set_defaults(func=cmd_demo)
     cli_models.add_parser(sub)
+    cli_tracking.add_parsers(sub)
     return parser
 
 

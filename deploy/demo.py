@@ -24,7 +24,7 @@ def train_and_log(settings: Settings) -> str:
 
     import tracklog
 
-    tracklog.configure(settings.kafka)
+    tracklog.configure(settings.kafka, artifact_root=settings.artifact_root or None)
     tracklog.set_experiment("tracklog-demo")
     features, labels = load_digits(return_X_y=True)
     features = features / 16.0

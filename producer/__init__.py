@@ -17,23 +17,45 @@ Memory and blocking policy of the SDK (quoted by the README):
     could not send.
 """
 
+from tracklog.artifact_store import FileInfo
 from tracklog.batcher import BufferFullError
+from tracklog.client import TracklogClient
+from tracklog.client_entities import DatasetInput, Run, RunData
+from tracklog.client_errors import TracklogError
+from tracklog.client_search import ViewType
 from tracklog.entities import Experiment, Metric, Param, RunInfo, RunTag, Unsent
 from tracklog.fluent import (
     active_run,
     configure,
     end_run,
     flush,
+    get_artifact_uri,
     get_session,
+    log_artifact,
+    log_artifacts,
     log_batch,
+    log_dict,
+    log_figure,
     log_metric,
     log_metrics,
     log_param,
     log_params,
+    log_text,
+    search_runs,
     set_experiment,
     set_tag,
     set_tags,
     start_run,
+)
+from tracklog.fluent_tracking import (
+    create_experiment,
+    delete_tag,
+    get_client,
+    get_run,
+    log_input,
+    search_experiments,
+    set_experiment_tag,
+    set_experiment_tags,
 )
 from tracklog.registry.errors import RegistryError
 from tracklog.registry_client import RegistryClient, register_model, resolve_model_uri
@@ -44,30 +66,52 @@ from tracklog.session import Session
 __all__ = [
     "ActiveRun",
     "BufferFullError",
+    "DatasetInput",
     "Experiment",
+    "FileInfo",
     "Metric",
     "ModelVersion",
     "Param",
     "RegisteredModel",
     "RegistryClient",
     "RegistryError",
+    "Run",
+    "RunData",
     "RunInfo",
     "RunTag",
     "Session",
+    "TracklogClient",
+    "TracklogError",
     "Unsent",
+    "ViewType",
     "active_run",
     "configure",
+    "create_experiment",
+    "delete_tag",
     "end_run",
     "flush",
+    "get_artifact_uri",
+    "get_client",
+    "get_run",
     "get_session",
+    "log_artifact",
+    "log_artifacts",
     "log_batch",
+    "log_dict",
+    "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_text",
     "register_model",
     "resolve_model_uri",
+    "search_experiments",
+    "search_runs",
     "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
     "set_tag",
     "set_tags",
     "start_run",

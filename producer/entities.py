@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 
@@ -31,8 +32,14 @@ class RunTag(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Experiment:
+    """An experiment; the fields after `name` are filled when read from the query service."""
+
     experiment_id: str
     name: str
+    artifact_location: str = ""
+    lifecycle_stage: str = "active"
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False)
+    creation_time: int | None = None  # Unix epoch milliseconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,20 @@ class RunInfo:
     parent_run_id: str | None
     start_time_ms: int
     user_id: str
+    # filled when read from the query service
+    status: str = "RUNNING"
+    end_time_ms: int | None = None
+    lifecycle_stage: str = "active"
+    artifact_uri: str = ""
+
+    @property
+    def start_time(self) -> int:
+        """MLflow's name: Unix epoch milliseconds."""
+        return self.start_time_ms
+
+    @property
+    def end_time(self) -> int | None:
+        return self.end_time_ms
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,17 @@ Payload: TypeAlias = (
     | pb.MetricsLogged
     | pb.TagsSet
     | pb.RunEnded
+    | pb.ArtifactLogged
+    | pb.ExperimentRenamed
+    | pb.ExperimentDeleted
+    | pb.ExperimentRestored
+    | pb.ExperimentTagSet
+    | pb.ExperimentTagDeleted
+    | pb.RunRenamed
+    | pb.RunDeleted
+    | pb.RunRestored
+    | pb.RunTagDeleted
+    | pb.DatasetInputLogged
 )
 
 _RUN = pb.AGGREGATE_TYPE_RUN
@@ -32,6 +43,18 @@ _ROUTES: dict[type[Payload], tuple[str, pb.AggregateType.ValueType]] = {
     pb.MetricsLogged: ("metrics_logged", _RUN),
     pb.TagsSet: ("tags_set", _RUN),
     pb.RunEnded: ("run_ended", _RUN),
+    pb.ArtifactLogged: ("artifact_logged", _RUN),
+    # lifecycle payloads: builders in tracklog.events_tracking
+    pb.ExperimentRenamed: ("experiment_renamed", _EXPERIMENT),
+    pb.ExperimentDeleted: ("experiment_deleted", _EXPERIMENT),
+    pb.ExperimentRestored: ("experiment_restored", _EXPERIMENT),
+    pb.ExperimentTagSet: ("experiment_tag_set", _EXPERIMENT),
+    pb.ExperimentTagDeleted: ("experiment_tag_deleted", _EXPERIMENT),
+    pb.RunRenamed: ("run_renamed", _RUN),
+    pb.RunDeleted: ("run_deleted", _RUN),
+    pb.RunRestored: ("run_restored", _RUN),
+    pb.RunTagDeleted: ("run_tag_deleted", _RUN),
+    pb.DatasetInputLogged: ("dataset_input_logged", _RUN),
 }
 
 RUN_END_STATUSES: dict[str, pb.RunStatus.ValueType] = {
@@ -49,8 +72,12 @@ def _tags(pairs: Iterable[tuple[str, str]]) -> list[pb.Tag]:
     return [pb.Tag(key=k, value=v) for k, v in pairs]
 
 
-def experiment_created(name: str, creation_ns: int) -> pb.ExperimentCreated:
-    return pb.ExperimentCreated(name=name, creation_time=timestamp(creation_ns))
+def experiment_created(
+    name: str, creation_ns: int, artifact_location: str = ""
+) -> pb.ExperimentCreated:
+    return pb.ExperimentCreated(
+        name=name, artifact_location=artifact_location, creation_time=timestamp(creation_ns)
+    )
 
 
 def run_started(
@@ -61,6 +88,7 @@ def run_started(
     tags: Iterable[tuple[str, str]],
     start_ns: int,
     user_id: str,
+    artifact_uri: str = "",
 ) -> pb.RunStarted:
     return pb.RunStarted(
         experiment_id=experiment_id,
@@ -69,11 +97,16 @@ def run_started(
         tags=_tags(tags),
         start_time=timestamp(start_ns),
         user_id=user_id,
+        artifact_uri=artifact_uri,
     )
 
 
 def params_logged(pairs: Iterable[tuple[str, str]]) -> pb.ParamsLogged:
     return pb.ParamsLogged(params=[pb.Param(key=k, value=v) for k, v in pairs])
+
+
+def artifact_logged(path: str, size: int, digest: str) -> pb.ArtifactLogged:
+    return pb.ArtifactLogged(path=path, size=size, digest=digest, is_dir=False)
 
 
 def tags_set(pairs: Iterable[tuple[str, str]]) -> pb.TagsSet:

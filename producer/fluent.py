@@ -15,7 +15,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from tracklog.entities import Experiment, Metric, Param, RunTag, Unsent
 from tracklog.run import ActiveRun
@@ -78,8 +78,8 @@ def _at_exit() -> None:
     _warn_unsent(session.close(float(os.environ.get("TRACKLOG_EXIT_FLUSH_SECONDS", "30"))))
 
 
-def set_experiment(name: str) -> Experiment:
-    return get_session().set_experiment(name)
+def set_experiment(name: str, artifact_location: str | None = None) -> Experiment:
+    return get_session().set_experiment(name, artifact_location)
 
 
 def start_run(
@@ -88,8 +88,11 @@ def start_run(
     run_name: str | None = None,
     nested: bool = False,
     tags: Mapping[str, object] | None = None,
+    log_system_metrics: bool = False,
 ) -> ActiveRun:
-    return get_session().start_run(run_id, experiment_id, run_name, nested, tags)
+    return get_session().start_run(
+        run_id, experiment_id, run_name, nested, tags, log_system_metrics
+    )
 
 
 def active_run() -> ActiveRun | None:
@@ -139,3 +142,63 @@ def set_tags(tags: Mapping[str, object]) -> None:
 
 def flush(timeout: float | None = None) -> bool:
     return get_session().flush(timeout)
+
+
+# artifacts of the active run (see tracklog.artifact_logger)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    get_session().artifacts.log_artifact(local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    get_session().artifacts.log_artifacts(local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    get_session().artifacts.log_text(text, artifact_file)
+
+
+def log_dict(dictionary: Any, artifact_file: str) -> None:
+    get_session().artifacts.log_dict(dictionary, artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str) -> None:
+    get_session().artifacts.log_figure(figure, artifact_file)
+
+
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    return get_session().artifacts.get_artifact_uri(artifact_path)
+
+
+# search (see tracklog.search_fluent)
+
+
+def search_runs(
+    experiment_ids: str | Sequence[str] | None = None,
+    filter_string: str = "",
+    run_view_type: int = 1,  # ViewType.ACTIVE_ONLY
+    max_results: int | None = 100_000,
+    order_by: Sequence[str] | None = None,
+    output_format: Literal["pandas", "list"] = "pandas",
+    search_all_experiments: bool = False,
+    experiment_names: Sequence[str] | None = None,
+) -> Any:
+    """MLflow's `search_runs`: a pandas DataFrame (or a list of runs) of the matching runs."""
+    from tracklog import search_fluent
+
+    with _lock:
+        session = _default
+    current = None if session is None else session.current_experiment
+    return search_fluent.search_runs(
+        experiment_ids,
+        filter_string,
+        run_view_type,
+        max_results,
+        order_by,
+        output_format,
+        search_all_experiments,
+        experiment_names,
+        current_experiment_id=None if current is None else current.experiment_id,
+        address=None if session is None else session.query_addr,
+    )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from tracklog import events
 from tracklog.batcher import Batcher, Item, PointChunk
 from tracklog.ids import new_event_id
-from tracklog.sink import EventSink
+from tracklog.sink import EventSink, ReportsPositions
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,11 @@ class Sender:
                     return False
                 self._acks.wait(remaining)
             return self.failed == failed_before
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        """What the sink reports as acknowledged per (log, partition); {} if it cannot tell."""
+        sink = self._sink
+        return sink.acked_positions() if isinstance(sink, ReportsPositions) else {}
 
     def unacked(self) -> tuple[int, int]:
         """(non-metric events, metric points) handed to the sink but not acknowledged."""

@@ -11,14 +11,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tracklog import events, inputs, validation
+from tracklog import events, experiment_names, flush_tokens, inputs, validation
+from tracklog.artifact_logger import ArtifactLogger
 from tracklog.batcher import Batcher, PendingEvent
 from tracklog.entities import Experiment, Metric, Param, RunInfo, RunTag, Unsent
-from tracklog.ids import DEFAULT_EXPERIMENT_NAME, experiment_id_for, new_run_id
+from tracklog.ids import DEFAULT_EXPERIMENT_NAME, new_run_id
 from tracklog.run import ActiveRun, source_name, system_tags, user_name
 from tracklog.sender import Sender
 from tracklog.settings import KafkaSettings, SdkLimits, Settings
 from tracklog.sink import EventSink, kafka_sink_factory
+from tracklog.system_metrics import SystemMetricsMonitor
 
 
 def _now_ms() -> int:
@@ -40,6 +42,8 @@ class Session:
         linger_ms: int = 5,
         producer_options: Mapping[str, Any] | None = None,
         sink_factory: Callable[[], EventSink] | None = None,
+        artifact_root: str | None = None,
+        query_addr: str | None = None,
     ) -> None:
         kafka = kafka if kafka is not None else Settings.from_env().kafka
         limits = SdkLimits.from_env()  # TRACKLOG_SDK_MAX_BUFFERED_POINTS / _MAX_BLOCK_SECONDS
@@ -73,16 +77,31 @@ class Session:
         self._user = user_name()
         self._source = source_name()
         self._closed = False
+        # set_experiment asks the query service here which id a name has ('' = never ask)
+        self.query_addr = Settings.from_env().query_addr if query_addr is None else query_addr
+        self._monitors: dict[str, SystemMetricsMonitor] = {}  # run id -> system metrics
+        root = artifact_root or Settings.from_env().artifact_root  # TRACKLOG_ARTIFACT_ROOT
+        self.artifacts = ArtifactLogger(root, self._batcher, self._active_run_id)
 
     # experiments and runs
 
-    def set_experiment(self, name: str) -> Experiment:
+    def set_experiment(self, name: str, artifact_location: str | None = None) -> Experiment:
         """Make ``name`` the experiment of later runs (created once per session)."""
         name = validation.experiment_name(name)
-        experiment = Experiment(experiment_id_for(name), name)
+        found = experiment_names.resolve(name, self.query_addr)  # raises if it is deleted
+        experiment = Experiment(found.experiment_id, name)
+        if found.exists:
+            with self._lock:
+                self._created.add(found.experiment_id)
+        self.artifacts.experiment_location(experiment.experiment_id, artifact_location)
         self._ensure_experiment(experiment)
         self._experiment = experiment
         return experiment
+
+    @property
+    def current_experiment(self) -> Experiment | None:
+        """The experiment `set_experiment` chose last (None before any)."""
+        return self._experiment
 
     def _ensure_experiment(self, experiment: Experiment) -> None:
         with self._lock:
@@ -91,7 +110,11 @@ class Session:
             self._created.add(experiment.experiment_id)
         now = time.time_ns()
         event = PendingEvent(
-            experiment.experiment_id, events.experiment_created(experiment.name, now), now
+            experiment.experiment_id,
+            events.experiment_created(
+                experiment.name, now, self.artifacts.experiment_location(experiment.experiment_id)
+            ),
+            now,
         )
         try:
             self._batcher.put(experiment.experiment_id, [event])
@@ -107,6 +130,7 @@ class Session:
         run_name: str | None = None,
         nested: bool = False,
         tags: Mapping[str, object] | None = None,
+        log_system_metrics: bool = False,
     ) -> ActiveRun:
         stack = self._stack.get()
         if stack and not nested:
@@ -133,6 +157,7 @@ class Session:
             tags=run_tags,
             start_ns=now,
             user_id=self._user,
+            artifact_uri=self.artifacts.run_started(run_id, experiment_id),
         )
         with self._lock:
             if run_id in self._live:
@@ -148,6 +173,9 @@ class Session:
         info = RunInfo(run_id, experiment_id, name, parent, now // 1_000_000, self._user)
         run = ActiveRun(info, self)
         self._stack.set((*stack, run))
+        if log_system_metrics:  # sampled until the run ends (tracklog.system_metrics)
+            monitor = SystemMetricsMonitor(lambda sample: self.log_batch(run_id, sample))
+            self._monitors[run_id] = monitor.start()
         return run
 
     def active_run(self) -> ActiveRun | None:
@@ -162,6 +190,9 @@ class Session:
             self.end_run_by_id(run.run_id, status)
 
     def end_run_by_id(self, run_id: str, status: str = "FINISHED") -> None:
+        monitor = self._monitors.pop(run_id, None)
+        if monitor is not None:
+            monitor.stop()
         now = time.time_ns()
         event = PendingEvent(run_id, events.run_ended(status, now), now)
         with self._lock:
@@ -273,6 +304,23 @@ class Session:
             unsent = self.close()
             return unsent.events == 0 and unsent.points == 0
         return self._sender.wait_acked(self._batcher.mark(), timeout)
+
+    def flush_token(self, timeout: float | None = None) -> str:
+        """Flush, then name what was written: per (log, partition) the highest acknowledged
+        offset (tracklog.flush_tokens; the query service's WaitFor takes it). Raises
+        TimeoutError when not everything was acknowledged in time or a send was lost."""
+        if not self.flush(timeout):
+            raise TimeoutError(f"not everything logged was acknowledged within {timeout}s")
+        return flush_tokens.encode(self._sender.positions())
+
+    def emit(
+        self, aggregate_id: str, payloads: Sequence[events.Payload], metrics: Sequence[Metric] = ()
+    ) -> None:
+        """Queue built events (then validated metric points) of any run or experiment."""
+        points = inputs.metric_points(metrics, self._metric_keys) if metrics else None
+        now = time.time_ns()
+        pending = [PendingEvent(aggregate_id, p, now) for p in payloads]
+        self._batcher.put(aggregate_id, pending, points)
 
     def close(self, timeout: float = 30.0) -> Unsent:
         """Flush (up to ``timeout``), stop the sender and return what could not be sent."""

@@ -6,12 +6,14 @@ wrap `KafkaSink`, write to disk what the broker cannot take, and re-send it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from kafka import KafkaProducer
 
 from tracklog.settings import KafkaSettings
+from tracklog.topics import log_name
 
 DoneCallback = Callable[[BaseException | None], None]
 
@@ -25,6 +27,12 @@ class EventSink(Protocol):
         """
 
     def close(self, timeout: float) -> None: ...
+
+
+@runtime_checkable
+class ReportsPositions(Protocol):
+    def acked_positions(self) -> dict[tuple[str, int], int]:
+        """Per (log name, partition): the highest offset acknowledged so far."""
 
 
 class KafkaSink:
@@ -50,11 +58,27 @@ class KafkaSink:
         }
         self._topic = kafka.events_topic
         self._producer = KafkaProducer(**options)
+        self._acked: dict[int, int] = {}  # partition -> highest acknowledged offset
+        self._acked_lock = threading.Lock()
 
     def send(self, key: bytes, value: bytes, on_done: DoneCallback) -> None:
+        def acknowledged(metadata: Any) -> None:
+            with self._acked_lock:  # recorded before on_done: a flush then sees it
+                if metadata.offset > self._acked.get(metadata.partition, -1):
+                    self._acked[metadata.partition] = metadata.offset
+            on_done(None)
+
         future = self._producer.send(self._topic, key=key, value=value)
-        future.add_callback(lambda _metadata: on_done(None))
+        future.add_callback(acknowledged)
         future.add_errback(on_done)
+
+    def acked_positions(self) -> dict[tuple[str, int], int]:
+        with self._acked_lock:
+            acked = dict(self._acked)
+        if not acked:
+            return {}
+        log = log_name(self._topic, self._producer._metadata.topic_id(self._topic))
+        return {(log, partition): offset for partition, offset in acked.items()}
 
     def close(self, timeout: float) -> None:
         self._producer.close(timeout=timeout)

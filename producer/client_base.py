@@ -1,0 +1,92 @@
+"""The core of `TracklogClient`: the gRPC channel, error mapping and read-your-writes.
+
+Writes go through a `Session` (the client's own, else the default session of
+`tracklog.get_session`), so they never wait on the network. Every read first
+calls `_sync`: the session flushes and names what it wrote (`flush_token`) and,
+when that token has not been waited for yet, the query service's `WaitFor` returns
+once it is projected. So `log_metric` then `get_run` in one process sees the write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import grpc
+
+from tracklog.client_errors import TracklogError, from_rpc
+from tracklog.session import Session
+from tracklog.settings import Settings
+from tracklog.v1 import query_pb2_grpc, tracking_pb2
+
+Resp = TypeVar("Resp")
+DEFAULT_WAIT_SECONDS = 30.0
+
+
+class ClientBase:
+    def __init__(
+        self,
+        query_addr: str | None = None,
+        *,
+        session: Session | None = None,
+        timeout: float = 60.0,
+        wait_timeout: float = DEFAULT_WAIT_SECONDS,
+    ) -> None:
+        self.query_addr = query_addr or Settings.from_env().query_addr  # TRACKLOG_QUERY_ADDR
+        self._channel = grpc.insecure_channel(self.query_addr)
+        self._query = query_pb2_grpc.QueryServiceStub(self._channel)
+        self._session = session
+        self._timeout = timeout
+        self._wait_timeout = wait_timeout
+        self._waited = ""  # the last flush token WaitFor confirmed
+        self._params: dict[str, dict[str, str]] = {}  # run id -> params this client logged
+
+    def _writer(self) -> Session:
+        if self._session is not None:
+            return self._session
+        from tracklog.fluent import get_session
+
+        return get_session()
+
+    def _call(self, method: Callable[..., Resp], request: Any) -> Resp:
+        try:
+            return method(request, timeout=self._timeout)
+        except grpc.RpcError as error:
+            raise from_rpc(error) from error
+
+    def _sync(self) -> None:
+        """Wait until everything this process's session wrote is readable."""
+        try:
+            token = self._writer().flush_token(self._wait_timeout)
+        except TimeoutError as exc:
+            raise TracklogError("DEADLINE_EXCEEDED", str(exc)) from exc
+        if token and token != self._waited:
+            request = tracking_pb2.WaitForRequest(token=token, timeout_seconds=self._wait_timeout)
+            self._call(self._query.WaitFor, request)
+            self._waited = token
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until the writes so far are acknowledged by Kafka; False on timeout."""
+        return self._writer().flush(timeout)
+
+    def flush_token(self, timeout: float | None = None) -> str:
+        """Flush and return the token naming what was written (see `Session.flush_token`)."""
+        return self._writer().flush_token(timeout)
+
+    def wait_for(self, token: str, timeout: float | None = None) -> None:
+        """Return once ``token`` is projected; TracklogError DEADLINE_EXCEEDED otherwise."""
+        seconds = self._wait_timeout if timeout is None else timeout
+        request = tracking_pb2.WaitForRequest(token=token, timeout_seconds=seconds)
+        self._call(self._query.WaitFor, request)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
