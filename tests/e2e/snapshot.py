@@ -7,7 +7,15 @@ from typing import Any
 
 import psycopg
 
-POSTGRES_TABLES = ("experiments", "experiment_tags", "runs", "params", "tags", "latest_metrics")
+POSTGRES_TABLES = (
+    "experiments",
+    "experiment_tags",
+    "runs",
+    "params",
+    "tags",
+    "latest_metrics",
+    "run_artifacts",
+)
 REGISTRY_TABLES = (
     "registered_models",
     "registered_model_tags",

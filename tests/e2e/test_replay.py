@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 def log_some_runs(settings: Settings) -> int:
-    session = Session(settings.kafka)
+    session = Session(settings.kafka, artifact_root=settings.artifact_root)
     session.set_experiment("replay")
     points = 0
     for r in range(3):
@@ -29,6 +29,9 @@ def log_some_runs(settings: Settings) -> int:
                 session.log_metrics({"loss": 1.0 / (step + 1), "acc": float("nan")}, step=step)
                 points += 2
             session.set_tag("phase", "done")
+            session.artifacts.log_text(f"draft {r}", "notes/readme.txt")
+            session.artifacts.log_text(f"final {r}", "notes/readme.txt")  # replaces the draft
+            session.artifacts.log_dict({"run": r}, "config.json")
     assert session.flush(timeout=60)
     session.close()
     return points
@@ -50,6 +53,7 @@ def test_replaying_the_topic_from_the_beginning_changes_nothing(
     clickhouse_before = clickhouse_snapshot(clickhouse_client, database)
     assert len(clickhouse_before) == points
     assert len(postgres_before["runs"]) == 3
+    assert len(postgres_before["run_artifacts"]) == 6
 
     # A new consumer group reads the topic from offset 0, and the Postgres tracking rows are
     # gone too, so every Postgres change is applied a second time.
