@@ -16,6 +16,7 @@ from typing import Any, Self, TypeVar
 import grpc
 
 from tracklog.client_errors import TracklogError, from_rpc
+from tracklog.flush_tokens import FlushToken
 from tracklog.session import Session
 from tracklog.settings import Settings
 from tracklog.v1 import query_pb2_grpc, tracking_pb2
@@ -66,8 +67,9 @@ class ClientBase:
             self._call(self._query.WaitFor, request)
             self._waited = token
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until the writes so far are acknowledged by Kafka; False on timeout."""
+    def flush(self, timeout: float | None = None) -> FlushToken:
+        """Wait until the writes so far are acknowledged by Kafka; the token naming them
+        (falsy on timeout; see `Session.flush`)."""
         return self._writer().flush(timeout)
 
     def flush_token(self, timeout: float | None = None) -> str:

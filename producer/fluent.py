@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from tracklog.entities import Experiment, Metric, Param, RunTag, Unsent
+from tracklog.flush_tokens import FlushToken
 from tracklog.run import ActiveRun
 from tracklog.session import Session
 from tracklog.settings import KafkaSettings
@@ -140,7 +141,9 @@ def set_tags(tags: Mapping[str, object]) -> None:
     get_session().set_tags(tags)
 
 
-def flush(timeout: float | None = None) -> bool:
+def flush(timeout: float | None = None) -> FlushToken:
+    """Wait until everything logged is acknowledged; the token naming what was written
+    (a str for the query service's WaitFor), falsy on timeout or a lost send."""
     return get_session().flush(timeout)
 
 

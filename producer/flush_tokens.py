@@ -15,6 +15,21 @@ Positions = dict[tuple[str, int], int]
 VERSION = 1
 
 
+class FlushToken(str):
+    """What `flush()` returns: the token naming what was written (a str, for WaitFor),
+    truthy only when everything queued was acknowledged (so `if flush():` still works)."""
+
+    ok: bool
+
+    def __new__(cls, token: str, ok: bool) -> FlushToken:
+        instance = super().__new__(cls, token)
+        instance.ok = ok
+        return instance
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
 def encode(positions: Mapping[tuple[str, int], int]) -> str:
     if not positions:
         return ""

@@ -15,6 +15,7 @@ from tracklog import events, experiment_names, flush_tokens, inputs, validation
 from tracklog.artifact_logger import ArtifactLogger
 from tracklog.batcher import Batcher, PendingEvent
 from tracklog.entities import Experiment, Metric, Param, RunInfo, RunTag, Unsent
+from tracklog.flush_tokens import FlushToken
 from tracklog.ids import DEFAULT_EXPERIMENT_NAME, new_run_id
 from tracklog.run import ActiveRun, source_name, system_tags, user_name
 from tracklog.sender import Sender
@@ -298,20 +299,24 @@ class Session:
 
     # delivery
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything queued so far is acknowledged; False on timeout or a lost send."""
+    def flush(self, timeout: float | None = None) -> FlushToken:
+        """Wait until everything queued so far is acknowledged; return the token naming what
+        was written (for read-your-writes), falsy on timeout or a lost send."""
         if self._closed:
             unsent = self.close()
-            return unsent.events == 0 and unsent.points == 0
-        return self._sender.wait_acked(self._batcher.mark(), timeout)
+            ok = unsent.events == 0 and unsent.points == 0
+        else:
+            ok = self._sender.wait_acked(self._batcher.mark(), timeout)
+        return FlushToken(flush_tokens.encode(self._sender.positions()), ok)
 
     def flush_token(self, timeout: float | None = None) -> str:
         """Flush, then name what was written: per (log, partition) the highest acknowledged
         offset (tracklog.flush_tokens; the query service's WaitFor takes it). Raises
         TimeoutError when not everything was acknowledged in time or a send was lost."""
-        if not self.flush(timeout):
+        token = self.flush(timeout)
+        if not token:
             raise TimeoutError(f"not everything logged was acknowledged within {timeout}s")
-        return flush_tokens.encode(self._sender.positions())
+        return str(token)
 
     def emit(
         self, aggregate_id: str, payloads: Sequence[events.Payload], metrics: Sequence[Metric] = ()

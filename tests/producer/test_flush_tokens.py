@@ -45,6 +45,8 @@ def test_session_flush_token_names_the_acknowledged_positions() -> None:
             session.log_metric("loss", 1.0)
         token = session.flush_token(5)
         assert flush_tokens.decode(token) == {("events@1", 0): len(sink.messages) - 1}
-        assert session.flush(5) is True  # flush keeps returning a bool
+        flushed = session.flush(5)  # truthy when acknowledged, and the token itself
+        assert flushed and flushed.ok
+        assert flushed == token and flush_tokens.decode(flushed) == flush_tokens.decode(token)
     finally:
         session.close(5)

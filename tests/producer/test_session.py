@@ -164,7 +164,7 @@ def test_flush_times_out_when_nothing_is_acknowledged() -> None:
     s = Session(sink_factory=lambda: silent, linger_seconds=0.01)
     with s.start_run():
         s.log_metric("m", 1.0)
-    assert s.flush(0.2) is False
+    assert not s.flush(0.2)
     unsent = s.close(0.2)
     # ExperimentCreated("Default"), RunStarted, RunEnded, and the point
     assert unsent.events == 3 and unsent.points == 1
