@@ -92,6 +92,8 @@ def _rename_experiment(conn: Connection, op: ExperimentRename) -> str:
 
 
 def _lifecycle(conn: Connection, op: LifecycleChange) -> None:
+    if op.table == "experiments":
+        _cascade_to_runs(conn, op)
     owner = "experiment_id" if op.table == "experiments" else "run_id"
     touch = ", last_update_time = coalesce(%s, last_update_time)"
     query = sql.SQL(
@@ -103,6 +105,25 @@ def _lifecycle(conn: Connection, op: LifecycleChange) -> None:
     if op.table == "experiments":
         args.append(op.at)
     conn.execute(query, [*args, op.owner_id])
+
+
+def _cascade_to_runs(conn: Connection, op: LifecycleChange) -> None:
+    """As MLflow: deleting an experiment deletes its active runs (stamped with the same
+    deleted time); restoring it restores exactly those, not runs deleted on their own."""
+    if op.stage == "deleted":
+        conn.execute(
+            "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = %s"
+            " WHERE experiment_id = %s AND lifecycle_stage = 'active'",
+            (op.deleted_time, op.owner_id),
+        )
+        return
+    conn.execute(
+        "UPDATE runs r SET lifecycle_stage = 'active', deleted_time = NULL FROM experiments e"
+        " WHERE e.experiment_id = %s AND r.experiment_id = e.experiment_id"
+        " AND e.lifecycle_stage = 'deleted' AND r.lifecycle_stage = 'deleted'"
+        " AND r.deleted_time IS NOT DISTINCT FROM e.deleted_time",
+        (op.owner_id,),
+    )
 
 
 def delete_tags(

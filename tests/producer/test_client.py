@@ -70,8 +70,13 @@ def test_experiments_create_rename_tag_delete_restore_and_search(
         client.delete_experiment_tag(fraud, "team")
         assert dict(client.get_experiment(fraud).tags) == {"stage": "dev"}
 
+        kept = client.create_run(churn, run_name="kept").info.run_id
+        alone = client.create_run(churn, run_name="deleted alone").info.run_id
+        client.delete_run(alone)
         client.delete_experiment(churn)
         assert client.get_experiment(churn).lifecycle_stage == "deleted"
+        # as in MLflow, the experiment's runs are deleted with it ...
+        assert client.get_run(kept).info.lifecycle_stage == "deleted"
         with pytest.raises(ExperimentDeletedError, match="restore it or use another name"):
             session.set_experiment("churn")
         assert {e.name for e in client.search_experiments()} == {"fraud", "fraud-v2"}
@@ -96,6 +101,9 @@ def test_experiments_create_rename_tag_delete_restore_and_search(
 
         client.restore_experiment(churn)
         assert client.get_experiment(churn).lifecycle_stage == "active"
+        # ... and restored with it, except a run that was deleted on its own before
+        assert client.get_run(kept).info.lifecycle_stage == "active"
+        assert client.get_run(alone).info.lifecycle_stage == "deleted"
 
         # A rename racing past the client's check: the projection keeps the first owner.
         session.emit(churn, [events_tracking.experiment_renamed("fraud-v2")])
