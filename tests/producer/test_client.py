@@ -205,3 +205,23 @@ def test_fluent_functions(settings: Settings, clickhouse_client: Any) -> None:
                 session, fluent._default = fluent._default, None
             if session is not None:
                 session.close(10)
+
+
+def test_an_experiments_artifact_location_holds_its_runs_artifacts(
+    settings: Settings, clickhouse_client: Any, tmp_path: Any
+) -> None:
+    location = (tmp_path / "custom-root").as_uri()
+    with (
+        running_pipeline(settings, clickhouse_client) as pipeline,
+        client_of(settings, pipeline) as (client, _session),
+    ):
+        experiment_id = client.create_experiment("placed", artifact_location=location)
+        assert client.get_experiment(experiment_id).artifact_location == location
+        run = client.create_run(experiment_id, run_name="placed-run")
+        run_id = run.info.run_id
+        assert run.info.artifact_uri == f"{location}/{run_id}/artifacts"
+        client.log_text(run_id, "hello", "notes/hello.txt")
+        assert client.get_run(run_id).info.artifact_uri == run.info.artifact_uri
+        stored = tmp_path / "custom-root" / run_id / "artifacts" / "notes" / "hello.txt"
+        assert stored.read_text() == "hello"
+        assert [f.path for f in client.list_artifacts(run_id, "notes")] == ["notes/hello.txt"]
