@@ -13,8 +13,8 @@ from tracklog.artifact_store import (
     StoredFile,
     copy_hashing,
     join,
-    local_files,
     local_path_of,
+    put_tree,
     safe_artifact_path,
 )
 
@@ -48,8 +48,7 @@ class LocalArtifactStore:
     def put_dir(
         self, local_dir: str | os.PathLike[str], artifact_path: str | None = None
     ) -> builtins.list[StoredFile]:
-        prefix = safe_artifact_path(artifact_path)
-        return [self.put_file(p, join(prefix, rel)) for p, rel in local_files(local_dir)]
+        return put_tree(self, local_dir, artifact_path)
 
     def list(self, path: str | None = None) -> builtins.list[FileInfo]:
         prefix = safe_artifact_path(path)

@@ -21,7 +21,7 @@ from tracklog.artifact_store import (
     StoredFile,
     file_digest,
     join,
-    local_files,
+    put_tree,
     safe_artifact_path,
 )
 
@@ -70,8 +70,7 @@ class S3ArtifactStore:
     def put_dir(
         self, local_dir: str | os.PathLike[str], artifact_path: str | None = None
     ) -> builtins.list[StoredFile]:
-        prefix = safe_artifact_path(artifact_path)
-        return [self.put_file(p, join(prefix, rel)) for p, rel in local_files(local_dir)]
+        return put_tree(self, local_dir, artifact_path)
 
     def list(self, path: str | None = None) -> builtins.list[FileInfo]:
         rel = safe_artifact_path(path)

@@ -153,6 +153,14 @@ def file_digest(path: str | os.PathLike[str]) -> tuple[int, str]:
         return copy_hashing(source)
 
 
+def put_tree(
+    store: ArtifactStore, local_dir: str | os.PathLike[str], artifact_path: str | None
+) -> list[StoredFile]:
+    """Every file under ``local_dir`` put under ``artifact_path`` (each store's put_dir)."""
+    prefix = safe_artifact_path(artifact_path)
+    return [store.put_file(p, join(prefix, rel)) for p, rel in local_files(local_dir)]
+
+
 def local_files(local_dir: str | os.PathLike[str]) -> list[tuple[Path, str]]:
     """Every file under ``local_dir`` with its '/'-separated path relative to it, sorted."""
     root = Path(local_dir)
