@@ -82,7 +82,13 @@ def main() -> None:
             stub = query_pb2_grpc.QueryServiceStub(channel)
             pending = list(run_ids)
             while pending:
-                projected = stub.GetRun(query_pb2.GetRunRequest(run_id=pending[0])).run
+                try:
+                    projected = stub.GetRun(query_pb2.GetRunRequest(run_id=pending[0])).run
+                except grpc.RpcError as err:
+                    if err.code() != grpc.StatusCode.NOT_FOUND:
+                        raise
+                    time.sleep(0.02)  # not projected yet
+                    continue
                 latest = {m.key: m.step for m in projected.data.metrics}
                 if all(latest.get(key) == args.steps - 1 for key in keys):
                     pending.pop(0)
