@@ -70,7 +70,7 @@ def measure(
         started = time.perf_counter()
         body(session, points)
         logged = time.perf_counter()
-    ok = session.flush(timeout=600)
+    ok = bool(session.flush(timeout=600))
     acked = time.perf_counter()
     unsent = session.close()
     per_point_us = (logged - started) / points * 1e6
@@ -97,7 +97,7 @@ def sender_alone(kafka: KafkaSettings, points: int) -> None:
     time.sleep(0.5)  # let the sender take the queue and block on the gate
     started = time.perf_counter()
     gate.set()
-    ok = session.flush(timeout=600)
+    ok = bool(session.flush(timeout=600))
     drained = time.perf_counter()
     session.close()
     print(
