@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Sequence
@@ -26,7 +27,34 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+_STACK_PROCESS = "TRACKLOG_UP_STACK_PROCESS"
+
+
+def _run_stack_in_own_session(argv: Sequence[str]) -> int:
+    """Run the stack in a child process with its own session, relaying Ctrl-C as SIGTERM.
+
+    A terminal's Ctrl-C signals its whole foreground process group: the broker and
+    Postgres child processes would die at once, before the worker drained the topic.
+    In a session of their own only this process sees the signal, and the stack is
+    asked to stop once, in order.
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tracklog.deploy.cli", *argv],
+        env={**os.environ, _STACK_PROCESS: "1"},
+        start_new_session=True,
+    )
+
+    def relay(signum: int, frame: object) -> None:
+        child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, relay)
+    signal.signal(signal.SIGTERM, relay)
+    return child.wait()
+
+
 def cmd_up(args: argparse.Namespace) -> int:
+    if os.environ.get(_STACK_PROCESS) != "1":
+        return _run_stack_in_own_session(args.argv)
     from tracklog.deploy.stack import EmbeddedStack
 
     settings = Settings.from_env()
@@ -102,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

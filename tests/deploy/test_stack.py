@@ -49,6 +49,7 @@ def tracklog_up(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, like a shell's foreground job
     )
     try:
         wait_until(
@@ -60,7 +61,8 @@ def tracklog_up(
         yield process
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            # Ctrl-C in a terminal: SIGINT to the whole foreground process group
+            os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=150)
         assert process.returncode == 0, output
         assert "Stopped." in output
