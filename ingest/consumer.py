@@ -47,9 +47,8 @@ def create_consumer(settings: Settings, max_poll_records: int = MAX_POLL_RECORDS
         heartbeat_interval_ms=kafka.heartbeat_interval_ms,
         max_poll_records=max_poll_records,
         check_crcs=CHECK_CRCS,
-        # How long the broker may hold an empty fetch: the idle latency of a new event
-        # (read-your-writes waits on it); a busy topic fills fetches at once anyway.
-        fetch_max_wait_ms=10,
+        # idle latency of a new event vs. idle fetches (a busy topic fills fetches at once)
+        fetch_max_wait_ms=kafka.fetch_max_wait_ms,
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,
         receive_buffer_bytes=4 * 1024 * 1024,

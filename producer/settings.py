@@ -32,6 +32,9 @@ class KafkaSettings:
     ssl_keyfile: str | None = None
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 1000
+    # How long the broker may hold an empty fetch of the ingest worker: the idle latency
+    # of a new event (read-your-writes waits on it) against idle fetch requests per second.
+    fetch_max_wait_ms: int = 10
     partitions: int = 8
     replication_factor: int = 1
 
@@ -88,6 +91,7 @@ class Settings:
             ssl_keyfile=opt("TRACKLOG_KAFKA_SSL_KEYFILE"),
             session_timeout_ms=int(e.get("TRACKLOG_KAFKA_SESSION_TIMEOUT_MS", "6000")),
             heartbeat_interval_ms=int(e.get("TRACKLOG_KAFKA_HEARTBEAT_INTERVAL_MS", "1000")),
+            fetch_max_wait_ms=int(e.get("TRACKLOG_KAFKA_FETCH_MAX_WAIT_MS", "10")),
             partitions=int(e.get("TRACKLOG_EVENTS_PARTITIONS", "8")),
             replication_factor=int(e.get("TRACKLOG_EVENTS_REPLICATION_FACTOR", "1")),
         )
