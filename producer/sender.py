@@ -5,15 +5,17 @@ keeping count of what the broker has acknowledged (for `flush`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import cast
 
 from tracklog import events
 from tracklog.batcher import Batcher, Item, PointChunk
 from tracklog.ids import new_event_id
-from tracklog.sink import EventSink, ReportsPositions
+from tracklog.sink import EventSink, ReportsPositions, WeighsEvents
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class Sender:
         self._batcher = batcher
         self._sink_factory = sink_factory
         self._sink: EventSink | None = None
+        self._weighs = False  # the sink takes each event's metric point count (the spool)
         self._linger = linger_seconds
         self._backoff = retry_backoff_seconds
         self._sequences: dict[str, int] = {}
@@ -83,7 +86,13 @@ class Sender:
             try:
                 if self._sink is None:
                     self._sink = self._sink_factory()
-                self._sink.send(key.encode(), value, lambda error: self._done(serial, error))
+                    self._weighs = isinstance(self._sink, WeighsEvents)
+                on_done = functools.partial(self._done, serial)
+                if self._weighs:
+                    weighed = cast(WeighsEvents, self._sink)
+                    weighed.send_weighed(key.encode(), value, weight, on_done)
+                else:
+                    self._sink.send(key.encode(), value, on_done)
                 sent = True
             except Exception as error:
                 log.warning("tracklog: cannot hand an event to Kafka yet (%s); retrying", error)

@@ -19,8 +19,9 @@ from tracklog.flush_tokens import FlushToken
 from tracklog.ids import DEFAULT_EXPERIMENT_NAME, new_run_id
 from tracklog.run import ActiveRun, source_name, system_tags, user_name
 from tracklog.sender import Sender
-from tracklog.settings import KafkaSettings, SdkLimits, Settings
+from tracklog.settings import KafkaSettings, SdkLimits, Settings, SpoolSettings
 from tracklog.sink import EventSink, kafka_sink_factory
+from tracklog.spool import open_spool, spool_producer_options, spool_target
 from tracklog.system_metrics import SystemMetricsMonitor
 
 
@@ -45,6 +46,7 @@ class Session:
         sink_factory: Callable[[], EventSink] | None = None,
         artifact_root: str | None = None,
         query_addr: str | None = None,
+        spool: SpoolSettings | None = None,
     ) -> None:
         kafka = kafka if kafka is not None else Settings.from_env().kafka
         limits = SdkLimits.from_env()  # TRACKLOG_SDK_MAX_BUFFERED_POINTS / _MAX_BLOCK_SECONDS
@@ -59,12 +61,20 @@ class Session:
             max_buffered_events=max_buffered_events,
             max_block_seconds=max_block_seconds,
         )
+        if spool is None and sink_factory is None:  # a given sink is spooled only if asked
+            spool = SpoolSettings.from_env()  # TRACKLOG_SPOOL_DIR / _MAX_BYTES / _ON_FULL
+        if spool is not None and spool.directory is not None:
+            producer_options = spool_producer_options(producer_options)  # shorter timeouts
         factory = sink_factory or kafka_sink_factory(
             kafka,
             compression_type=compression_type,
             linger_ms=linger_ms,
             producer_options=producer_options,
         )
+        # the disk spool (tracklog.spool), None when off; .dropped / .pending() report on it
+        self.spool = open_spool(spool, factory, spool_target(kafka)) if spool else None
+        if self.spool is not None:
+            factory = self.spool.as_factory()
         self._sender = Sender(self._batcher, factory, linger_seconds=linger_seconds)
         self._lock = threading.Lock()
         self._live: dict[str, dict[str, str]] = {}  # live run id -> params logged so far
@@ -335,6 +345,8 @@ class Session:
             self.flush(timeout)
             self._batcher.close()
             self._sender.stop(max(0.0, deadline - time.monotonic()))
+            if self.spool is not None:  # closed by the sender if it sent anything
+                self.spool.close(max(0.0, deadline - time.monotonic()))
         events_left, points_left = self._batcher.pending()
         unacked_events, unacked_points = self._sender.unacked()
         return Unsent(events_left + unacked_events, points_left + unacked_points)

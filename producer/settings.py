@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -71,6 +72,10 @@ class Settings:
     clickhouse_database: str = DEFAULT_CLICKHOUSE_DATABASE
     consumer_group: str = "tracklog-ingest"
     artifact_root: str = ""
+    # Where the worker archives every consumed event (Avro files); "" = no archive.
+    archive_root: str = ""
+    # host:port of the worker's Prometheus endpoint; "" = not served.
+    metrics_addr: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -103,6 +108,8 @@ class Settings:
             clickhouse_database=e.get("TRACKLOG_CLICKHOUSE_DATABASE", DEFAULT_CLICKHOUSE_DATABASE),
             consumer_group=e.get("TRACKLOG_CONSUMER_GROUP", "tracklog-ingest"),
             artifact_root=e.get("TRACKLOG_ARTIFACT_ROOT", ""),
+            archive_root=e.get("TRACKLOG_ARCHIVE_ROOT", ""),
+            metrics_addr=e.get("TRACKLOG_METRICS_ADDR", ""),
         )
 
 
@@ -119,4 +126,38 @@ class SdkLimits:
         return cls(
             max_buffered_points=int(e.get("TRACKLOG_SDK_MAX_BUFFERED_POINTS", "2000000")),
             max_block_seconds=float(e.get("TRACKLOG_SDK_MAX_BLOCK_SECONDS", "60")),
+        )
+
+
+def _default_spool_dir(e: Mapping[str, str]) -> str:
+    cache = e.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "tracklog", "spool")
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolSettings:
+    """The SDK's disk spool (tracklog.spool): where, how big, and what to do when full.
+
+    ``directory`` None is ``TRACKLOG_SPOOL_DIR=off``: events go straight to Kafka.
+    ``on_full`` is ``"block"`` (wait for room) or ``"drop"`` (drop, count, report).
+    """
+
+    directory: Path | None
+    max_bytes: int = 1 << 30
+    on_full: str = "block"
+
+    def __post_init__(self) -> None:
+        if self.on_full not in ("block", "drop"):
+            raise ValueError(f"TRACKLOG_SPOOL_ON_FULL must be block or drop, not {self.on_full!r}")
+        if self.max_bytes <= 0:
+            raise ValueError(f"TRACKLOG_SPOOL_MAX_BYTES must be positive, not {self.max_bytes}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SpoolSettings:
+        e = os.environ if env is None else env
+        where = e.get("TRACKLOG_SPOOL_DIR") or _default_spool_dir(e)
+        return cls(
+            directory=None if where.lower() == "off" else Path(where).expanduser(),
+            max_bytes=int(e.get("TRACKLOG_SPOOL_MAX_BYTES", str(1 << 30))),
+            on_full=e.get("TRACKLOG_SPOOL_ON_FULL", "block").lower(),
         )

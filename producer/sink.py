@@ -30,6 +30,12 @@ class EventSink(Protocol):
 
 
 @runtime_checkable
+class WeighsEvents(Protocol):
+    def send_weighed(self, key: bytes, value: bytes, points: int, on_done: DoneCallback) -> None:
+        """`send` for an event carrying ``points`` metric points (the spool counts them)."""
+
+
+@runtime_checkable
 class ReportsPositions(Protocol):
     def acked_positions(self) -> dict[tuple[str, int], int]:
         """Per (log name, partition): the highest offset acknowledged so far."""

@@ -56,6 +56,14 @@ def _pg_dsn_for(admin_dsn: str, database: str) -> str:
     return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in params.items()})
 
 
+@pytest.fixture(autouse=True)
+def spool_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's SDK sessions spool under its own directory, never ~/.cache."""
+    path = tmp_path / "spool"
+    monkeypatch.setenv("TRACKLOG_SPOOL_DIR", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def tmp_root() -> Iterator[Path]:
     import tempfile

@@ -8,6 +8,8 @@ and prints:
     of every key is queryable through GetRun, and the metric histories are complete.
 
 Usage: python tests/benchmarks/bench_end_to_end.py [--runs 10] [--keys 10] [--steps 10000]
+       [--spool-dir DIR|off]   (default: the disk spool in a temporary directory; run once
+                                with `off` to see what the spool costs)
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import grpc
 
 from tracklog import Session
 from tracklog.deploy.broker import free_port, port_open
-from tracklog.settings import KafkaSettings
+from tracklog.settings import KafkaSettings, SpoolSettings
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
 
@@ -33,7 +36,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--keys", type=int, default=10)
     parser.add_argument("--steps", type=int, default=10_000)
+    parser.add_argument("--spool-dir", default="")
     args = parser.parse_args()
+    spool_dir = args.spool_dir or tempfile.mkdtemp(prefix="tracklog-bench-spool-")
+    spool = SpoolSettings(None if spool_dir == "off" else Path(spool_dir))
     total = args.runs * args.keys * args.steps
     broker_port, query_port = free_port(), free_port()
     data_dir = tempfile.mkdtemp(prefix="tracklog-bench-")
@@ -59,7 +65,8 @@ def main() -> None:
                 raise SystemExit("tracklog up exited")
             time.sleep(0.1)
         time.sleep(4)  # let the worker join its consumer group first
-        session = Session(KafkaSettings(bootstrap_servers=f"127.0.0.1:{broker_port}"))
+        kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{broker_port}")
+        session = Session(kafka, spool=spool)
         session.set_experiment("bench")
         keys = [f"key_{k}" for k in range(args.keys)]
         run_ids = []
@@ -107,6 +114,7 @@ def main() -> None:
             f"points logged          {total:,} ({args.runs} runs x {args.keys} keys x "
             f"{args.steps} steps)"
         )
+        print(f"SDK disk spool         {spool.directory or 'off'}")
         print(
             f"SDK cost per point     {in_sdk / total * 1e6:.2f} us "
             f"(log_metrics with {args.keys} keys)"

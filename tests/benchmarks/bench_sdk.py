@@ -8,23 +8,28 @@ storage) on a free port. Each scenario logs to a fresh topic, then flushes:
 "end to end" is points acknowledged by the broker per second, from the first
 call to the end of flush (the sender shares the GIL with the logging thread).
 "sender alone" fills the buffer while the sender is held back, then times the
-drain: encoding, compression, produce and acks, with no logging competing.
+drain: encoding, compression, produce and acks, with no logging competing (with
+the spool, the events are on disk already: the drain is the shipper's).
+Every scenario runs with the disk spool (in a temporary directory) and without
+(TRACKLOG_SPOOL_DIR=off), to show what the spool costs.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 from tracklog import Session
 from tracklog.deploy.broker import TansuBroker, free_port
-from tracklog.settings import KafkaSettings, Settings
+from tracklog.settings import KafkaSettings, Settings, SpoolSettings
 from tracklog.sink import EventSink, kafka_sink_factory
 from tracklog.topics import ensure_topics
 
@@ -62,10 +67,14 @@ def fresh_topic(kafka: KafkaSettings) -> KafkaSettings:
 
 
 def measure(
-    kafka: KafkaSettings, name: str, points: int, body: Callable[[Session, int], None]
+    kafka: KafkaSettings,
+    name: str,
+    points: int,
+    body: Callable[[Session, int], None],
+    spool: SpoolSettings,
 ) -> None:
     kafka = fresh_topic(kafka)
-    session = Session(kafka)
+    session = Session(kafka, spool=spool)
     with session.start_run(run_name=name):
         started = time.perf_counter()
         body(session, points)
@@ -81,7 +90,7 @@ def measure(
     )
 
 
-def sender_alone(kafka: KafkaSettings, points: int) -> None:
+def sender_alone(kafka: KafkaSettings, points: int, spool: SpoolSettings) -> None:
     kafka = fresh_topic(kafka)
     gate = threading.Event()
     create = kafka_sink_factory(kafka)
@@ -91,7 +100,7 @@ def sender_alone(kafka: KafkaSettings, points: int) -> None:
         gate.wait()
         return sink
 
-    session = Session(kafka, sink_factory=held_back, max_buffered_points=points + 1)
+    session = Session(kafka, sink_factory=held_back, max_buffered_points=points + 1, spool=spool)
     with session.start_run(run_name="sender alone"):
         log_metrics_ten_keys(session, points)
     time.sleep(0.5)  # let the sender take the queue and block on the gate
@@ -112,9 +121,15 @@ def main() -> None:
     args = parser.parse_args()
     with broker() as kafka:
         print(f"broker {kafka.bootstrap_servers}")
-        measure(kafka, "log_metric loop", args.points, loop_of_log_metric)
-        measure(kafka, "log_metrics 10 keys", args.points, log_metrics_ten_keys)
-        sender_alone(kafka, args.points)
+        with tempfile.TemporaryDirectory(prefix="tracklog-spool-") as spool_dir:
+            for label, spool in (
+                ("disk spool", SpoolSettings(Path(spool_dir))),
+                ("no spool (TRACKLOG_SPOOL_DIR=off)", SpoolSettings(None)),
+            ):
+                print(f"-- {label}")
+                measure(kafka, "log_metric loop", args.points, loop_of_log_metric, spool)
+                measure(kafka, "log_metrics 10 keys", args.points, log_metrics_ten_keys, spool)
+                sender_alone(kafka, args.points, spool)
 
 
 if __name__ == "__main__":
