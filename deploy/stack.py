@@ -11,6 +11,7 @@ Layout of the data directory:
     pgdata/      Postgres cluster (database `tracklog`)
     chdb/        chDB data (database `tracklog`)
     artifacts/   default artifact root
+    archive/     the event archive (Avro files; `tracklog replay` rebuilds from it)
     broker.log   Tansu's output
 """
 
@@ -35,6 +36,7 @@ from tracklog.topics import ensure_topics
 log = logging.getLogger("tracklog.stack")
 
 DRAIN_TIMEOUT_SECONDS = 120.0
+DEFAULT_METRICS_ADDR = "127.0.0.1:9464"  # where `tracklog status` looks by default
 
 
 @dataclass
@@ -71,6 +73,8 @@ class EmbeddedStack:
             postgres_dsn=self.postgres.dsn("tracklog"),
             clickhouse_dsn=f"chdb://{self.data_dir / 'chdb'}",
             artifact_root=self.settings.artifact_root or str(self.data_dir / "artifacts"),
+            archive_root=self.settings.archive_root or str(self.data_dir / "archive"),
+            metrics_addr=self.settings.metrics_addr or DEFAULT_METRICS_ADDR,
         )
         ensure_topics(kafka)
         self.clickhouse = clickhouse_connect(self.settings.clickhouse_dsn)
@@ -94,8 +98,16 @@ class EmbeddedStack:
             "postgres": self.settings.postgres_dsn,
             "clickhouse": self.settings.clickhouse_dsn,
             "artifacts": self.settings.artifact_root,
+            "event archive": self.settings.archive_root,
+            "metrics": f"http://{self._metrics_where()}/metrics",
             "data dir": str(self.data_dir),
         }
+
+    def _metrics_where(self) -> str:
+        server = None if self._worker is None else self._worker.metrics_server
+        if server is None:
+            return self.settings.metrics_addr
+        return f"{server.host}:{server.port}"
 
     def supervise(self, should_stop: Callable[[], bool], interval: float = 1.0) -> None:
         """Block until should_stop(); restart the broker if it dies meanwhile."""

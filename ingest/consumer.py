@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -105,3 +107,35 @@ class ResumeFromStores(ConsumerRebalanceListener):  # type: ignore[misc]
             return
         for (topic, partition), offset in sorted(resume.items()):
             self._consumer.seek(TopicPartition(topic, partition), offset)
+
+
+def lag_by_partition(consumer: Any) -> dict[Partition, int] | None:
+    """(topic, partition) -> highwater - position over the assignment; None if unknown.
+
+    From the consumer's high-water marks (Tansu's end_offsets are not reliable).
+    """
+    assignment = consumer.assignment()
+    if not assignment:
+        return None
+    lags: dict[Partition, int] = {}
+    for tp in assignment:
+        highwater = consumer.highwater(tp)
+        position = None if highwater is None else consumer.position(tp, timeout_ms=1000)
+        if highwater is None or position is None:
+            return None
+        lags[(tp.topic, tp.partition)] = max(0, highwater - position)
+    return lags
+
+
+def idle_poll(consumer: Any, stop: threading.Event, seconds: float) -> bool:
+    """Poll with every partition paused for `seconds` (the consumer stays in its group,
+    and a rebalance runs its listener); False once stop is set."""
+    deadline = time.monotonic() + seconds
+    while (remaining := deadline - time.monotonic()) > 0:
+        if stop.is_set():
+            return False
+        polled = consumer.poll(timeout_ms=max(1, int(min(remaining, 0.2) * 1000)))
+        for tp, messages in polled.items():  # not expected while paused: read them again
+            if messages:
+                consumer.seek(tp, messages[0].offset)
+    return not stop.is_set()

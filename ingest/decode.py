@@ -60,6 +60,7 @@ def validate(envelope: pb.Envelope) -> None:
     expected = _EXPECTED_AGGREGATE.get(kind)
     if expected is None:  # pragma: no cover - a payload added to the proto but not here
         raise InvalidEvent(f"unsupported payload {kind!r}")
+    _check("event_id", validation.validate_id, "event_id", envelope.event_id)
     _check("aggregate_id", validation.validate_id, "aggregate_id", envelope.aggregate_id)
     if envelope.aggregate_type != expected:
         raise InvalidEvent(

@@ -21,7 +21,13 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import sql
 
-from tracklog.ingest import artifact_writer, registry_writer, schema_postgres, tracking_writer
+from tracklog.ingest import (
+    artifact_writer,
+    event_ids,
+    registry_writer,
+    schema_postgres,
+    tracking_writer,
+)
 from tracklog.ingest.metric_columns import Point, later
 from tracklog.ingest.projector_artifacts import ArtifactRow
 from tracklog.ingest.projector_postgres import (
@@ -132,13 +138,19 @@ class PostgresWriter:
 
         return self._run(read)
 
+    def seen_events(self, ids: Sequence[str]) -> set[str]:
+        """The event ids among `ids` this projection applied before."""
+        return self._run(lambda conn: event_ids.seen(conn, self.projection, ids))
+
     def apply(
         self,
         batch: Sequence[tuple[Position, Sequence[PostgresOp]]],
         before_commit: Callable[[Applied], None] | None = None,
+        ids: Sequence[tuple[Position, str]] = (),
     ) -> Applied:
         """Apply the records not applied yet, in one transaction with their tracking rows.
 
+        `ids` are the event ids of the batch's records; those applied now are recorded.
         before_commit runs inside the transaction (an exception there rolls it back).
         """
         if not batch:
@@ -173,6 +185,8 @@ class PostgresWriter:
                 artifact_writer.upsert(conn, artifacts)
                 renames = tracking_writer.apply(conn, tracking)
                 self._advance_tracking(conn, last)
+                fresh_ids = [(p, e) for p, e in ids if p in fresh]
+                event_ids.record(conn, self.projection, fresh_ids)
                 applied = Applied(frozenset(fresh), tuple(conflicts), tuple(renames))
                 if before_commit is not None:
                     before_commit(applied)

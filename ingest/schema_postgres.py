@@ -170,6 +170,37 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX params_by_key_value ON params (key, left(value, 200)) INCLUDE (run_id);
     CREATE INDEX tags_by_key_value ON tags (key, left(value, 200)) INCLUDE (run_id);
     """,
+    # 5: event ids already applied, per projection (ingest/event_ids.py): an event sent
+    # twice (an SDK resend after a lost acknowledgement) takes effect once.
+    """
+    CREATE TABLE applied_events (
+        projection text NOT NULL,
+        event_id   text NOT NULL,
+        topic      text NOT NULL,
+        partition  integer NOT NULL,
+        "offset"   bigint NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (projection, event_id)
+    );
+    CREATE INDEX applied_events_by_time ON applied_events (applied_at);
+    """,
+    # 6: dead letters sent back to the events topic by `tracklog dlq replay` (ingest/dlq_replay.py),
+    # each at most once, and where its copy landed (a copy rejected again is recognised).
+    """
+    CREATE TABLE dead_letter_replays (
+        dlq_log          text NOT NULL,
+        dlq_partition    integer NOT NULL,
+        dlq_offset       bigint NOT NULL,
+        reason           text NOT NULL,
+        target_topic     text NOT NULL,
+        target_partition integer NOT NULL,
+        target_offset    bigint NOT NULL,
+        replayed_at      timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (dlq_log, dlq_partition, dlq_offset)
+    );
+    CREATE INDEX dead_letter_replays_by_target
+        ON dead_letter_replays (target_topic, target_partition, target_offset);
+    """,
 )
 
 _LOCK_KEY = 0x7472_6B6C  # "trkl"

@@ -1,9 +1,15 @@
 """The ingest worker: poll -> decode -> project -> write ClickHouse, then Postgres
-(with its tracking rows and the dead letters) -> commit offsets to Kafka.
+(with its tracking rows, applied event ids and the dead letters) -> commit offsets.
 
-A store that fails is logged and the same batch retried after a back-off,
-without committing; a restart at any point replays safely because both writers
-skip records they already hold.
+A store that fails pauses consumption: the worker keeps polling (so it stays in
+the consumer group) with every partition paused, retries the same batch with
+exponential back-off, logs why, commits nothing, and resumes by itself once the
+write succeeds. A restart at any point, SIGKILL included, replays safely: both
+writers skip records they already hold (ingest/batch_writer.py).
+
+With an archive root set, every consumed record is also archived to Avro files
+(ingest/worker_archive.py). With a metrics address set, the worker serves
+Prometheus metrics (ingest/metrics.py).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
@@ -21,25 +27,27 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from tracklog.ingest.batch import ProjectedBatch, project_batch
-from tracklog.ingest.clickhouse_writer import ClickHouseWriter
+from tracklog.ingest.batch_writer import BatchWriter, StoreFailure
 from tracklog.ingest.consumer import (
     Partition,
     ResumeFromStores,
     create_consumer,
+    idle_poll,
+    lag_by_partition,
     log_namer,
     records_of,
 )
-from tracklog.ingest.dead_letter import DeadLetters
-from tracklog.ingest.postgres_writer import Applied, PostgresWriter
-from tracklog.ingest.records import Position, Record
+from tracklog.ingest.metrics import IngestMetrics, MetricsServer
+from tracklog.ingest.poison import write_isolating
+from tracklog.ingest.worker_archive import WorkerArchive
 from tracklog.settings import Settings
 from tracklog.topics import ensure_topics, topic_of
 
 log = logging.getLogger(__name__)
 
-PARAM_CONFLICT = "param conflict"
 POLL_TIMEOUT_MS = 200
-MAX_BACKOFF_SECONDS = 30.0
+FIRST_BACKOFF_SECONDS = 0.25
+MAX_BACKOFF_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -48,12 +56,16 @@ class WorkerStats:
     points_written: int = 0
     dead_letters: int = 0
     param_conflicts: int = 0
+    duplicates: int = 0  # records dropped because their event was applied before
+    retries: int = 0  # failed write attempts (each retried after a back-off)
     batches: int = 0
     last_batch_write_seconds: float = 0.0
     poll_seconds: float = 0.0  # totals, to see where the time goes
     project_seconds: float = 0.0
     write_seconds: float = 0.0
     first_records_at: float | None = None  # time.monotonic() of the first polled records
+    lag_by_partition: dict[Partition, int] = field(default_factory=dict)
+    paused_because: str = ""  # why consumption is paused ("" while it runs)
 
 
 class Worker:
@@ -70,13 +82,16 @@ class Worker:
         self.settings = settings
         self.stats = WorkerStats()
         self._resume_from_stores = resume_from_stores
-        self._clickhouse = ClickHouseWriter(clickhouse, settings.clickhouse_database)
-        self._postgres = PostgresWriter(settings.postgres_dsn, projection)
-        self._dead_letters = DeadLetters(settings.kafka)
+        self._writer = BatchWriter(settings, clickhouse, projection=projection)
+        self.metrics = IngestMetrics()
+        self.metrics_server: MetricsServer | None = None  # while run() serves metrics
+        self._archive = WorkerArchive(settings.archive_root) if settings.archive_root else None
         self._lag: int | None = None
         self._log: Callable[[str], str] = lambda topic: topic
-        self._clickhouse.migrate()
-        self._postgres.migrate()
+        self._generation = 0  # bumped by every assignment change
+        self._pausing = False  # while set, newly assigned partitions are paused too
+        self._consumer: Any = None
+        self._migrated = self._try_migrate()
 
     def lag(self) -> int | None:
         """Records on the assigned partitions not written yet; None before it is known."""
@@ -87,8 +102,22 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         """Consume until stop is set; every batch is committed once both stores hold it."""
-        ensure_topics(self.settings.kafka)
-        consumer = create_consumer(self.settings)
+        if self.settings.metrics_addr:
+            try:
+                self.metrics_server = self.metrics.serve(self.settings.metrics_addr)
+                where = self.metrics_server
+                log.info("metrics on http://%s:%d/metrics", where.host, where.port)
+            except OSError as exc:  # e.g. the port is taken: ingest matters more than metrics
+                log.error("cannot serve metrics on %s: %s", self.settings.metrics_addr, exc)
+        try:
+            if self._start(stop):
+                self._consume(stop)
+        finally:
+            if self.metrics_server is not None:
+                self.metrics_server.close()
+
+    def _consume(self, stop: threading.Event) -> None:
+        consumer = self._consumer = create_consumer(self.settings)
         self._log = log_namer(consumer)
         listener = ResumeFromStores(consumer, self._on_assigned, self._on_revoked)
         consumer.subscribe([self.settings.kafka.events_topic], listener=listener)
@@ -103,68 +132,114 @@ class Worker:
                     self.stats.project_seconds += time.perf_counter() - projected_at
                     if self.stats.first_records_at is None:
                         self.stats.first_records_at = time.monotonic()
-                    if not self._write(batch, stop):
-                        break  # stopped while a store was failing: nothing to commit
-                    self._commit(consumer, batch)
-                self._lag = _lag_of(consumer)
+                    if self._write(consumer, batch, stop):
+                        self._commit(consumer, batch)
+                self._tick_archive()
+                self._update_lag(consumer)
         finally:
             self._lag = None
             consumer.close(autocommit=False)
-            self._dead_letters.close()
-            self._postgres.close()
+            if self._archive is not None:
+                self._archive.close()
+            self._writer.close()
 
-    def _write(self, batch: ProjectedBatch, stop: threading.Event) -> bool:
-        """Write the batch to both stores, retrying until it works or stop is set."""
-        delay = 0.25
-        while True:
+    def _try_migrate(self) -> bool:
+        try:
+            self._writer.migrate()
+            return True
+        except StoreFailure as failure:
+            log.warning("cannot prepare the stores yet (%s); run() retries", failure)
+            return False
+
+    def _start(self, stop: threading.Event) -> bool:
+        """Migrate the stores and create the topics, retrying while either is unreachable."""
+        delay = FIRST_BACKOFF_SECONDS
+        while not stop.is_set():
             try:
-                self._write_once(batch)
+                if not self._migrated:
+                    self._writer.migrate()
+                    self._migrated = True
+                ensure_topics(self.settings.kafka)
                 return True
-            except Exception:
-                log.exception("writing a batch of %d records failed", len(batch.records))
-                if stop.wait(delay):
+            except Exception as exc:
+                self.stats.retries += 1
+                self.metrics.retried("start")
+                log.error("cannot start yet (%s); retrying in %.1f s", exc, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+        return False
+
+    def _write(self, consumer: Any, batch: ProjectedBatch, stop: threading.Event) -> bool:
+        """Write the batch to both stores, retrying with consumption paused while one fails.
+
+        False when nothing may be committed: stop was set, or the partitions were
+        reassigned during the outage (the batch is then read again from the stores'
+        positions, by this worker or the new owner).
+        """
+        delay = FIRST_BACKOFF_SECONDS
+        generation = self._generation
+        try:
+            while True:
+                try:
+                    write_isolating(self._write_once, batch)
+                    return True
+                except StoreFailure as failure:
+                    self.stats.retries += 1
+                    self.metrics.retried(failure.stage)
+                    if not self.stats.paused_because:
+                        self._pause(consumer, f"{failure.stage} failed: {failure.cause!r}")
+                    log.error(
+                        "writing %d records failed at %s (%s); consumption paused, retry in %.1f s",
+                        len(batch.records),
+                        failure.stage,
+                        failure.cause,
+                        delay,
+                    )
+                if not idle_poll(consumer, stop, delay):
+                    return False
+                if self._generation != generation:
+                    log.warning("partitions were reassigned during the outage; batch dropped")
                     return False
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+        finally:
+            if self.stats.paused_because:
+                self._resume(consumer)
 
     def _write_once(self, batch: ProjectedBatch) -> None:
         started = time.perf_counter()
-        points = self._clickhouse.write(batch.points)
-        sent: list[int] = []
-
-        def dead_letter(applied: Applied) -> None:
-            sent.append(self._dead_letter(batch, applied))
-
-        applied = self._postgres.apply(batch.postgres, before_commit=dead_letter)
+        if self._archive is not None:  # buffered; a full buffer is written (or raises)
+            self._archive.add(batch.records)
+        written = self._writer.write(batch)
         stats = self.stats
         stats.last_batch_write_seconds = time.perf_counter() - started
         stats.write_seconds += stats.last_batch_write_seconds
-        stats.events_consumed += len(batch.records)
-        stats.points_written += points
-        stats.dead_letters += sum(sent)
-        stats.param_conflicts += len(applied.conflicts)
+        stats.events_consumed += written.events
+        stats.points_written += written.points
+        stats.dead_letters += written.dead_letters
+        stats.param_conflicts += written.param_conflicts
+        stats.duplicates += written.duplicates
         stats.batches += 1
+        self.metrics.batch_written(written.events, written.points, stats.last_batch_write_seconds)
+        if written.dead_letters:
+            self.metrics.dead_lettered(written.dead_letters)
 
-    def _dead_letter(self, batch: ProjectedBatch, applied: Applied) -> int:
-        """Send the batch's new dead letters (inside the Postgres transaction); count them."""
-        count = 0
-        for rejected in batch.rejected:
-            if rejected.record.position in applied.fresh:
-                log.warning("dead letter %s: %s", rejected.record.position, rejected.reason)
-                self._dead_letters.send(rejected.record, rejected.reason)
-                count += 1
-        if applied.conflicts:
-            by_position = {record.position: record for record in batch.records}
-            for c in applied.conflicts:
-                detail = f"param {c.key!r} of run {c.run_id} keeps {c.kept!r}, got {c.rejected!r}"
-                log.warning("%s at %s: %s", PARAM_CONFLICT, c.position, detail)
-                self._dead_letters.send(by_position[c.position], PARAM_CONFLICT, detail)
-                count += 1
-        for t in applied.tracking_conflicts:  # e.g. a rename to a name already taken
-            log.warning("%s at %s: %s", t.reason, t.position, t.detail)
-            self._dead_letters.send(_record_at(batch, t.position), t.reason, t.detail)
-            count += 1
-        self._dead_letters.flush()
-        return count
+    def _tick_archive(self) -> None:
+        if self._archive is not None and not self._archive.tick():
+            self.stats.retries += 1
+            self.metrics.retried("archive")
+
+    def _pause(self, consumer: Any, why: str) -> None:
+        self.stats.paused_because = why
+        self.metrics.set_paused(True, why)
+        self._pausing = True
+        consumer.pause(*consumer.assignment())
+
+    def _resume(self, consumer: Any) -> None:
+        self._pausing = False
+        consumer.resume(*consumer.paused())
+        self.stats.paused_because = ""
+        self.metrics.set_paused(False)
+        log.info("stores answer again; consumption resumed")
 
     def _commit(self, consumer: Any, batch: ProjectedBatch) -> None:
         offsets = {
@@ -176,36 +251,37 @@ class Worker:
         except KafkaError as exc:  # e.g. a rebalance: the next owner replays harmlessly
             log.warning("offset commit failed (%s); the records will be replayed", exc)
 
+    def _update_lag(self, consumer: Any) -> None:
+        lags = lag_by_partition(consumer)
+        self.stats.lag_by_partition = lags or {}
+        self.metrics.set_lag(self.stats.lag_by_partition)
+        self._lag = None if lags is None else sum(lags.values())
+
     def _on_assigned(self, partitions: list[Partition]) -> dict[Partition, int]:
         """Load the stores' positions for this incarnation of each topic; where to resume."""
+        self._generation += 1
+        if self._pausing:  # assigned during an outage: stay paused until the stores answer
+            self._consumer_pause(partitions)
         logs = [(self._log(topic), partition) for topic, partition in partitions]
-        self._clickhouse.load(logs)
+        self._writer.clickhouse.load(logs)
         if not self._resume_from_stores:
             return {}
-        applied = self._postgres.positions(logs)
-        return {(topic_of(log), p): offset + 1 for (log, p), offset in applied.items()}
+        applied = self._writer.postgres.positions(logs)
+        resume = {tp: offset + 1 for tp, offset in applied.items()}
+        if self._archive is not None:  # not archived yet: read again (the stores skip it)
+            resume = self._archive.resume(logs, resume)
+        return {(topic_of(log), p): offset for (log, p), offset in resume.items()}
+
+    def _consumer_pause(self, partitions: list[Partition]) -> None:
+        if self._consumer is not None:
+            self._consumer.pause(*(TopicPartition(t, p) for t, p in partitions))
 
     def _on_revoked(self, partitions: list[Partition]) -> None:
-        self._clickhouse.forget([(self._log(topic), partition) for topic, partition in partitions])
-
-
-def _record_at(batch: ProjectedBatch, position: Position) -> Record:
-    return next(record for record in batch.records if record.position == position)
-
-
-def _lag_of(consumer: Any) -> int | None:
-    """Sum of highwater - position over the assignment (highwater: Tansu's end_offsets lie)."""
-    assignment = consumer.assignment()
-    if not assignment:
-        return None
-    total = 0
-    for tp in assignment:
-        highwater = consumer.highwater(tp)
-        position = None if highwater is None else consumer.position(tp, timeout_ms=1000)
-        if highwater is None or position is None:
-            return None
-        total += max(0, highwater - position)
-    return total
+        self._generation += 1
+        logs = [(self._log(topic), partition) for topic, partition in partitions]
+        self._writer.clickhouse.forget(logs)
+        if self._archive is not None:
+            self._archive.revoked(logs)
 
 
 def run_worker(settings: Settings) -> None:

@@ -188,7 +188,7 @@ def test_crash_between_clickhouse_insert_and_commit_leaves_no_duplicates(
     def die(*args: Any, **kwargs: Any) -> Any:
         raise Crash
 
-    monkeypatch.setattr(first._postgres, "apply", die)
+    monkeypatch.setattr(first._writer.postgres, "apply", die)
     with running(first) as runner:
         wait_until(lambda: runner.error is not None, what="the first worker to crash")
     written_before_crash = stored_points(clickhouse_client, database)
@@ -291,3 +291,21 @@ def test_two_workers_share_the_partitions_without_duplicates(
     tables = postgres_snapshot(settings.postgres_dsn)
     assert [r[5] for r in tables["runs"]] == ["FINISHED"] * 4
     assert one.stats.events_consumed + two.stats.events_consumed >= len(events)
+
+
+def test_an_event_sent_twice_takes_effect_once(settings: Settings, clickhouse_client: Any) -> None:
+    """An SDK resend (acknowledgement lost) puts a second copy at a later offset."""
+    started = run_started("run0", "e1", "r")
+    points = metrics_logged("run0", [("loss", s, 1_000 + s, 0.5) for s in range(100)])
+    tag_old, tag_new = tags_set("run0", {"phase": "a"}), tags_set("run0", {"phase": "b"}, seq=5)
+    worker = Worker(settings, clickhouse_client)
+    with running(worker) as runner:
+        produce(settings, [started, points, tag_old, points, tag_new])  # in one batch
+        wait_until(lambda: runner.drained(5), what="the first batch")
+        produce(settings, [points, tag_old, started])  # copies of events applied before
+        wait_until(lambda: runner.drained(8), what="the copies")
+    assert worker.stats.duplicates == 4
+    assert stored_points(clickhouse_client, settings.clickhouse_database) == 100
+    tables = postgres_snapshot(settings.postgres_dsn)
+    assert tables["tags"] == [("run0", "phase", "b")]  # the late copy of "a" changed nothing
+    assert worker.stats.dead_letters == 0

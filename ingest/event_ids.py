@@ -1,0 +1,68 @@
+"""Exactly-once effect across resends: each event id takes effect once per projection.
+
+Kafka redeliveries are handled by positions (tracking rows, ClickHouse offsets),
+but an SDK that re-sends an event whose acknowledgement it lost (a broker killed
+mid-request, a spool shipped again by the next process) puts a second copy at a
+new offset. Every Envelope carries a unique event id; the worker drops a record
+whose id was applied before (`seen`, read before ClickHouse is written) or that
+repeats an earlier record of the same batch (`first_occurrences`), and records
+the ids it applies in the Postgres transaction of the batch (`record`). All
+copies of an event share its Kafka key, hence its partition and its owner, so
+the read-then-write needs no lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from tracklog.ingest.records import Position
+
+
+def first_occurrences(event_ids: Iterable[tuple[Position, str]]) -> dict[str, Position]:
+    """event id -> the position of its first copy (log order within the batch)."""
+    first: dict[str, Position] = {}
+    for position, event_id in sorted(event_ids):
+        first.setdefault(event_id, position)
+    return first
+
+
+def repeats(
+    event_ids: Sequence[tuple[Position, str]], applied_before: set[str]
+) -> frozenset[Position]:
+    """Positions whose event was applied before, or repeats an earlier copy in the batch."""
+    first = first_occurrences(event_ids)
+    return frozenset(
+        position
+        for position, event_id in event_ids
+        if event_id in applied_before or first[event_id] != position
+    )
+
+
+def seen(conn: Any, projection: str, event_ids: Sequence[str]) -> set[str]:
+    """The subset of event_ids already applied by this projection."""
+    if not event_ids:
+        return set()
+    rows = conn.execute(
+        "SELECT event_id FROM applied_events WHERE projection = %s AND event_id = ANY(%s)",
+        (projection, list(event_ids)),
+    ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def record(conn: Any, projection: str, applied: Sequence[tuple[Position, str]]) -> None:
+    """Remember the ids applied by this transaction (a copy applied before is kept)."""
+    if not applied:
+        return
+    conn.execute(
+        'INSERT INTO applied_events (projection, event_id, topic, partition, "offset")'
+        " SELECT %s, e, t, p, o FROM unnest(%s::text[], %s::text[], %s::int[], %s::bigint[])"
+        " AS u(e, t, p, o) ON CONFLICT DO NOTHING",
+        (
+            projection,
+            [e for _, e in applied],
+            [p.topic for p, _ in applied],
+            [p.partition for p, _ in applied],
+            [p.offset for p, _ in applied],
+        ),
+    )

@@ -1,0 +1,60 @@
+"""The worker's side of the event archive (ingest/archive.py), when one is configured.
+
+Records are archived as they are written (buffered; a full buffer becomes a
+file, and a failing write raises so the worker retries the batch). Each
+partition resumes at the lower of the stores' and the archive's positions, so a
+record committed to Kafka but not archived yet when the worker died is read
+again (the stores skip it) and archived.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from tracklog.ingest.archive import open_archive
+from tracklog.ingest.batch_writer import stage
+from tracklog.ingest.records import Record
+
+log = logging.getLogger(__name__)
+
+Partition = tuple[str, int]
+
+
+class WorkerArchive:
+    def __init__(self, root: str) -> None:
+        self.archive = open_archive(root)
+
+    def add(self, records: Sequence[Record]) -> None:
+        stage("archive", lambda: self.archive.add(records))
+
+    def tick(self) -> bool:
+        """Write buffers that are old enough; False if that failed (retried next tick)."""
+        try:
+            self.archive.tick()
+            return True
+        except Exception as exc:
+            log.error("archiving failed (%s); the records stay buffered and are retried", exc)
+            return False
+
+    def resume(
+        self, logs: Sequence[Partition], stores: dict[Partition, int]
+    ) -> dict[Partition, int]:
+        """Per (log, partition): the next offset to read, given the stores' next offsets."""
+        resume = dict(stores)
+        for tp, archived in self.archive.positions(logs).items():
+            resume[tp] = min(resume.get(tp, 0), archived + 1)  # no row: nothing applied
+        return resume
+
+    def revoked(self, logs: Sequence[Partition]) -> None:
+        try:
+            self.archive.flush(logs)
+        except Exception as exc:  # the next owner reads them again for the archive
+            log.error("archiving revoked partitions failed (%s)", exc)
+        self.archive.forget(logs)
+
+    def close(self) -> None:
+        try:
+            self.archive.close()
+        except Exception as exc:  # the next start reads them again
+            log.error("archiving the last records failed (%s); they are read again", exc)
