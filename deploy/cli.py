@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from tracklog.deploy import cli_models, cli_tracking
+from tracklog.deploy import cli_dlq, cli_models, cli_replay, cli_status, cli_tracking
 from tracklog.settings import Settings
 
 
@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     cli_models.add_parser(sub)
     cli_tracking.add_parsers(sub)
+    cli_status.add_parser(sub)
+    cli_dlq.add_parser(sub)
+    cli_replay.add_parser(sub)
     return parser
 
 

@@ -15,6 +15,10 @@ from tracklog.ingest.records import Record
 from tracklog.settings import KafkaSettings
 from tracklog.topics import topic_of
 
+# The consumer's max_partition_fetch_bytes (ingest/consumer.py): a record up to that
+# size can be consumed, so it must fit a dead-letter request too.
+MAX_DEAD_LETTER_BYTES = 16 * 1024 * 1024 + 64 * 1024  # + room for the headers
+
 
 class DeadLetters:
     def __init__(self, kafka: KafkaSettings) -> None:
@@ -59,5 +63,7 @@ class DeadLetters:
                 acks="all",
                 retries=5,
                 max_in_flight_requests_per_connection=1,
+                # whatever the worker can consume it must be able to dead-letter
+                max_request_size=MAX_DEAD_LETTER_BYTES,
             )
         return self._producer
