@@ -22,9 +22,10 @@ whatever rejected them was fixed, e.g. a worker that understands a new payload w
 deployed. Each dead letter is replayed at most once (recorded in Postgres). A copy
 that is still bad lands in the dead-letter topic again with the same reason; such a
 re-rejected copy is skipped unless --retry-replays is given (after a further fix).
-The worker skips an event whose event_id it already applied, so replaying a dead
-letter that was partly applied (e.g. 'param conflict': the other params of that
-event were stored) changes nothing.
+The worker skips an event whose event_id it already applied. Events refused by a
+conflict ('param conflict', 'experiment name conflict') are not counted as applied:
+replayed, what they stored before stays, and the refused part takes effect once the
+conflict is gone (e.g. the name was freed, the stored param deleted).
 """
 
 

@@ -309,3 +309,20 @@ def test_an_event_sent_twice_takes_effect_once(settings: Settings, clickhouse_cl
     tables = postgres_snapshot(settings.postgres_dsn)
     assert tables["tags"] == [("run0", "phase", "b")]  # the late copy of "a" changed nothing
     assert worker.stats.dead_letters == 0
+
+
+def test_an_event_refused_by_a_conflict_takes_effect_when_replayed_after_a_fix(
+    settings: Settings, clickhouse_client: Any
+) -> None:
+    first, refused = params_logged("run0", {"lr": "0.1"}), params_logged("run0", {"lr": "0.5"}, 3)
+    worker = Worker(settings, clickhouse_client)
+    with running(worker) as runner:
+        produce(settings, [run_started("run0", "e1", "r"), first, refused])
+        wait_until(lambda: runner.drained(3), what="the conflict")
+        assert worker.stats.param_conflicts == 1
+        with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:  # the fix
+            conn.execute("DELETE FROM params WHERE run_id = 'run0' AND key = 'lr'")
+        produce(settings, [refused])  # what `tracklog dlq replay` sends: the same bytes
+        wait_until(lambda: runner.drained(4), what="the replayed copy")
+    assert worker.stats.duplicates == 0
+    assert postgres_snapshot(settings.postgres_dsn)["params"] == [("run0", "lr", "0.5")]
