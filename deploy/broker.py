@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -24,14 +26,40 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def s3_environment(
+    endpoint: str,
+    access_key_id: str = "test",
+    secret_access_key: str = "test",
+    region: str = "us-east-1",
+) -> dict[str, str]:
+    """What Tansu's ``s3://<bucket>/`` storage reads to reach an S3-compatible server.
+
+    The bucket must exist before the broker starts; ``AWS_ALLOW_HTTP`` permits a
+    plain-HTTP endpoint such as a local moto server.
+    """
+    return {
+        "AWS_ENDPOINT": endpoint,
+        "AWS_ACCESS_KEY_ID": access_key_id,
+        "AWS_SECRET_ACCESS_KEY": secret_access_key,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ALLOW_HTTP": "true" if endpoint.startswith("http://") else "false",
+    }
+
+
 @dataclass
 class TansuBroker:
-    """A Tansu broker child process listening on host:port."""
+    """A Tansu broker child process listening on host:port.
+
+    ``storage`` is ``memory://tansu/`` (lost when the process dies) or
+    ``s3://<bucket>/`` (durable; ``env`` from `s3_environment` says where S3 is).
+    After `stop` or `kill`, `start` runs it again on the same port.
+    """
 
     host: str = "127.0.0.1"
     port: int = 9092
     storage: str = "memory://tansu/"
     log_path: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)  # added to this process's environment
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,7 +87,10 @@ class TansuBroker:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env},
         )
+        if not isinstance(log, int):
+            log.close()  # the child holds its own descriptor
         deadline = time.monotonic() + timeout
         while not port_open(self.host, self.port):
             if self.process.poll() is not None:
@@ -72,6 +103,15 @@ class TansuBroker:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: what the storage did not persist is gone."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.process = None
 
     def stop(self) -> None:
         if self.process is None:

@@ -1,0 +1,77 @@
+"""Fault-injection fixtures: a durable broker that may be SIGKILLed and restarted.
+
+`durable_broker` is Tansu with its ``s3://`` storage on a local S3 server (moto's
+server mode, one per session, in a child process); every acknowledged record
+survives a broker kill, as with a real Kafka. `durable_settings` is the normal
+`settings` fixture pointed at that broker (Postgres and chDB as usual).
+
+Other fault tests add their own fixtures here: keep this module additive.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Backends, _pg_dsn_for
+from tests.faults.s3_server import MotoS3Server
+from tracklog.deploy.broker import TansuBroker, free_port, s3_environment
+from tracklog.deploy.postgres import create_database
+from tracklog.settings import KafkaSettings, Settings
+from tracklog.topics import ensure_topics
+
+DURABLE_FETCH_MAX_WAIT_MS = 200
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_root: Path) -> Iterator[MotoS3Server]:
+    server = MotoS3Server(log_path=tmp_root / "moto.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def durable_broker(moto_s3: MotoS3Server, tmp_root: Path) -> Iterator[TansuBroker]:
+    """A Tansu on s3 storage (its own bucket) on a free port; `kill()` then `start()` it."""
+    bucket = f"tansu-{uuid.uuid4().hex[:10]}"
+    moto_s3.create_bucket(bucket)
+    broker = TansuBroker(
+        port=free_port(),
+        storage=f"s3://{bucket}/",
+        env=s3_environment(moto_s3.endpoint),
+        log_path=tmp_root / f"{bucket}.log",
+    ).start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def durable_settings(durable_broker: TansuBroker, backends: Backends, tmp_root: Path) -> Settings:
+    """As `settings`, on `durable_broker`: own topic, group, Postgres and ClickHouse databases."""
+    suffix = uuid.uuid4().hex[:10]
+    database = f"t_{suffix}"
+    create_database(backends.postgres_admin_dsn, database)
+    kafka = KafkaSettings(
+        bootstrap_servers=durable_broker.bootstrap,
+        events_topic=f"tracklog.events.{suffix}",
+        partitions=4,
+        # Tansu's s3 storage answers a fetch with what it read within the fetch's max wait:
+        # at the default 10 ms that is often nothing, for ever (a consumer then starves).
+        fetch_max_wait_ms=DURABLE_FETCH_MAX_WAIT_MS,
+    )
+    ensure_topics(kafka)
+    return Settings(
+        kafka=kafka,
+        postgres_dsn=_pg_dsn_for(backends.postgres_admin_dsn, database),
+        clickhouse_dsn=backends.clickhouse_dsn,
+        clickhouse_database=database,
+        consumer_group=f"tracklog-ingest-{suffix}",
+        artifact_root=str(tmp_root / "artifacts" / suffix),
+    )
