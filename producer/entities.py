@@ -68,7 +68,8 @@ class RunInfo:
 
 @dataclass(frozen=True, slots=True)
 class Unsent:
-    """What `Session.close` could not get acknowledged: other events and metric points."""
+    """What `Session.close` leaves behind unsent, other events and metric points: not
+    acknowledged by Kafka and not kept in the disk spool (which reports its own)."""
 
     events: int
     points: int

@@ -63,7 +63,7 @@ def _warn_unsent(unsent: Unsent) -> None:
     if unsent.events or unsent.points:
         warnings.warn(
             f"tracklog: {unsent.events} events and {unsent.points} metric points could not be "
-            "sent to Kafka before the session closed",
+            "sent to Kafka nor kept in the disk spool before the session closed: they are lost",
             RuntimeWarning,
             stacklevel=3,
         )

@@ -348,5 +348,7 @@ class Session:
             if self.spool is not None:  # closed by the sender if it sent anything
                 self.spool.close(max(0.0, deadline - time.monotonic()))
         events_left, points_left = self._batcher.pending()
+        if self.spool is not None:  # what reached the spool is on disk (it warns about it)
+            return Unsent(events_left, points_left)
         unacked_events, unacked_points = self._sender.unacked()
         return Unsent(events_left + unacked_events, points_left + unacked_points)

@@ -104,7 +104,7 @@ def test_a_second_process_sends_what_an_exited_process_left_in_the_spool(
     run_id, unsent = child.stdout.split("\n", 1)
     print(f"child: unsent {unsent.strip()}; stderr tail: {child.stderr.strip()[-300:]}")
     assert "pending in the spool at" in child.stderr
-    assert int(unsent.split()[1]) == 2 * steps  # nothing reached Kafka, all on disk
+    assert unsent.split() == ["0", "0"]  # nothing reached Kafka, but nothing is lost: on disk
     assert len(list(spool_dir.iterdir())) == 1
 
     with broker_for(settings, tmp_path / "tansu.log"):
