@@ -43,6 +43,7 @@ def create_consumer(settings: Settings, max_poll_records: int = MAX_POLL_RECORDS
         **kafka.client_options(),
         client_id="tracklog-ingest",
         group_id=settings.consumer_group,
+        group_instance_id=settings.consumer_instance_id or None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         session_timeout_ms=kafka.session_timeout_ms,

@@ -71,6 +71,10 @@ class Settings:
     clickhouse_dsn: str = ""
     clickhouse_database: str = DEFAULT_CLICKHOUSE_DATABASE
     consumer_group: str = "tracklog-ingest"
+    # A stable name per worker (e.g. a StatefulSet pod name) makes it a static member of
+    # the group: restarted, it gets its partitions back without waiting for its session
+    # to expire. "" = dynamic membership.
+    consumer_instance_id: str = ""
     artifact_root: str = ""
     # Where the worker archives every consumed event (Avro files); "" = no archive.
     archive_root: str = ""
@@ -107,6 +111,7 @@ class Settings:
             clickhouse_dsn=e.get("TRACKLOG_CLICKHOUSE_DSN", ""),
             clickhouse_database=e.get("TRACKLOG_CLICKHOUSE_DATABASE", DEFAULT_CLICKHOUSE_DATABASE),
             consumer_group=e.get("TRACKLOG_CONSUMER_GROUP", "tracklog-ingest"),
+            consumer_instance_id=e.get("TRACKLOG_CONSUMER_INSTANCE_ID", ""),
             artifact_root=e.get("TRACKLOG_ARTIFACT_ROOT", ""),
             archive_root=e.get("TRACKLOG_ARCHIVE_ROOT", ""),
             metrics_addr=e.get("TRACKLOG_METRICS_ADDR", ""),

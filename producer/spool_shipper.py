@@ -229,7 +229,8 @@ class Shipper:
             try:
                 sink.close(timeout)
             except Exception as error:
-                log.warning("tracklog spool: closing the Kafka producer failed: %s", error)
+                # harmless: what that producer did not get acknowledged stays in the spool
+                log.info("tracklog spool: closing the Kafka producer failed: %s", error)
             if isinstance(sink, ReportsPositions):  # after close: acks of the flush count
                 try:
                     acked = sink.acked_positions()
