@@ -9,7 +9,8 @@ from tracklog.settings import Settings
 
 
 def test_an_instance_id_makes_the_worker_a_static_group_member(settings: Settings) -> None:
-    assert Settings.from_env({"TRACKLOG_CONSUMER_INSTANCE_ID": "ingest-0"}).consumer_instance_id
+    env = {"TRACKLOG_CONSUMER_INSTANCE_ID": "ingest-0"}
+    assert Settings.from_env(env).consumer_instance_id == "ingest-0"
     dynamic = create_consumer(settings)
     static = create_consumer(replace(settings, consumer_instance_id="ingest-0"))
     try:
