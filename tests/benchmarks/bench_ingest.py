@@ -5,7 +5,7 @@ POINTS metric points in events of BATCH points (10 runs x 4 keys, interleaved li
 log_metrics calls) onto a fresh topic, then times a Worker from its start until
 its lag is 0 and every point is stored, and prints points/s.
 
-Usage: python tests/benchmarks/bench_ingest.py [--points 1000000] [--batch 10000]
+Usage: python tests/benchmarks/bench_ingest.py [--points 1000000] [--batch 10000] [--archive]
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--archive", action="store_true", help="archive events (Avro files)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     root = Path(tempfile.mkdtemp(prefix="tracklog-bench-ingest-"))
@@ -79,6 +80,7 @@ def main() -> None:
             clickhouse_dsn=f"chdb://{root / 'ch'}",
             clickhouse_database="bench",
             consumer_group="bench-ingest",
+            archive_root=str(root / "archive") if args.archive else "",
         )
         clickhouse = connect(settings.clickhouse_dsn)
 
