@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from tracklog.settings import Settings
@@ -32,6 +34,13 @@ def add_parser(sub: Any) -> None:
         "--yes", action="store_true", help="confirm: the read models are emptied first"
     )
     replay.add_argument(
+        "--data-dir",
+        default=None,
+        help="rebuild the embedded stack's data directory (stop `tracklog up` first): its "
+        "Postgres, chDB and archive/; nothing is read from Kafka (the embedded broker keeps "
+        "no events)",
+    )
+    replay.add_argument(
         "--no-catch-up", action="store_true", help="stop after the archive (no Kafka)"
     )
     replay.add_argument(
@@ -45,6 +54,8 @@ def add_parser(sub: Any) -> None:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    if args.data_dir and args.yes:
+        return replay_data_dir(settings, Path(args.data_dir), args)
     root = args.archive or settings.archive_root
     if not root:
         print("no archive: pass --archive ROOT or set TRACKLOG_ARCHIVE_ROOT", file=sys.stderr)
@@ -57,12 +68,36 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return replay(settings, connect(settings.clickhouse_dsn), root, args)
 
 
+def replay_data_dir(settings: Settings, data_dir: Path, args: argparse.Namespace) -> int:
+    """The embedded stack's layout (deploy/stack.py), without its broker."""
+    from tracklog.deploy.clickhouse import connect
+    from tracklog.deploy.postgres import EmbeddedPostgres
+
+    if not (data_dir / "pgdata").is_dir():
+        print(f"{data_dir} holds no `tracklog up` data (no pgdata/)", file=sys.stderr)
+        return 2
+    postgres = EmbeddedPostgres(data_dir / "pgdata").start()
+    try:
+        embedded = replace(
+            settings,
+            postgres_dsn=postgres.dsn("tracklog"),
+            clickhouse_dsn=f"chdb://{data_dir.resolve() / 'chdb'}",
+        )
+        root = args.archive or str(data_dir.resolve() / "archive")
+        offline = argparse.Namespace(**{**vars(args), "no_catch_up": True, "offline": True})
+        return replay(embedded, connect(embedded.clickhouse_dsn), root, offline)
+    finally:
+        postgres.stop()
+
+
 def replay(settings: Settings, clickhouse: Any, root: str, args: argparse.Namespace) -> int:
     from tracklog.deploy.progress import ProgressBar
     from tracklog.ingest import rebuild, rebuild_kafka
 
     err = sys.stderr
-    live = rebuild_kafka.live_positions(settings)  # before the wipe: where the models were
+    # before the wipe: where the models were (offline: no dead letters can be sent, none are)
+    offline = getattr(args, "offline", False)
+    live = None if offline else rebuild_kafka.live_positions(settings)
     emptied = rebuild.wipe_read_models(settings, clickhouse)
     print(f"emptied {len(emptied)} tables: {', '.join(emptied)}", file=err)
     bars: list[ProgressBar] = []
@@ -93,7 +128,7 @@ def replay(settings: Settings, clickhouse: Any, root: str, args: argparse.Namesp
         f"{len(report.gaps)} gaps",
         file=err,
     )
-    if args.no_catch_up:
+    if args.no_catch_up or live is None:
         return 0
     bars.clear()
     events, points = rebuild_kafka.replay_kafka(

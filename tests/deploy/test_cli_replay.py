@@ -4,6 +4,7 @@ anything; the progress bar it draws. (The full replay: tests/faults/test_rebuild
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,14 @@ def test_replay_without_an_archive_says_how_to_name_one(
 ) -> None:
     assert main(["replay", "--yes"]) == 2
     assert "TRACKLOG_ARCHIVE_ROOT" in capsys.readouterr().err
+
+
+def test_replay_of_a_directory_without_stack_data_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["replay", "--yes", "--data-dir", str(tmp_path)]) == 2
+    assert "holds no `tracklog up` data" in capsys.readouterr().err
+    assert main(["replay", "--data-dir", str(tmp_path)]) == 2  # still wants --yes
 
 
 def test_replay_without_yes_explains_that_it_wipes_the_read_models(

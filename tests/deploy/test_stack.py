@@ -110,3 +110,24 @@ def test_restart_on_the_same_data_dir_keeps_everything(tmp_path: Path) -> None:
         # must not be mistaken for ones the stores already hold
         third = log_run(bootstrap, "third", 2_000)
         wait_until(lambda: history_length(stub, third) == 2_000, what="a run logged after restart")
+
+    # The stack is stopped: rebuild its read models from its event archive (which spans
+    # both broker incarnations), then start it again: every run is still whole.
+    replay = subprocess.run(
+        [sys.executable, "-m", "tracklog.deploy.cli", "replay", "--yes", "--data-dir", tmp_path],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert replay.returncode == 0, replay.stderr
+    assert "emptied" in replay.stderr and "8,000 points" in replay.stderr, replay.stderr
+    with (
+        tracklog_up(tmp_path, broker_port, query_port),
+        grpc.insecure_channel(f"127.0.0.1:{query_port}") as channel,
+    ):
+        stub = query_pb2_grpc.QueryServiceStub(channel)
+        for run_id, steps in ((first, 1_000), (second, 5_000), (third, 2_000)):
+            run = stub.GetRun(query_pb2.GetRunRequest(run_id=run_id)).run
+            assert run.info.status == events_pb2.RUN_STATUS_FINISHED
+            assert {p.key: p.value for p in run.data.params} == {"steps": str(steps)}
+            assert history_length(stub, run_id) == steps
