@@ -26,6 +26,7 @@ from typing import Any
 
 import psycopg
 
+from tracklog.ingest.archive_order import oldest_first
 from tracklog.ingest.archive_reader import ArchiveReader, Gap, covered
 from tracklog.ingest.archive_storage import open_storage
 from tracklog.ingest.batch import project_batch
@@ -119,7 +120,8 @@ def rebuild_from_archive(
     writers = _Writers(settings, clickhouse, live)
     try:
         chunk: list[Record] = []
-        for partition_files in files.values():
+        for tp in oldest_first(reader.storage, files):  # topic incarnations in time order
+            partition_files = files[tp]
             for record in reader.partition_records(partition_files):
                 chunk.append(record)
                 if len(chunk) >= chunk_records:
