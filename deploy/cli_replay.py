@@ -128,8 +128,13 @@ def replay(settings: Settings, clickhouse: Any, root: str, args: argparse.Namesp
         f"{len(report.gaps)} gaps",
         file=err,
     )
+    for gap in report.gaps[:20]:
+        print(f"  missing: {gap.log}[{gap.partition}] offsets {gap.first}-{gap.last}", file=err)
+    if report.gaps:  # the exit status says it: the rebuilt models lack these events
+        print("the archive misses the ranges above: the rebuilt models lack them", file=err)
+    done = 1 if report.gaps else 0
     if args.no_catch_up or live is None:
-        return 0
+        return done
     bars.clear()
     events, points = rebuild_kafka.replay_kafka(
         settings,
@@ -150,4 +155,4 @@ def replay(settings: Settings, clickhouse: Any, root: str, args: argparse.Namesp
         settings, clickhouse, timeout=args.catch_up_timeout, on_lag=lag
     )
     print(f"\ncaught up from Kafka: {events:,} new events, {points:,} points", file=err)
-    return 0
+    return done

@@ -74,7 +74,11 @@ class BatchWriter:
         if duplicates:
             log.info("skipping %d events applied before (resent copies)", len(duplicates))
         batch = batch.without(duplicates)
-        points = stage("clickhouse", lambda: self.clickhouse.write(batch.points))
+        try:
+            points = stage("clickhouse", lambda: self.clickhouse.write(batch.points))
+        except StoreFailure:  # the insert may have landed (a lost response): ask again
+            self.clickhouse.forget({(p.topic, p.partition) for p, _ in batch.points})
+            raise
         sent: list[int] = []
 
         def dead_letter(applied: Applied) -> None:

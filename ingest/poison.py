@@ -17,7 +17,7 @@ import psycopg
 from clickhouse_connect.driver import exceptions as clickhouse_errors
 
 from tracklog.ingest.batch import ProjectedBatch, Rejected
-from tracklog.ingest.batch_writer import StoreFailure
+from tracklog.ingest.batch_writer import BatchWriter, StoreFailure, Written
 
 REJECTED_BY_STORE = "store rejected"
 MAX_REJECTS_PER_BATCH = 100  # beyond this it looks systematic: stop and retry instead
@@ -74,4 +74,17 @@ def dead_letter_only(part: ProjectedBatch, detail: str) -> ProjectedBatch:
         points=(),
         rejected=(Rejected(record, reason),),
         event_ids=(),
+    )
+
+
+def write_through(writer: BatchWriter, batch: ProjectedBatch) -> Written:
+    """`writer.write(batch)` isolating records a store rejects; what all the parts wrote."""
+    parts: list[Written] = []
+    write_isolating(lambda part: parts.append(writer.write(part)), batch)
+    return Written(
+        events=sum(w.events for w in parts),
+        points=sum(w.points for w in parts),
+        dead_letters=sum(w.dead_letters for w in parts),
+        param_conflicts=sum(w.param_conflicts for w in parts),
+        duplicates=sum(w.duplicates for w in parts),
     )

@@ -31,6 +31,7 @@ from tracklog.ingest.archive_reader import ArchiveReader, Gap, covered
 from tracklog.ingest.archive_storage import open_storage
 from tracklog.ingest.batch import project_batch
 from tracklog.ingest.batch_writer import BatchWriter
+from tracklog.ingest.poison import write_through
 from tracklog.ingest.records import Record
 from tracklog.ingest.schema_clickhouse import METRIC_POINTS
 from tracklog.ingest.schema_postgres import MIGRATIONS
@@ -153,11 +154,11 @@ class _Writers:
         live = self._live
         seen = [r for r in chunk if live is None or r.position.offset <= _at(live, r)]
         new = [r for r in chunk if live is not None and r.position.offset > _at(live, r)]
-        points = self.quiet.write(project_batch(seen)).points if seen else 0
+        points = write_through(self.quiet, project_batch(seen)).points if seen else 0
         if new:
             if self._loud is None:
                 self._loud = BatchWriter(self._settings, self._clickhouse)
-            written = self._loud.write(project_batch(new))
+            written = write_through(self._loud, project_batch(new))
             points += written.points
             report.dead_letters += written.dead_letters
         report.events += len(chunk)

@@ -19,6 +19,7 @@ from kafka.structs import TopicPartition
 from tracklog.ingest.batch import project_batch
 from tracklog.ingest.batch_writer import BatchWriter
 from tracklog.ingest.consumer import CHECK_CRCS, log_namer, records_of
+from tracklog.ingest.poison import write_through
 from tracklog.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def replay_kafka(
                 if r.position.offset <= upto.get((r.position.topic, r.position.partition), -1)
             ]
             if records:
-                written = writer.write(project_batch(records))
+                written = write_through(writer, project_batch(records))
                 events += len(records)
                 points += written.points
                 if progress is not None:

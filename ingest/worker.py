@@ -188,13 +188,8 @@ class Worker:
                     self.metrics.retried(failure.stage)
                     if not self.stats.paused_because:
                         self._pause(consumer, f"{failure.stage} failed: {failure.cause!r}")
-                    log.error(
-                        "writing %d records failed at %s (%s); consumption paused, retry in %.1f s",
-                        len(batch.records),
-                        failure.stage,
-                        failure.cause,
-                        delay,
-                    )
+                    why = f"{failure.stage} ({failure.cause})"
+                    log.error("write failed at %s; consumption paused, retry in %.1fs", why, delay)
                 if not idle_poll(consumer, stop, delay):
                     return False
                 if self._generation != generation:
@@ -242,9 +237,12 @@ class Worker:
         log.info("stores answer again; consumption resumed")
 
     def _commit(self, consumer: Any, batch: ProjectedBatch) -> None:
+        nexts = batch.next_offsets()
+        if self._archive is not None:
+            nexts = self._archive.committable(nexts)
         offsets = {
             TopicPartition(topic_of(log), partition): OffsetAndMetadata(offset, "", -1)
-            for (log, partition), offset in batch.next_offsets().items()
+            for (log, partition), offset in nexts.items()
         }
         try:
             consumer.commit(offsets)

@@ -2,9 +2,11 @@
 
 Records are archived as they are written (buffered; a full buffer becomes a
 file, and a failing write raises so the worker retries the batch). Each
-partition resumes at the lower of the stores' and the archive's positions, so a
-record committed to Kafka but not archived yet when the worker died is read
-again (the stores skip it) and archived.
+partition resumes at the lower of the stores' and the archive's positions, and
+the offsets committed to Kafka never pass the first record not archived yet, so
+a record buffered but not archived when the worker died is read again (the
+stores skip it) and archived, even when the restart falls back to the committed
+offsets because a store cannot say where to resume.
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ class WorkerArchive:
         for tp, archived in self.archive.positions(logs).items():
             resume[tp] = min(resume.get(tp, 0), archived + 1)  # no row: nothing applied
         return resume
+
+    def committable(self, nexts: dict[Partition, int]) -> dict[Partition, int]:
+        """The offsets safe to commit: never past a record not archived yet, so a worker
+        that restarts from its committed offsets (when it cannot ask the stores) still
+        archives everything."""
+        archived = self.archive.positions(list(nexts))
+        return {tp: min(offset, archived[tp] + 1) for tp, offset in nexts.items()}
 
     def revoked(self, logs: Sequence[Partition]) -> None:
         try:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import psycopg
 import pytest
 
 from tracklog.ingest.batch import ProjectedBatch, project_batch
-from tracklog.ingest.batch_writer import StoreFailure
-from tracklog.ingest.poison import MAX_REJECTS_PER_BATCH, REJECTED_BY_STORE, write_isolating
+from tracklog.ingest.batch_writer import BatchWriter, StoreFailure, Written
+from tracklog.ingest.poison import (
+    MAX_REJECTS_PER_BATCH,
+    REJECTED_BY_STORE,
+    write_isolating,
+    write_through,
+)
 from tracklog.ingest.records import Position, Record
 
 from .events import params_logged
@@ -66,3 +73,18 @@ def test_too_many_rejections_look_systematic_and_raise() -> None:
     with pytest.raises(StoreFailure):
         write_isolating(store.write, batch_of(MAX_REJECTS_PER_BATCH + 5))
     assert len(store.dead_lettered) == MAX_REJECTS_PER_BATCH
+
+
+def test_write_through_a_batch_writer_sums_the_parts_it_wrote() -> None:
+    """The rebuild's path: a record the live worker dead-lettered does not stop a rebuild."""
+    store = Store(poisoned={4})
+
+    class Writer:
+        def write(self, batch: ProjectedBatch) -> Written:
+            store.write(batch)
+            effective = sum(1 for _, ops in batch.postgres if ops)
+            return Written(len(batch.records), effective, len(batch.rejected), 0, 0)
+
+    written = write_through(cast(BatchWriter, Writer()), batch_of(9))
+    assert (written.events, written.points, written.dead_letters) == (9, 8, 1)
+    assert store.written == [0, 1, 2, 3, 5, 6, 7, 8]

@@ -73,3 +73,28 @@ def test_wipe_and_rebuild(settings: Settings, clickhouse_client: Any, tmp_path: 
     again = rebuild_from_archive(settings, clickhouse_client, str(tmp_path / "archive"))
     assert again.dead_letters == 0  # without live positions: none sent
     assert counts(settings, clickhouse_client) == before
+
+
+def test_a_replay_over_an_archive_with_a_hole_fails_and_names_it(
+    settings: Settings,
+    clickhouse_client: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+
+    from tracklog.deploy.cli_replay import replay
+
+    log = f"{settings.kafka.events_topic}@{'cd' * 16}"
+    archive = open_archive(str(tmp_path), max_records=2)
+    values = [experiment_created(f"e{o}", f"exp {o}").SerializeToString() for o in range(6)]
+    archive.add([Record(Position(log, 0, o), b"k", v) for o, v in enumerate(values)])
+    archive.close()
+    hole = tmp_path / log / "00000" / f"{2:020d}-{3:020d}.avro"
+    hole.unlink()  # offsets 2..3 are lost
+
+    args = argparse.Namespace(no_catch_up=True, catch_up_timeout=None)
+    assert replay(settings, clickhouse_client, str(tmp_path), args) == 1
+    err = capsys.readouterr().err
+    assert f"missing: {log}[0] offsets 2-3" in err and "lack them" in err
+    assert counts(settings, clickhouse_client)["experiments"] == 4

@@ -326,3 +326,36 @@ def test_an_event_refused_by_a_conflict_takes_effect_when_replayed_after_a_fix(
         wait_until(lambda: runner.drained(4), what="the replayed copy")
     assert worker.stats.duplicates == 0
     assert postgres_snapshot(settings.postgres_dsn)["params"] == [("run0", "lr", "0.5")]
+
+
+class LostResponse:
+    """A ClickHouse client whose first insert lands but whose answer is lost (a timeout
+    after the server committed, as over HTTP)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.lost = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def insert(self, *args: Any, **kwargs: Any) -> Any:
+        result = self._client.insert(*args, **kwargs)
+        if not self.lost:
+            self.lost += 1
+            raise ConnectionResetError("the response was lost")
+        return result
+
+
+def test_an_insert_whose_answer_was_lost_is_not_repeated(
+    settings: Settings, clickhouse_client: Any
+) -> None:
+    events = some_runs(runs=2, steps=300)
+    produce(settings, events)
+    client = LostResponse(clickhouse_client)
+    worker = Worker(settings, client)
+    with running(worker) as runner:
+        wait_until(lambda: runner.drained(len(events)), what="the worker to drain")
+    assert client.lost == 1 and worker.stats.retries >= 1
+    database = settings.clickhouse_database
+    assert stored_points(clickhouse_client, database) == point_count(events)
