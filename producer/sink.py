@@ -89,6 +89,16 @@ class KafkaSink:
     def close(self, timeout: float) -> None:
         self._producer.close(timeout=timeout)
 
+    def abandon(self) -> None:
+        """Close at once without sending what is queued: every send not yet acknowledged
+        fails. (kafka-python's ``close(timeout=0)`` first flushes and raises a timeout
+        while anything is pending, and then does not close.)"""
+        sender = self._producer._sender
+        if sender is not None:
+            sender.force_close()  # its thread aborts the incomplete batches as it exits
+            sender.join(5.0)
+        self._producer.close(timeout=0)
+
 
 def kafka_sink_factory(
     kafka: KafkaSettings,

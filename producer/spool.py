@@ -13,9 +13,11 @@ each writes in its own locked subdirectory and, at start, adopts and sends what
 exited processes left. At close, what Kafka has not acknowledged stays on disk
 and a WARNING says how much; the next process using the directory sends it.
 
-The spool holds at most ``max_bytes`` of unacknowledged events. When it is full,
-``on_full="block"`` makes `send` wait for room (the in-memory buffer then fills
-and logging calls wait up to ``TRACKLOG_SDK_MAX_BLOCK_SECONDS``, then raise
+The spool holds at most ``max_bytes`` of this process's own unacknowledged events
+(adopted backlogs do not count: processes sharing a directory may hold more in
+it). When it is full, ``on_full="block"`` makes `send` wait for room (logged at
+WARNING when the wait starts and when room is back; the in-memory buffer then
+fills and logging calls wait up to ``TRACKLOG_SDK_MAX_BLOCK_SECONDS``, then raise
 `BufferFullError`); ``on_full="drop"`` drops the event, counts it, logs it at
 ERROR with the running totals and reports the totals at close (`dropped`).
 """
@@ -32,7 +34,8 @@ from tracklog.settings import KafkaSettings, SpoolSettings
 from tracklog.sink import DoneCallback, EventSink
 from tracklog.spool_dirs import adopt_orphans, create_own
 from tracklog.spool_segments import SEGMENT_BYTES, SegmentLog, record_size
-from tracklog.spool_shipper import Shipper, Source
+from tracklog.spool_shipper import Shipper
+from tracklog.spool_sources import Source
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,8 @@ SHIPPER_PRODUCER_OPTIONS: dict[str, Any] = {
     "request_timeout_ms": 10_000,
     "delivery_timeout_ms": 30_000,
     "reconnect_backoff_max_ms": 1_000,
+    # no batch in flight behind a failing one: it could be acknowledged, then re-sent
+    "max_in_flight_requests_per_connection": 1,
 }
 
 
@@ -102,19 +107,16 @@ class SpoolingSink:
         self._own = Source(self._log, own, callbacks=deque())
         sources = []
         for claim in adopt_orphans(root, own.path, target):
-            adopted = SegmentLog(claim.path, writable=False)
-            records, points, size = adopted.pending()
-            sources.append(Source(adopted, claim, records, points, size))
-            if records:
-                log.warning(
-                    "tracklog spool: sending %d events (%d metric points) left in %s by a "
-                    "process that exited before Kafka acknowledged them",
-                    records,
-                    points,
-                    claim.path,
-                )
+            try:  # lists the segments; the shipper thread reads and counts them
+                adopted = SegmentLog(claim.path, writable=False)
+            except OSError as error:
+                log.error("tracklog spool: cannot read %s (%s); skipped", claim.path, error)
+                claim.release(remove=False)
+                continue
+            sources.append(Source(adopted, claim, counted=False))
         self._shipper = Shipper([*sources, self._own], sink_factory)
         self._last_drop_log = 0.0
+        self._full_since: float | None = None  # when a send started waiting for room
 
     def as_factory(self) -> Callable[[], EventSink]:
         """A sink factory (for the `Sender`) that returns this sink."""
@@ -137,7 +139,23 @@ class SpoolingSink:
                 if self.on_full == "drop":
                     self._drop(points, on_done)
                     return
+                if self._full_since is None:
+                    self._full_since = time.monotonic()
+                    log.warning(
+                        "tracklog spool: full (%d bytes unacknowledged at %s, "
+                        "TRACKLOG_SPOOL_MAX_BYTES=%d): logging waits until Kafka acknowledges "
+                        "(then raises BufferFullError after TRACKLOG_SDK_MAX_BLOCK_SECONDS)",
+                        own.size,
+                        self.directory,
+                        self.max_bytes,
+                    )
                 lock.wait(0.5)
+            if self._full_since is not None:
+                log.warning(
+                    "tracklog spool: room again after %.1fs",
+                    time.monotonic() - self._full_since,
+                )
+                self._full_since = None
             own.records, own.points, own.size = (
                 own.records + 1,
                 own.points + points,
@@ -192,6 +210,20 @@ class SpoolingSink:
     def acked_positions(self) -> dict[tuple[str, int], int]:
         return self._shipper.positions()
 
+    def _release(self) -> None:
+        """Close the logs and give their directories up (once the shipper thread ended)."""
+        for source in self._shipper.sources:
+            try:
+                if source.counted and source.records == 0:
+                    source.log.remove()
+                    source.claim.release(remove=True)
+                else:
+                    source.log.close()
+                    source.claim.release(remove=False)
+            except OSError as error:
+                log.error("tracklog spool: cannot close %s: %s", source.claim.path, error)
+                source.claim.release(remove=False)
+
     def close(self, timeout: float) -> None:
         """Wait up to ``timeout`` for Kafka to acknowledge everything, then stop; what is
         not acknowledged stays on disk for the next process."""
@@ -202,15 +234,14 @@ class SpoolingSink:
             self._closed = True
             while not self._shipper.idle() and time.monotonic() < deadline:
                 self._shipper.lock.wait(min(0.5, max(0.0, deadline - time.monotonic())))
-        self._shipper.stop(max(0.0, deadline - time.monotonic()))
+        stopped = self._shipper.stop(max(0.0, deadline - time.monotonic()), self._release)
         events, points = self.pending()
-        for source in self._shipper.sources:
-            if source.records == 0:
-                source.log.remove()
-                source.claim.release(remove=True)
-            else:
-                source.log.close()
-                source.claim.release(remove=False)
+        if not stopped:
+            log.warning(
+                "tracklog spool: the shipper thread is still busy after the close timeout; "
+                "it releases the spool at %s when it ends",
+                self.directory,
+            )
         if events:
             log.warning(
                 "tracklog: %d events (%d metric points) are pending in the spool at %s; the "

@@ -65,6 +65,7 @@ class SegmentLog:
         self.directory = directory
         self._segment_bytes = segment_bytes
         self._lock = threading.Lock()
+        self._save_lock = threading.Lock()  # the shipper thread and close both save
         self._ends: dict[int, int] = {}  # segment -> readable end (file size, or written)
         self._broken: dict[int, int] = {}  # segment -> offset of a torn or corrupt record
         for path in directory.glob(f"*{SUFFIX}"):
@@ -230,13 +231,14 @@ class SegmentLog:
 
     def save_acked(self) -> None:
         """Write the acknowledged prefix to the sidecar (atomically: write, then rename)."""
-        acked = self.acked
-        if acked == self._saved:
-            return
-        tmp = self.directory / f"{ACKED_FILE}.tmp"
-        tmp.write_text("{} {}\n".format(*acked))
-        tmp.replace(self.directory / ACKED_FILE)
-        self._saved = acked
+        with self._save_lock:
+            acked = self.acked
+            if acked == self._saved:
+                return
+            tmp = self.directory / f"{ACKED_FILE}.{threading.get_ident()}.tmp"
+            tmp.write_text("{} {}\n".format(*acked))
+            tmp.replace(self.directory / ACKED_FILE)
+            self._saved = acked
 
     def remove(self) -> None:
         """Delete every file of the log (its directory stays)."""

@@ -2,13 +2,17 @@
 to Kafka with a bounded in-flight window, tracking what the broker acknowledged.
 
 Records of directories adopted from earlier processes go first (each in its own
-order), then this process's own. The acknowledged prefix of each log advances
-only over contiguously acknowledged records; covered segments are deleted. On
-any send error or timeout the shipper lets the in-flight sends settle (closing
-the producer flushes them), creates a fresh producer (a restarted broker may have
-forgotten the idempotent producer's id), backs off, and re-sends everything after
-the acknowledged prefix. Records acknowledged beyond a gap are sent again: the
-worker drops duplicates by event id.
+order), then this process's own; the thread first counts what the adopted ones
+hold (reading a large backlog takes time, so it is not done on the caller's
+thread). An adopted directory that cannot be read is skipped (logged at ERROR,
+left on disk). The acknowledged prefix of each log advances only over
+contiguously acknowledged records; covered segments are deleted. On any send
+error or timeout the shipper abandons the producer without sending what it still
+queues (flushing it could deliver a later batch before the failed one, and the
+re-send would then put that batch before the failed one's records), creates a
+fresh producer (a restarted broker may have forgotten the idempotent producer's
+id), backs off, and re-sends everything after the acknowledged prefix. Records
+acknowledged beyond a gap are sent again: the worker drops duplicates by event id.
 """
 
 from __future__ import annotations
@@ -16,13 +20,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from tracklog.sink import DoneCallback, EventSink, ReportsPositions
-from tracklog.spool_dirs import ClaimedDirectory
-from tracklog.spool_segments import SegmentLog, SpooledRecord
+from tracklog.spool_producer import abandon, let_go
+from tracklog.spool_sources import InFlight, Source, give_up_unreadable
 
 log = logging.getLogger(__name__)
 
@@ -30,26 +32,7 @@ WINDOW_RECORDS = 1000
 WINDOW_BYTES = 16 * 1024 * 1024
 MIN_BACKOFF, MAX_BACKOFF = 0.2, 5.0
 SAVE_ACKED_SECONDS = 1.0
-
-
-@dataclass(slots=True)
-class _InFlight:
-    record: SpooledRecord
-    acked: bool = False
-
-
-@dataclass(slots=True)
-class Source:
-    """One log being shipped, with what is still unacknowledged in it."""
-
-    log: SegmentLog
-    claim: ClaimedDirectory
-    records: int = 0  # written and not acknowledged
-    points: int = 0
-    size: int = 0
-    callbacks: deque[tuple[DoneCallback, int]] | None = None  # own log: (on_done, points)
-    read_pos: tuple[int, int] = (0, 0)
-    inflight: deque[_InFlight] = field(default_factory=deque)
+STOP_GRACE_SECONDS = 2.0  # after abandoning the producer, for a thread still busy at stop
 
 
 class Shipper:
@@ -64,7 +47,9 @@ class Shipper:
         self._appends = 0
         self._stopping = threading.Event()
         self._positions: dict[tuple[str, int], int] = {}  # from retired producers
-        self._closed = False
+        self._close_deadline = 0.0
+        self._finished = False  # the thread ended: it touches no log any more
+        self._cleanup: Callable[[], None] | None = None  # run by the thread if stop gave up
         self._outage_since: float | None = None
         self._saved_at = time.monotonic()
         for source in sources:
@@ -81,7 +66,7 @@ class Shipper:
 
     def idle(self) -> bool:
         """Everything written is acknowledged (the caller holds ``lock``)."""
-        return all(source.records == 0 for source in self.sources)
+        return all(source.counted and source.records == 0 for source in self.sources)
 
     def positions(self) -> dict[tuple[str, int], int]:
         with self.lock:
@@ -92,29 +77,56 @@ class Shipper:
                 merged[key] = max(merged.get(key, -1), offset)
         return merged
 
-    def stop(self, timeout: float) -> None:
-        """Stop sending, let in-flight sends settle within ``timeout``, close the producer."""
-        deadline = time.monotonic() + timeout
-        self._stopping.set()
+    def stop(self, timeout: float, cleanup: Callable[[], None]) -> bool:
+        """Stop sending and close the producer within ``timeout``, then run ``cleanup``
+        (which closes the logs). True when done; False when the thread is still busy
+        (e.g. blocked on an absent broker) even after its producer was abandoned: the
+        thread then runs ``cleanup`` itself when it ends, never touching a log after it."""
         with self.lock:
+            self._close_deadline = time.monotonic() + timeout
+            self._stopping.set()
             self.lock.notify_all()
-        self._thread.join(max(0.0, deadline - time.monotonic()))
-        self._closed = True  # a producer the thread creates after this is closed by the thread
-        self._retire(max(0.1, deadline - time.monotonic()))
+        self._thread.join(max(0.0, self._close_deadline - time.monotonic()))
+        if self._thread.is_alive():
+            with self.lock:
+                sink = self._sink
+            if sink is not None:  # unblocks a send or a close waiting on the broker
+                abandon(sink)
+            self._thread.join(STOP_GRACE_SECONDS)
+        with self.lock:
+            if not self._finished:
+                self._cleanup = cleanup
+                return False
+        cleanup()
+        return True
 
     # the thread
 
     def _run(self) -> None:
+        try:
+            self._count_adopted()
+            self._loop()
+        finally:
+            self._retire(max(0.0, self._close_deadline - time.monotonic()))
+            with self.lock:
+                self._finished = True
+                cleanup = self._cleanup
+            if cleanup is not None:
+                cleanup()
+
+    def _loop(self) -> None:
         backoff = MIN_BACKOFF
         while not self._stopping.is_set():
             try:
                 if self._failure is not None:
                     self._report_failure(backoff)
-                    self._retire(10.0)
+                    self._retire(0.0)
                     self._stopping.wait(backoff)
                     backoff = min(2 * backoff, MAX_BACKOFF)
                 elif self._sink is None:
-                    self._sink = self._factory()
+                    sink = self._factory()
+                    with self.lock:
+                        self._sink = sink
                 elif self._ship_one():
                     backoff = MIN_BACKOFF
             except Exception as error:
@@ -122,8 +134,41 @@ class Shipper:
                     return
                 with self.lock:
                     self._failure = self._failure or error
-        if self._closed:
-            self._retire(0.1)
+
+    def _count_adopted(self) -> None:
+        for source in list(self.sources):
+            if source.counted:
+                continue
+            if self._stopping.is_set():
+                return
+            try:
+                records, points, size = source.log.pending()
+            except OSError as error:
+                self._drop(source, error)
+                continue
+            with self.lock:
+                source.records, source.points, source.size = records, points, size
+                source.counted = True
+                self.lock.notify_all()
+            if records:
+                log.warning(
+                    "tracklog spool: sending %d events (%d metric points) left in %s by a "
+                    "process that exited before Kafka acknowledged them",
+                    records,
+                    points,
+                    source.claim.path,
+                )
+
+    def _drop(self, source: Source, error: OSError) -> None:
+        """Stop shipping an adopted log that cannot be read; it stays on disk, unclaimed."""
+        with self.lock:
+            self.sources.remove(source)
+            source.dropped = True
+            self._inflight_records -= len(source.inflight)
+            self._inflight_bytes -= sum(entry.record.size for entry in source.inflight)
+            source.inflight.clear()
+            self.lock.notify_all()
+        give_up_unreadable(source, error)
 
     def _report_failure(self, backoff: float) -> None:
         message = (
@@ -140,16 +185,25 @@ class Shipper:
         self._prune()
         if time.monotonic() - self._saved_at >= SAVE_ACKED_SECONDS:  # fewer re-sends after a kill
             self._saved_at = time.monotonic()
-            for source in self.sources:
-                source.log.save_acked()
+            for source in list(self.sources):
+                try:
+                    source.log.save_acked()
+                except OSError as error:  # only costs re-sends after a kill
+                    log.warning("tracklog spool: cannot save %s: %s", source.log.directory, error)
         with self.lock:
             while self._window_full() and self._failure is None and not self._stopping.is_set():
                 self.lock.wait(0.5)
             if self._failure is not None or self._stopping.is_set():
                 return False
             seen, generation = self._appends, self._generation
-        for source in self.sources:
-            record = source.log.read(source.read_pos)
+        for source in list(self.sources):
+            try:
+                record = source.log.read(source.read_pos)
+            except OSError as error:
+                if source.callbacks is not None:
+                    raise  # this process's own log: retried after a back-off
+                self._drop(source, error)
+                return True
             if record is not None:
                 break
         else:
@@ -157,7 +211,7 @@ class Shipper:
                 if self._appends == seen and not self._stopping.is_set():
                     self.lock.wait(0.2)
             return False
-        entry = _InFlight(record)
+        entry = InFlight(record)
         with self.lock:
             source.inflight.append(entry)
             source.read_pos = record.end
@@ -173,7 +227,8 @@ class Shipper:
     def _prune(self) -> None:
         """Delete adopted directories whose every record was acknowledged."""
         for source in list(self.sources):
-            if source.callbacks is None and source.records == 0 and not source.inflight:
+            sent = source.counted and source.records == 0 and not source.inflight
+            if source.callbacks is None and sent:
                 with self.lock:
                     self.sources.remove(source)
                 source.log.remove()
@@ -186,12 +241,12 @@ class Shipper:
         )
 
     def _done(
-        self, source: Source, entry: _InFlight, generation: int, error: BaseException | None
+        self, source: Source, entry: InFlight, generation: int, error: BaseException | None
     ) -> None:
         acknowledged: list[tuple[DoneCallback, int]] = []
         with self.lock:
-            if generation != self._generation:
-                return  # a send of a retired producer: its record is re-sent
+            if generation != self._generation or source.dropped:
+                return  # a send of a retired producer (its record is re-sent), or skipped
             if error is not None:
                 self._failure = self._failure or error
                 self.lock.notify_all()
@@ -221,25 +276,17 @@ class Shipper:
             on_done(None)
 
     def _retire(self, timeout: float) -> None:
-        """Close the producer (its in-flight sends settle or fail), then re-read from the
-        acknowledged prefix with a fresh one."""
+        """Close the producer, then re-read from the acknowledged prefix with a fresh one.
+        After a failure the producer is abandoned: nothing it still queues is sent.
+        Otherwise (at stop) it may deliver what it holds within ``timeout``."""
         with self.lock:
             sink, self._sink = self._sink, None
+            graceful = self._failure is None and timeout > 0
         if sink is not None:
-            try:
-                sink.close(timeout)
-            except Exception as error:
-                # harmless: what that producer did not get acknowledged stays in the spool
-                log.info("tracklog spool: closing the Kafka producer failed: %s", error)
-            if isinstance(sink, ReportsPositions):  # after close: acks of the flush count
-                try:
-                    acked = sink.acked_positions()
-                except Exception as error:  # no metadata: nothing was acknowledged
-                    log.debug("tracklog spool: no positions from the old producer: %s", error)
-                    acked = {}
-                with self.lock:
-                    for key, offset in acked.items():
-                        self._positions[key] = max(self._positions.get(key, -1), offset)
+            acked = let_go(sink, timeout, graceful=graceful)
+            with self.lock:
+                for key, offset in acked.items():
+                    self._positions[key] = max(self._positions.get(key, -1), offset)
         with self.lock:
             self._generation += 1
             self._failure = None

@@ -133,19 +133,26 @@ def test_when_full_the_drop_policy_drops_counts_and_reports(
     assert "5 events (35 metric points) are pending in the spool" in caplog.text
 
 
-def test_when_full_the_block_policy_waits_for_room(tmp_path: Path) -> None:
+def test_when_full_the_block_policy_waits_for_room_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     sink, acks = HeldSink(), Acks()
     spooled = spool(tmp_path, lambda: sink, max_bytes=1000)
     for i in range(5):
         spooled.send(b"run", b"x" * 180, acks.callback(i))
     blocked = threading.Thread(target=spooled.send, args=(b"run", b"y" * 180, acks.callback(5)))
-    blocked.start()
-    blocked.join(0.5)
-    assert blocked.is_alive()  # waiting for room
-    wait_for(lambda: len(sink.log) == 5)
-    sink.ack_all()
-    blocked.join(5)
-    assert not blocked.is_alive()
+    with caplog.at_level(logging.WARNING, logger="tracklog.spool"):
+        blocked.start()
+        blocked.join(1.2)
+        assert blocked.is_alive()  # waiting for room
+        assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+            "tracklog spool: full"  # at once, and once only
+        ]
+        wait_for(lambda: len(sink.log) == 5)
+        sink.ack_all()
+        blocked.join(5)
+        assert not blocked.is_alive()
+        assert "room again after" in caplog.records[-1].getMessage()
     wait_for(lambda: len(sink.log) == 6)
     sink.ack_all()
     assert acks.ok() == list(range(6))

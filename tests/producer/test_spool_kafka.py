@@ -22,6 +22,8 @@ from tests.producer.test_kafka_delivery import of, read_topic
 from tracklog import Session
 from tracklog.deploy.broker import TansuBroker, free_port
 from tracklog.settings import Settings
+from tracklog.sink import KafkaSink
+from tracklog.spool import spool_producer_options
 from tracklog.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -183,3 +185,27 @@ def test_events_logged_while_the_broker_is_restarted_arrive_once_it_is_back(
     first = events[0].sequence
     assert [e.sequence for e in events] == list(range(first, first + len(events)))
     assert [s for e in events for s in e.metrics_logged.steps] == list(range(1, 3001))
+
+
+def test_an_abandoned_producer_fails_what_it_queues_at_once_and_sends_nothing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The shipper abandons its producer after a failed send; kafka-python's close(0)
+    would flush first (and raise), so `KafkaSink.abandon` force-closes it."""
+    settings = unreachable(settings)
+    with broker_for(settings, tmp_path / "tansu.log"):
+        sink = KafkaSink(settings.kafka, producer_options=spool_producer_options(None))
+        sent: list[BaseException | None] = []
+        sink.send(b"run", b"first", sent.append)
+        deadline = time.monotonic() + 30
+        while not sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sent == [None]
+    results: list[BaseException | None] = []
+    for i in range(10):
+        sink.send(b"run", f"queued {i}".encode(), results.append)
+    started = time.monotonic()
+    sink.abandon()
+    print(f"abandon took {time.monotonic() - started:.3f}s; {len(results)} sends failed")
+    assert len(results) == 10 and all(error is not None for error in results)
+    assert time.monotonic() - started < 6.0

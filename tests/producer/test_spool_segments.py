@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,26 @@ def test_a_writable_log_never_appends_to_a_segment_left_by_a_crash(tmp_path: Pat
     log.append(b"k", b"new", points=0)
     assert segments(tmp_path) == ["000000000000.seg", "000000000001.seg"]
     assert [r.value for r in read_all(log)][-1] == b"new"
+
+
+def test_the_acknowledged_prefix_can_be_saved_from_two_threads_at_once(tmp_path: Path) -> None:
+    log = SegmentLog(tmp_path, writable=True)
+    ends = [log.append(b"k", b"v" * 10, 0) for _ in range(400)]
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            for end in ends:
+                log.release_through(end)
+                log.save_acked()
+        except OSError as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=save) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    log.close()
+    assert SegmentLog(tmp_path, writable=False).acked == ends[-1]
