@@ -35,7 +35,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.faults.topic_figures import topic_records
+from tests.faults.topic_ends import topic_records
 from tracklog.deploy.broker import TansuBroker
 from tracklog.ingest.worker import Worker
 from tracklog.session import Session

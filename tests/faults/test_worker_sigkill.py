@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.faults.topic_figures import topic_records
+from tests.faults.topic_ends import topic_records
 from tracklog.entities import Metric, Param, RunTag
 from tracklog.session import Session
 from tracklog.settings import Settings
