@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,13 +117,21 @@ def _container_backends() -> Iterator[Backends]:  # pragma: no cover - needs Doc
 @pytest.fixture
 def settings(backends: Backends, tmp_root: Path) -> Settings:
     """Settings for one test: its own topic, group, Postgres and ClickHouse databases."""
+    return settings_on(backends, tmp_root, backends.bootstrap)
+
+
+def settings_on(
+    backends: Backends, tmp_root: Path, bootstrap: str, **kafka_options: Any
+) -> Settings:
+    """As the `settings` fixture, on the broker at `bootstrap` (with these KafkaSettings)."""
     suffix = uuid.uuid4().hex[:10]
     database = f"t_{suffix}"
     create_database(backends.postgres_admin_dsn, database)
     kafka = KafkaSettings(
-        bootstrap_servers=backends.bootstrap,
+        bootstrap_servers=bootstrap,
         events_topic=f"tracklog.events.{suffix}",
         partitions=4,
+        **kafka_options,
     )
     ensure_topics(kafka)
     return Settings(
@@ -133,6 +142,29 @@ def settings(backends: Backends, tmp_root: Path) -> Settings:
         consumer_group=f"tracklog-ingest-{suffix}",
         artifact_root=str(tmp_root / "artifacts" / suffix),
     )
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """One moto S3 server (in process) for the session; the SDK and boto3 pointed at it
+    (TRACKLOG_S3_ENDPOINT_URL plus dummy AWS_* credentials)."""
+    pytest.importorskip("boto3")
+    server_module = pytest.importorskip("moto.server")
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TRACKLOG_S3_ENDPOINT_URL", endpoint)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        env.delenv("AWS_PROFILE", raising=False)
+        env.delenv("AWS_SESSION_TOKEN", raising=False)
+        try:
+            yield endpoint
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")

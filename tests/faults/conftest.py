@@ -16,12 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Backends, _pg_dsn_for
+from tests.conftest import Backends, settings_on
 from tests.faults.s3_server import MotoS3Server
 from tracklog.deploy.broker import TansuBroker, free_port, s3_environment
-from tracklog.deploy.postgres import create_database
-from tracklog.settings import KafkaSettings, Settings
-from tracklog.topics import ensure_topics
+from tracklog.settings import Settings
 
 DURABLE_FETCH_MAX_WAIT_MS = 200
 
@@ -55,23 +53,11 @@ def durable_broker(moto_s3: MotoS3Server, tmp_root: Path) -> Iterator[TansuBroke
 @pytest.fixture
 def durable_settings(durable_broker: TansuBroker, backends: Backends, tmp_root: Path) -> Settings:
     """As `settings`, on `durable_broker`: own topic, group, Postgres and ClickHouse databases."""
-    suffix = uuid.uuid4().hex[:10]
-    database = f"t_{suffix}"
-    create_database(backends.postgres_admin_dsn, database)
-    kafka = KafkaSettings(
-        bootstrap_servers=durable_broker.bootstrap,
-        events_topic=f"tracklog.events.{suffix}",
-        partitions=4,
-        # Tansu's s3 storage answers a fetch with what it read within the fetch's max wait:
-        # at the default 10 ms that is often nothing, for ever (a consumer then starves).
+    # Tansu's s3 storage answers a fetch with what it read within the fetch's max wait:
+    # at the default 10 ms that is often nothing, for ever (a consumer then starves).
+    return settings_on(
+        backends,
+        tmp_root,
+        durable_broker.bootstrap,
         fetch_max_wait_ms=DURABLE_FETCH_MAX_WAIT_MS,
-    )
-    ensure_topics(kafka)
-    return Settings(
-        kafka=kafka,
-        postgres_dsn=_pg_dsn_for(backends.postgres_admin_dsn, database),
-        clickhouse_dsn=backends.clickhouse_dsn,
-        clickhouse_database=database,
-        consumer_group=f"tracklog-ingest-{suffix}",
-        artifact_root=str(tmp_root / "artifacts" / suffix),
     )

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,25 +24,6 @@ def records(first: int, last: int, partition: int = 0, log: str = LOG) -> list[R
     ]
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[tuple[Any, str]]:
-    pytest.importorskip("boto3")
-    server_module = pytest.importorskip("moto.server")
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("TRACKLOG_S3_ENDPOINT_URL", endpoint)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        try:
-            yield server, endpoint
-        finally:
-            server.stop()
-
-
 def new_bucket(endpoint: str) -> str:
     import boto3
 
@@ -57,7 +36,7 @@ def new_bucket(endpoint: str) -> str:
 def root(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "local":
         return str(tmp_path / "archive")
-    _, endpoint = request.getfixturevalue("moto")
+    endpoint = request.getfixturevalue("s3_endpoint")
     return f"s3://{new_bucket(endpoint)}/events/archive"
 
 
@@ -196,7 +175,7 @@ def test_a_failed_local_write_raises_and_keeps_the_buffer(tmp_path: Path) -> Non
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".tmp-")]
 
 
-def test_a_failed_s3_write_raises_and_keeps_the_buffer(moto: tuple[Any, str]) -> None:
+def test_a_failed_s3_write_raises_and_keeps_the_buffer(s3_endpoint: str) -> None:
     server_module = pytest.importorskip("moto.server")
     server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
