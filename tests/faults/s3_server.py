@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracklog.deploy.broker import free_port, port_open
+from tracklog.deploy.broker import free_port, spawn_server, stop_process
 
 
 @dataclass
@@ -29,21 +28,10 @@ class MotoS3Server:
 
     def start(self, timeout: float = 30.0) -> MotoS3Server:
         self.port = self.port or free_port()
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        self.process = spawn_server(
+            argv, "127.0.0.1", self.port, "moto server", log_path=self.log_path, timeout=timeout
         )
-        if not isinstance(log, int):
-            log.close()
-        deadline = time.monotonic() + timeout
-        while not port_open("127.0.0.1", self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"moto server did not listen on {self.endpoint}")
-            time.sleep(0.05)
         return self
 
     def create_bucket(self, name: str) -> None:
@@ -59,13 +47,6 @@ class MotoS3Server:
         s3.create_bucket(Bucket=name)
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
