@@ -12,9 +12,8 @@ import os
 import uuid
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlparse
 
-from tracklog.artifact_s3 import endpoint_url
+from tracklog.artifact_s3 import endpoint_url, split_s3_uri
 
 TEMPORARY_PREFIX = ".tmp-"
 
@@ -73,12 +72,8 @@ class S3Storage:
     """Objects under ``s3://bucket/prefix``; no directory markers."""
 
     def __init__(self, uri: str, client: Any | None = None) -> None:
-        parsed = urlparse(uri)
-        if parsed.scheme != "s3" or not parsed.netloc:
-            raise ValueError(f"not an s3://bucket/prefix URI: {uri!r}")
         self.root = uri
-        self.bucket = parsed.netloc
-        self.prefix = parsed.path.strip("/")
+        self.bucket, self.prefix = split_s3_uri(uri)
         self._s3 = client if client is not None else s3_client()
 
     def _key(self, path: str) -> str:

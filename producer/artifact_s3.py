@@ -26,6 +26,14 @@ from tracklog.artifact_store import (
 )
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/prefix`` -> (bucket, prefix without surrounding slashes)."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ValueError(f"not an s3://bucket/prefix URI: {uri!r}")
+    return parsed.netloc, parsed.path.strip("/")
+
+
 def endpoint_url() -> str | None:
     return os.environ.get("TRACKLOG_S3_ENDPOINT_URL") or os.environ.get("MLFLOW_S3_ENDPOINT_URL")
 
@@ -50,12 +58,8 @@ class S3ArtifactStore:
     """Objects under ``s3://bucket/prefix``; one object per file, no directory markers."""
 
     def __init__(self, uri: str) -> None:
-        parsed = urlparse(uri)
-        if parsed.scheme != "s3" or not parsed.netloc:
-            raise ValueError(f"not an s3://bucket/prefix URI: {uri!r}")
         self.uri = uri
-        self.bucket = parsed.netloc
-        self.prefix = parsed.path.strip("/")
+        self.bucket, self.prefix = split_s3_uri(uri)
         self._s3 = _client(endpoint_url())
 
     def _key(self, path: str) -> str:
