@@ -145,6 +145,10 @@ class SystemMetricsMonitor:
                 return
             step += 1
 
+    def running(self) -> bool:
+        """The sampling thread is alive (it ends when stopped or when logging fails)."""
+        return self._thread.is_alive()
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():

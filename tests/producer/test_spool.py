@@ -190,8 +190,12 @@ def test_a_live_process_directory_is_not_adopted(tmp_path: Path) -> None:
     live.send(b"run", b"mine", Acks().callback(0))
     delivered: list[bytes] = []
     other = spool(tmp_path, lambda: AckingSink(delivered))
-    time.sleep(0.3)
-    assert delivered == [] and other.pending() == (0, 0)
+    acks = Acks()
+    other.send(b"run", b"theirs", acks.callback(0))
+    # adopted backlogs are sent before a process's own events: once its own event is
+    # acknowledged, an adopted "mine" would already have been delivered
+    wait_for(lambda: acks.ok() == [0])
+    assert delivered == [b"theirs"] and other.pending() == (0, 0)
     other.close(1)
     live.close(0.1)
 
@@ -206,8 +210,16 @@ def test_the_acknowledged_prefix_is_saved_while_running_for_a_process_that_is_ki
             wait_for(lambda: len(sink.log) == 5)
             sink.ack_all()
         spooled.send_weighed(b"run", f"event {i}".encode(), 1, Acks().callback(i))
-    time.sleep(1.5)  # the shipper saves the prefix every second
-    survivor = SegmentLog(spooled.directory, writable=False)  # what the next process reads
+
+    def survivor_sees_the_prefix() -> bool:  # the shipper saves the prefix every second
+        survivor = SegmentLog(spooled.directory, writable=False)  # what the next process reads
+        try:
+            return survivor.pending()[:2] == (5, 5)
+        finally:
+            survivor.close()
+
+    wait_for(survivor_sees_the_prefix)
+    survivor = SegmentLog(spooled.directory, writable=False)
     assert survivor.pending()[:2] == (5, 5)
     record = survivor.read(survivor.acked)
     assert record is not None and record.value == b"event 5"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -45,11 +46,18 @@ def system_points(sink: RecordingSink, run_id: str) -> list[tuple[str, int]]:
     ]
 
 
+def sampling_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "tracklog-system-metrics"]
+
+
 def test_samples_under_system_keys_until_the_run_ends(
     session: Session, sink: RecordingSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRACKLOG_SYSTEM_METRICS_INTERVAL", "0.05")
+    before = set(sampling_threads())
     with session.start_run(log_system_metrics=True) as run:
+        mine = set(sampling_threads()) - before
+        assert len(mine) == 1
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             assert session.flush(5)
@@ -61,7 +69,8 @@ def test_samples_under_system_keys_until_the_run_ends(
     assert {key for key, _ in points} >= MLFLOW_KEYS
     assert {step for _, step in points} >= {0, 1}
     ended_with = len(points)
-    time.sleep(0.2)  # several intervals: nothing more is sampled after the run ended
+    # the run's end stopped and joined the sampling thread: nothing can be sampled after it
+    assert not any(thread.is_alive() for thread in mine)
     assert session.flush(5)
     assert len(system_points(sink, run.run_id)) == ended_with
     kinds = [env.WhichOneof("payload") for key, env in sink.messages if key == run.run_id]
@@ -84,7 +93,10 @@ def test_monitor_stops_when_logging_fails() -> None:
 
     monitor = SystemMetricsMonitor(refuse, interval=0.01, sampler=lambda: {"system/x": 1.0})
     monitor.start()
-    time.sleep(0.1)
+    deadline = time.monotonic() + 10
+    while monitor.running() and time.monotonic() < deadline:  # it stops by itself
+        time.sleep(0.01)
+    assert not monitor.running(), "the monitor kept sampling after logging failed"
     assert calls == [1]
     monitor.stop()
 
