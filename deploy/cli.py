@@ -12,7 +12,14 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from tracklog.deploy import cli_dlq, cli_models, cli_replay, cli_status, cli_tracking
+from tracklog.deploy import (
+    cli_dlq,
+    cli_models,
+    cli_replay,
+    cli_spool,
+    cli_status,
+    cli_tracking,
+)
 from tracklog.settings import Settings
 
 
@@ -128,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_tracking.add_parsers(sub)
     cli_status.add_parser(sub)
     cli_dlq.add_parser(sub)
+    cli_spool.add_parser(sub)
     cli_replay.add_parser(sub)
     return parser
 

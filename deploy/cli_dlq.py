@@ -99,6 +99,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         f"dead letters: {report.dead_letters}, matching: {report.matching}, "
         f"{verb}: {len(report.replayed)}, already replayed: {report.already_replayed}, "
         f"rejected copies skipped: {report.replays_of_replays}"
+        + (f", truncated (not replayable): {report.truncated}" if report.truncated else "")
     )
     return 0
 

@@ -68,7 +68,8 @@ class ProjectedBatch:
         )
 
 
-def project_batch(records: Iterable[Record]) -> ProjectedBatch:
+def project_batch(records: Iterable[Record], max_event_bytes: int | None = None) -> ProjectedBatch:
+    """Decode (refusing records over ``max_event_bytes``) and project every record."""
     kept: list[Record] = []
     postgres: list[tuple[Position, tuple[PostgresOp, ...]]] = []
     points: list[tuple[Position, MetricPoints]] = []
@@ -77,7 +78,7 @@ def project_batch(records: Iterable[Record]) -> ProjectedBatch:
     for record in records:
         kept.append(record)
         try:
-            envelope = decode(record.value)
+            envelope = decode(record.value, max_event_bytes)
         except InvalidEvent as exc:
             rejected.append(Rejected(record, exc.reason))
             postgres.append((record.position, ()))

@@ -3,6 +3,10 @@
 Headers: reason, source_topic, source_partition, source_offset (and detail when
 there is more to say than the reason). Sent with acks=all; flush() raises if a
 send failed, so the caller does not commit past a dead letter that was lost.
+
+A dead letter is at most TRACKLOG_MAX_EVENT_BYTES (what the topic takes): a longer
+original is cut to fit and says so in the header ``truncated_from`` (its size); such
+a dead letter cannot be replayed (`tracklog dlq replay` skips it).
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ from tracklog.ingest.records import Record
 from tracklog.settings import KafkaSettings
 from tracklog.topics import topic_of
 
-# The consumer's max_partition_fetch_bytes (ingest/consumer.py): a record up to that
-# size can be consumed, so it must fit a dead-letter request too.
-MAX_DEAD_LETTER_BYTES = 16 * 1024 * 1024 + 64 * 1024  # + room for the headers
+HEADER_ROOM_BYTES = 4096  # the headers and Kafka's record overhead
+TRUNCATED_FROM = "truncated_from"
+MAX_KEY_BYTES = 1024  # of a truncated dead letter (keys are aggregate ids, 64 at most)
 
 
 class DeadLetters:
     def __init__(self, kafka: KafkaSettings) -> None:
         self.topic = kafka.dead_letter_topic
         self._options = kafka.client_options()
+        self._max_bytes = kafka.max_event_bytes
         self._producer: Any = None
         self._pending: list[Any] = []
 
@@ -35,10 +40,14 @@ class DeadLetters:
             ("source_offset", str(record.position.offset).encode()),
         ]
         if detail:
-            headers.append(("detail", detail.encode()))
-        future = self._client().send(
-            self.topic, key=record.key, value=record.value or b"", headers=headers
-        )
+            headers.append(("detail", detail.encode()[:1024]))
+        key, value = record.key, record.value or b""
+        room = self._max_bytes - HEADER_ROOM_BYTES
+        if len(key or b"") + len(value) > room:  # keep what fits, say how much there was
+            headers.append((TRUNCATED_FROM, str(len(value)).encode()))
+            key = None if key is None else key[:MAX_KEY_BYTES]
+            value = value[: max(0, room - len(key or b""))]
+        future = self._client().send(self.topic, key=key, value=value, headers=headers)
         self._pending.append(future)
 
     def flush(self, timeout: float = 30.0) -> None:
@@ -63,7 +72,6 @@ class DeadLetters:
                 acks="all",
                 retries=5,
                 max_in_flight_requests_per_connection=1,
-                # whatever the worker can consume it must be able to dead-letter
-                max_request_size=MAX_DEAD_LETTER_BYTES,
+                max_request_size=self._max_bytes,
             )
         return self._producer

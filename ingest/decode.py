@@ -40,10 +40,17 @@ class InvalidEvent(ValueError):
         self.reason = reason
 
 
-def decode(value: bytes | None) -> pb.Envelope:
-    """Parse and validate one Kafka message value."""
+TOO_LARGE = "event too large"
+
+
+def decode(value: bytes | None, max_bytes: int | None = None) -> pb.Envelope:
+    """Parse and validate one Kafka message value (of at most ``max_bytes``, if given)."""
     if not value:
         raise InvalidEvent("empty message")
+    if max_bytes is not None and len(value) > max_bytes:
+        raise InvalidEvent(
+            f"{TOO_LARGE}: {len(value):,} bytes, more than TRACKLOG_MAX_EVENT_BYTES ({max_bytes:,})"
+        )
     try:
         envelope = pb.Envelope.FromString(value)
     except DecodeError as exc:

@@ -35,6 +35,7 @@ class DeadLetter:
     source_offset: int | None
     key: bytes | None
     value: bytes
+    truncated_from: int | None = None  # the original's size when it was cut to fit
 
     @property
     def size(self) -> int:
@@ -60,6 +61,7 @@ class DeadLetter:
             "source_offset": self.source_offset,
             "key": None if self.key is None else self.key.decode("utf-8", "backslashreplace"),
             "size": self.size,
+            "truncated_from": self.truncated_from,
         }
 
 
@@ -97,6 +99,7 @@ def dead_letter_of(
         source_offset=_int(text("source_offset")),
         key=key,
         value=value or b"",
+        truncated_from=_int(text("truncated_from")),
     )
 
 

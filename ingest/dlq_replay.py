@@ -51,6 +51,7 @@ class ReplayReport:
     matching: int  # of those, selected by the filters
     already_replayed: int  # matching, skipped: replayed before
     replays_of_replays: int  # matching, skipped: a copy rejected again (see retry_replays)
+    truncated: int  # matching, skipped: cut to fit the dead-letter topic, not whole
     replayed: tuple[Replayed, ...]
     dry_run: bool
 
@@ -77,7 +78,8 @@ def replay(
                 if letter.matches(reason)
                 and (positions is None or (letter.partition, letter.offset) in positions)
             ]
-            fresh = [x for x in matching if (x.partition, x.offset) not in done]
+            whole = [x for x in matching if x.truncated_from is None]
+            fresh = [x for x in whole if (x.partition, x.offset) not in done]
             rerejected = [x for x in fresh if x.source in copies]
             chosen = fresh if retry_replays else [x for x in fresh if x.source not in copies]
             if dry_run or not chosen:
@@ -88,10 +90,11 @@ def replay(
     return ReplayReport(
         dead_letters=len(dlq.letters),
         matching=len(matching),
-        already_replayed=len(matching) - len(fresh),
+        already_replayed=len(whole) - len(fresh),
         replays_of_replays=0 if retry_replays else len(rerejected),
         replayed=replayed,
         dry_run=dry_run,
+        truncated=len(matching) - len(whole),
     )
 
 

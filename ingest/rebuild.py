@@ -154,11 +154,12 @@ class _Writers:
         live = self._live
         seen = [r for r in chunk if live is None or r.position.offset <= _at(live, r)]
         new = [r for r in chunk if live is not None and r.position.offset > _at(live, r)]
-        points = write_through(self.quiet, project_batch(seen)).points if seen else 0
+        largest = self._settings.kafka.max_event_bytes
+        points = write_through(self.quiet, project_batch(seen, largest)).points if seen else 0
         if new:
             if self._loud is None:
                 self._loud = BatchWriter(self._settings, self._clickhouse)
-            written = write_through(self._loud, project_batch(new))
+            written = write_through(self._loud, project_batch(new, largest))
             points += written.points
             report.dead_letters += written.dead_letters
         report.events += len(chunk)

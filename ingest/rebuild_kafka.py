@@ -96,7 +96,8 @@ def replay_kafka(
                 if r.position.offset <= upto.get((r.position.topic, r.position.partition), -1)
             ]
             if records:
-                written = write_through(writer, project_batch(records))
+                batch = project_batch(records, settings.kafka.max_event_bytes)
+                written = write_through(writer, batch)
                 events += len(records)
                 points += written.points
                 if progress is not None:

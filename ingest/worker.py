@@ -127,7 +127,7 @@ class Worker:
                 records = records_of(consumer.poll(timeout_ms=POLL_TIMEOUT_MS), self._log)
                 if records:
                     projected_at = time.perf_counter()
-                    batch = project_batch(records)
+                    batch = project_batch(records, self.settings.kafka.max_event_bytes)
                     self.stats.poll_seconds += projected_at - polled_at
                     self.stats.project_seconds += time.perf_counter() - projected_at
                     if self.stats.first_records_at is None:

@@ -25,6 +25,8 @@ from tracklog.events import Payload
 
 # Bytes a point costs in a MetricsLogged message besides its key (3 varints/doubles + tags).
 POINT_OVERHEAD_BYTES = 32
+# Bytes an event costs besides its payload: the envelope (ids, times) and Kafka's record.
+ENVELOPE_ROOM_BYTES = 1024
 
 
 class BufferFullError(RuntimeError):
@@ -87,8 +89,10 @@ class Batcher:
         max_buffered_points: int = 2_000_000,
         max_buffered_events: int = 100_000,
         max_block_seconds: float = 60.0,
+        max_event_bytes: int = 1_048_576 - ENVELOPE_ROOM_BYTES,
     ) -> None:
         self.max_batch_points = max_batch_points
+        self.max_event_bytes = max_event_bytes  # the largest payload of an event
         self.max_batch_bytes = max_batch_bytes
         self.max_buffered_points = max_buffered_points
         self.max_buffered_events = max_buffered_events
@@ -108,7 +112,17 @@ class Batcher:
     def put(
         self, run_id: str, events: Sequence[PendingEvent] = (), points: Points | None = None
     ) -> None:
-        """Queue ``events`` (in order) then ``points``, all or nothing."""
+        """Queue ``events`` (in order) then ``points``, all or nothing. An event too large
+        for the producer to send raises ValueError (nothing is queued)."""
+        for event in events:
+            if event.payload.ByteSize() > self.max_event_bytes:
+                raise ValueError(
+                    f"a {type(event.payload).__name__} event of {event.payload.ByteSize():,} "
+                    f"bytes is larger than Tracklog can send ({self.max_event_bytes:,} bytes: "
+                    "the producer's max_request_size, TRACKLOG_MAX_EVENT_BYTES, less the "
+                    "envelope); make the value smaller, or raise TRACKLOG_MAX_EVENT_BYTES "
+                    "together with the topic's max.message.bytes"
+                )
         n_points = len(points.keys) if points is not None else 0
         n_events = len(events)
         with self._lock:  # the conditions' lock; plain `with lock` is cheaper on the hot path

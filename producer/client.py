@@ -63,7 +63,7 @@ class TracklogClient(ExperimentsMixin, SearchMixin, SeriesMixin, ArtifactsMixin)
             user_id=user,
             artifact_uri=session.artifacts.run_started(run_id, experiment_id),
         )
-        session.emit(run_id, [payload])
+        session.emit(run_id, events.run_start_events(payload, session.event_split_bytes))
         info = RunInfo(run_id, experiment_id, name, None, start_ms, user)
         info = RunInfo(**{**_fields(info), "artifact_uri": payload.artifact_uri})
         return Run(info, RunData(tags=dict(tag_pairs)))
@@ -117,12 +117,13 @@ class TracklogClient(ExperimentsMixin, SearchMixin, SeriesMixin, ArtifactsMixin)
                     f"param {key!r} of run {run_id} was already logged with value "
                     f"{known[key]!r}; params are write-once and cannot change to {value!r}"
                 )
-        payloads: list[events.Payload] = []
-        if param_list:
-            payloads.append(events.params_logged(param_list))
-        if tag_list:
-            payloads.append(events.tags_set(tag_list))
-        self._writer().emit(run_id, payloads, metrics)
+        session = self._writer()
+        split = session.event_split_bytes  # MLflow's 100 per request, and the producer's size
+        payloads: list[events.Payload] = [
+            *events.params_events(param_list, split),
+            *events.tags_events(tag_list, split),
+        ]
+        session.emit(run_id, payloads, metrics)
         known.update(param_list)
 
     def log_metric(

@@ -12,6 +12,8 @@ from typing import TypeAlias
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tracklog.v1 import events_pb2 as pb
+from tracklog.validation import MAX_PARAMS_PER_BATCH as MAX_PARAMS
+from tracklog.validation import MAX_TAGS_PER_BATCH as MAX_TAGS
 
 Payload: TypeAlias = (
     pb.ExperimentCreated
@@ -103,6 +105,55 @@ def run_started(
 
 def params_logged(pairs: Iterable[tuple[str, str]]) -> pb.ParamsLogged:
     return pb.ParamsLogged(params=[pb.Param(key=k, value=v) for k, v in pairs])
+
+
+# Bytes a key/value pair costs in a message besides its UTF-8 text (tags and lengths).
+PAIR_OVERHEAD_BYTES = 8
+
+
+def pair_chunks(
+    pairs: Sequence[tuple[str, str]], max_count: int, max_bytes: int
+) -> list[list[tuple[str, str]]]:
+    """``pairs`` in order, cut into runs of at most ``max_count`` pairs and about
+    ``max_bytes`` encoded bytes each (MLflow's per-request limits, and the largest event
+    the producer sends); one pair is never cut. No pairs, no chunks."""
+    chunks: list[list[tuple[str, str]]] = []
+    chunk: list[tuple[str, str]] = []
+    size = 0
+    for key, value in pairs:
+        cost = len(key.encode()) + len(value.encode()) + PAIR_OVERHEAD_BYTES
+        if chunk and (len(chunk) >= max_count or size + cost > max_bytes):
+            chunks.append(chunk)
+            chunk, size = [], 0
+        chunk.append((key, value))
+        size += cost
+    if chunk:
+        chunks.append(chunk)
+    return chunks
+
+
+def params_events(pairs: Sequence[tuple[str, str]], max_bytes: int) -> list[pb.ParamsLogged]:
+    """ParamsLogged events of at most 100 params (MLflow's log_batch limit) and about
+    ``max_bytes`` each."""
+    chunks = pair_chunks(pairs, MAX_PARAMS, max_bytes)
+    return [params_logged(chunk) for chunk in chunks]
+
+
+def tags_events(pairs: Sequence[tuple[str, str]], max_bytes: int) -> list[pb.TagsSet]:
+    """TagsSet events of at most 100 tags and about ``max_bytes`` each."""
+    return [tags_set(chunk) for chunk in pair_chunks(pairs, MAX_TAGS, max_bytes)]
+
+
+def run_start_events(started: pb.RunStarted, max_bytes: int) -> list[Payload]:
+    """``started`` keeping only the first tags that fit, then TagsSet events with the rest."""
+    chunks = pair_chunks([(t.key, t.value) for t in started.tags], MAX_TAGS, max_bytes)
+    if len(chunks) <= 1:
+        return [started]
+    first = pb.RunStarted()
+    first.CopyFrom(started)
+    del first.tags[:]
+    first.tags.extend(_tags(chunks[0]))
+    return [first, *(tags_set(chunk) for chunk in chunks[1:])]
 
 
 def artifact_logged(path: str, size: int, digest: str) -> pb.ArtifactLogged:

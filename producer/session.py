@@ -13,7 +13,7 @@ from typing import Any
 
 from tracklog import events, experiment_names, flush_tokens, inputs, validation
 from tracklog.artifact_logger import ArtifactLogger
-from tracklog.batcher import Batcher, PendingEvent
+from tracklog.batcher import ENVELOPE_ROOM_BYTES, Batcher, PendingEvent
 from tracklog.entities import Experiment, Metric, Param, RunInfo, RunTag, Unsent
 from tracklog.flush_tokens import FlushToken
 from tracklog.ids import DEFAULT_EXPERIMENT_NAME, new_run_id
@@ -54,9 +54,14 @@ class Session:
             max_buffered_points = limits.max_buffered_points
         if max_block_seconds is None:
             max_block_seconds = limits.max_block_seconds
+        # One event must fit the producer's max_request_size: calls are split into events
+        # of at most half of it, and a single value that cannot fit is refused at the call.
+        largest = int((producer_options or {}).get("max_request_size", kafka.max_event_bytes))
+        self.event_split_bytes = largest // 2
         self._batcher = Batcher(
             max_batch_points=max_batch_points,
-            max_batch_bytes=max_batch_bytes,
+            max_batch_bytes=min(max_batch_bytes, self.event_split_bytes),
+            max_event_bytes=largest - ENVELOPE_ROOM_BYTES,
             max_buffered_points=max_buffered_points,
             max_buffered_events=max_buffered_events,
             max_block_seconds=max_block_seconds,
@@ -161,7 +166,7 @@ class Session:
             self._ensure_experiment(experiment)
             experiment_id = experiment.experiment_id
         now = time.time_ns()
-        payload = events.run_started(
+        started = events.run_started(
             experiment_id=experiment_id,
             run_name=name,
             parent_run_id=parent,
@@ -170,13 +175,14 @@ class Session:
             user_id=self._user,
             artifact_uri=self.artifacts.run_started(run_id, experiment_id),
         )
+        payloads = events.run_start_events(started, self.event_split_bytes)
         with self._lock:
             if run_id in self._live:
                 raise ValueError(f"run {run_id} is already active in this session")
             self._live[run_id] = {}
             self._ended.discard(run_id)
         try:
-            self._batcher.put(run_id, [PendingEvent(run_id, payload, now)])
+            self._batcher.put(run_id, [PendingEvent(run_id, p, now) for p in payloads])
         except BaseException:
             with self._lock:
                 self._live.pop(run_id, None)
@@ -269,10 +275,9 @@ class Session:
                 if old is None:
                     new.append((key, value))
             params_so_far.update(new)
-        if new:
-            pending.append(PendingEvent(run_id, events.params_logged(new), now))
-        if tag_list:
-            pending.append(PendingEvent(run_id, events.tags_set(tag_list), now))
+        split = self.event_split_bytes  # MLflow's 100 per request, and the producer's size
+        pending.extend(PendingEvent(run_id, e, now) for e in events.params_events(new, split))
+        pending.extend(PendingEvent(run_id, e, now) for e in events.tags_events(tag_list, split))
         try:
             self._batcher.put(run_id, pending, points)
         except BaseException:

@@ -38,6 +38,10 @@ class KafkaSettings:
     fetch_max_wait_ms: int = 10
     partitions: int = 8
     replication_factor: int = 1
+    # The largest event: the SDK producer's max_request_size (the SDK splits large calls
+    # into events of at most half of it) and what the worker accepts (larger records are
+    # dead-lettered). Kafka's own default for a topic's max.message.bytes is about 1 MB.
+    max_event_bytes: int = 1_048_576
 
     @property
     def dead_letter_topic(self) -> str:
@@ -103,6 +107,7 @@ class Settings:
             fetch_max_wait_ms=int(e.get("TRACKLOG_KAFKA_FETCH_MAX_WAIT_MS", "10")),
             partitions=int(e.get("TRACKLOG_EVENTS_PARTITIONS", "8")),
             replication_factor=int(e.get("TRACKLOG_EVENTS_REPLICATION_FACTOR", "1")),
+            max_event_bytes=int(e.get("TRACKLOG_MAX_EVENT_BYTES", "1048576")),
         )
         return cls(
             kafka=kafka,

@@ -60,6 +60,7 @@ class KafkaSink:
             "compression_type": compression_type,
             "linger_ms": linger_ms,
             "batch_size": 256 * 1024,
+            "max_request_size": kafka.max_event_bytes,
             **(producer_options or {}),
         }
         self._topic = kafka.events_topic

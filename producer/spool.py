@@ -13,6 +13,10 @@ each writes in its own locked subdirectory and, at start, adopts and sends what
 exited processes left. At close, what Kafka has not acknowledged stays on disk
 and a WARNING says how much; the next process using the directory sends it.
 
+A record Kafka refuses for good (too large, invalid) is moved to
+``<directory>/quarantine/`` (`tracklog.spool_quarantine`), logged at ERROR,
+counted in `quarantined` and reported at close; the records after it are sent.
+
 The spool holds at most ``max_bytes`` of this process's own unacknowledged events
 (adopted backlogs do not count: processes sharing a directory may hold more in
 it). When it is full, ``on_full="block"`` makes `send` wait for room (logged at
@@ -28,11 +32,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from tracklog.settings import KafkaSettings, SpoolSettings
 from tracklog.sink import DoneCallback, EventSink
 from tracklog.spool_dirs import adopt_orphans, create_own
+from tracklog.spool_quarantine import Quarantine
 from tracklog.spool_segments import SEGMENT_BYTES, SegmentLog, record_size
 from tracklog.spool_shipper import Shipper
 from tracklog.spool_sources import Source
@@ -114,7 +120,7 @@ class SpoolingSink:
                 claim.release(remove=False)
                 continue
             sources.append(Source(adopted, claim, counted=False))
-        self._shipper = Shipper([*sources, self._own], sink_factory)
+        self._shipper = Shipper([*sources, self._own], sink_factory, Quarantine(root, target))
         self._last_drop_log = 0.0
         self._full_since: float | None = None  # when a send started waiting for room
 
@@ -197,6 +203,18 @@ class SpoolingSink:
         on_done(SpoolFullError(f"the spool at {self.directory} is full; the event was dropped"))
 
     @property
+    def quarantined(self) -> tuple[int, int]:
+        """(events, metric points) this process moved to the quarantine: Kafka refused them
+        for good; they are kept in `quarantine_directory` (`tracklog spool list`)."""
+        quarantine = self._shipper.quarantine
+        with self._shipper.lock:
+            return quarantine.events, quarantine.points
+
+    @property
+    def quarantine_directory(self) -> Path:
+        return self._shipper.quarantine.directory
+
+    @property
     def dropped(self) -> tuple[int, int]:
         """(events, metric points) dropped because the spool was full."""
         return self.dropped_events, self.dropped_points
@@ -249,6 +267,16 @@ class SpoolingSink:
                 events,
                 points,
                 self.directory.parent,
+            )
+        quarantined, quarantined_points = self.quarantined
+        if quarantined:
+            log.error(
+                "tracklog: %d events (%d metric points) were refused by Kafka for good and are "
+                "kept in %s; `tracklog spool list` shows why, `tracklog spool resend` sends "
+                "them again after a fix",
+                quarantined,
+                quarantined_points,
+                self.quarantine_directory,
             )
         if self.dropped_events:
             log.error(

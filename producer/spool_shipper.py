@@ -13,6 +13,12 @@ re-send would then put that batch before the failed one's records), creates a
 fresh producer (a restarted broker may have forgotten the idempotent producer's
 id), backs off, and re-sends everything after the acknowledged prefix. Records
 acknowledged beyond a gap are sent again: the worker drops duplicates by event id.
+
+A record Kafka refuses for good (too large, invalid: `spool_quarantine.refused_for_good`)
+must not block the records behind it. One refused inside a batch of several cannot be
+told apart from its neighbours, so the shipper re-sends from the acknowledged prefix
+one record at a time until the refused one fails alone; that one moves to the
+quarantine (logged at ERROR, its ``on_done`` gets the error) and sending goes on.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from collections.abc import Callable
 
 from tracklog.sink import DoneCallback, EventSink, ReportsPositions
 from tracklog.spool_producer import abandon, let_go
+from tracklog.spool_quarantine import Quarantine, refused_for_good
+from tracklog.spool_segments import Position
 from tracklog.spool_sources import InFlight, Source, give_up_unreadable
 
 log = logging.getLogger(__name__)
@@ -36,9 +44,18 @@ STOP_GRACE_SECONDS = 2.0  # after abandoning the producer, for a thread still bu
 
 
 class Shipper:
-    def __init__(self, sources: list[Source], sink_factory: Callable[[], EventSink]) -> None:
+    def __init__(
+        self,
+        sources: list[Source],
+        sink_factory: Callable[[], EventSink],
+        quarantine: Quarantine,
+    ) -> None:
         self.sources = sources  # adopted ones first; the last one is this process's own
         self._factory = sink_factory
+        self.quarantine = quarantine
+        # (source, position): one record in flight at a time until the acknowledged prefix
+        # of that source reaches the position, to find which record Kafka refuses
+        self._isolating: tuple[Source, Position] | None = None
         self.lock = threading.Condition()
         self._sink: EventSink | None = None
         self._generation = 0
@@ -162,7 +179,7 @@ class Shipper:
     def _drop(self, source: Source, error: OSError) -> None:
         """Stop shipping an adopted log that cannot be read; it stays on disk, unclaimed."""
         with self.lock:
-            self.sources.remove(source)
+            self._forget(source)
             source.dropped = True
             self._inflight_records -= len(source.inflight)
             self._inflight_bytes -= sum(entry.record.size for entry in source.inflight)
@@ -211,17 +228,27 @@ class Shipper:
                 if self._appends == seen and not self._stopping.is_set():
                     self.lock.wait(0.2)
             return False
-        entry = InFlight(record)
         with self.lock:
+            entry = InFlight(record, alone=self._isolating is not None)
             source.inflight.append(entry)
             source.read_pos = record.end
             self._inflight_records += 1
             self._inflight_bytes += record.size
         sink = self._sink
         assert sink is not None
-        sink.send(
-            record.key, record.value, lambda error: self._done(source, entry, generation, error)
-        )
+        try:
+            sink.send(
+                record.key,
+                record.value,
+                lambda error: self._done(source, entry, generation, error),
+            )
+        except Exception as error:  # refused before joining a batch: it was alone
+            if not refused_for_good(error):
+                raise
+            with self.lock:
+                done = self._quarantine(source, entry, error)
+            for on_done, refused in done:
+                on_done(refused)
         return True
 
     def _prune(self) -> None:
@@ -230,12 +257,20 @@ class Shipper:
             sent = source.counted and source.records == 0 and not source.inflight
             if source.callbacks is None and sent:
                 with self.lock:
-                    self.sources.remove(source)
+                    self._forget(source)
                 source.log.remove()
                 source.claim.release(remove=True)
                 log.info("tracklog spool: sent everything left in %s", source.claim.path)
 
+    def _forget(self, source: Source) -> None:
+        """Stop shipping ``source`` (the caller holds ``lock``)."""
+        self.sources.remove(source)
+        if self._isolating is not None and self._isolating[0] is source:
+            self._isolating = None
+
     def _window_full(self) -> bool:
+        if self._isolating is not None:
+            return self._inflight_records >= 1
         return self._inflight_records >= WINDOW_RECORDS or (
             self._inflight_records > 0 and self._inflight_bytes >= WINDOW_BYTES
         )
@@ -243,37 +278,86 @@ class Shipper:
     def _done(
         self, source: Source, entry: InFlight, generation: int, error: BaseException | None
     ) -> None:
-        acknowledged: list[tuple[DoneCallback, int]] = []
         with self.lock:
             if generation != self._generation or source.dropped:
                 return  # a send of a retired producer (its record is re-sent), or skipped
-            if error is not None:
+            if error is not None and refused_for_good(error) and entry.alone:
+                done = self._quarantine(source, entry, error)
+            elif error is not None:
+                if refused_for_good(error):  # which record of its batch? one at a time
+                    self._isolate(source, entry)
                 self._failure = self._failure or error
                 self.lock.notify_all()
                 return
-            entry.acked = True
-            freed = False
-            while source.inflight and source.inflight[0].acked:
-                record = source.inflight.popleft().record
-                self._inflight_records -= 1
-                self._inflight_bytes -= record.size
-                source.records -= 1
-                source.points -= record.points
-                source.size -= record.size
-                source.log.release_through(record.end)
-                freed = True
-                if source.callbacks is not None:
-                    acknowledged.append(source.callbacks.popleft())
-            if freed:
-                if self._outage_since is not None:
+            else:
+                entry.acked = True
+                done = self._advance(source)
+                if done and self._outage_since is not None:
                     log.warning(
                         "tracklog spool: Kafka acknowledges again after %.0fs; sending the spool",
                         time.monotonic() - self._outage_since,
                     )
                     self._outage_since = None
-                self.lock.notify_all()  # wakes a send waiting for room, and close
-        for on_done, _ in acknowledged:
-            on_done(None)
+        for on_done, refused in done:
+            on_done(refused)
+
+    def _isolate(self, source: Source, entry: InFlight) -> None:
+        """Send one record at a time until every record through ``entry`` is acknowledged
+        or quarantined (the caller holds ``lock``)."""
+        through = entry.record.end
+        if self._isolating is not None and self._isolating[0] is source:
+            through = max(through, self._isolating[1])
+        self._isolating = (source, through)
+
+    def _advance(self, source: Source) -> list[tuple[DoneCallback, BaseException | None]]:
+        """Move the acknowledged prefix over the leading acknowledged (or quarantined)
+        records; return their callbacks, each with None or the error that refused its
+        record, to be called without ``lock`` (which the caller holds)."""
+        done: list[tuple[DoneCallback, BaseException | None]] = []
+        freed = False
+        while source.inflight and source.inflight[0].acked:
+            entry = source.inflight.popleft()
+            record = entry.record
+            self._inflight_records -= 1
+            self._inflight_bytes -= record.size
+            source.records -= 1
+            source.points -= record.points
+            source.size -= record.size
+            source.log.release_through(record.end)
+            freed = True
+            if source.callbacks is not None:
+                done.append((source.callbacks.popleft()[0], entry.refused))
+        if freed:
+            isolated = self._isolating
+            if isolated and isolated[0] is source and source.log.acked >= isolated[1]:
+                self._isolating = None
+            self.lock.notify_all()  # wakes a send waiting for room, and close
+        return done
+
+    def _quarantine(
+        self, source: Source, entry: InFlight, error: BaseException
+    ) -> list[tuple[DoneCallback, BaseException | None]]:
+        """Move a record Kafka refuses for good out of the way: to the quarantine, counted
+        as done so the records after it are sent (the caller holds ``lock``)."""
+        record = entry.record
+        try:
+            path = self.quarantine.put(record.key, record.value, record.points, error)
+        except OSError as write_error:  # kept in the spool: retried after a back-off
+            log.error("tracklog spool: cannot quarantine a refused event: %s", write_error)
+            self._failure = self._failure or error
+            self.lock.notify_all()
+            return []
+        log.error(
+            "tracklog spool: Kafka refuses an event for good (%s): moved it out of the spool "
+            "to %s (%d bytes, %d metric points) and sending the events after it; fix the "
+            "cause, then `tracklog spool resend` sends it again",
+            error,
+            path,
+            record.size,
+            record.points,
+        )
+        entry.acked, entry.refused = True, error
+        return self._advance(source)
 
     def _retire(self, timeout: float) -> None:
         """Close the producer, then re-read from the acknowledged prefix with a fresh one.

@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 class InFlight:
     record: SpooledRecord
     acked: bool = False
+    alone: bool = False  # sent with nothing else in flight (the shipper was isolating)
+    refused: BaseException | None = None  # quarantined: Kafka refused it for good
 
 
 @dataclass(slots=True)

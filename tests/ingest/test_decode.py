@@ -130,3 +130,10 @@ def test_bad_input_is_rejected_with_a_reason(case: str) -> None:
     with pytest.raises(InvalidEvent) as caught:
         decode(value)
     assert reason in caught.value.reason
+
+
+def test_an_event_over_the_size_limit_is_rejected_before_parsing() -> None:
+    value = params_logged(RUN, {f"p{i}": "x" * 100 for i in range(20)}).SerializeToString()
+    assert decode(value, max_bytes=len(value)).params_logged.params[0].key == "p0"
+    with pytest.raises(InvalidEvent, match=f"event too large: {len(value):,} bytes, more than"):
+        decode(value, max_bytes=len(value) - 1)

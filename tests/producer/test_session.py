@@ -168,3 +168,70 @@ def test_flush_times_out_when_nothing_is_acknowledged() -> None:
     unsent = s.close(0.2)
     # ExperimentCreated("Default"), RunStarted, RunEnded, and the point
     assert unsent.events == 3 and unsent.points == 1
+
+
+def test_a_call_larger_than_an_event_is_split_into_events_well_under_the_producer_limit(
+    session: Session, sink: RecordingSink
+) -> None:
+    """The issue's reproduction: 200 params of 6,000 characters (1.2 MB) in one call."""
+    params = {f"p{i}": "x" * 6000 for i in range(200)}
+    tags = {f"t{i}": "y" * 100 for i in range(250)}
+    with session.start_run() as run:
+        session.log_params(params)
+        session.set_tags(tags)
+        session.log_metric("after", 1.0)
+    assert session.flush(5)
+    events = [env for key, env in sink.messages if key == run.run_id]
+    logged = [e.params_logged for e in events if e.WhichOneof("payload") == "params_logged"]
+    assert {p.key: p.value for e in logged for p in e.params} == params
+    assert all(len(e.params) <= 100 for e in logged)  # MLflow's log_batch limit
+    tag_events = [e.tags_set for e in events if e.WhichOneof("payload") == "tags_set"]
+    assert {t.key: t.value for e in tag_events for t in e.tags} == tags
+    assert [len(e.tags) for e in tag_events] == [100, 100, 50]
+    limit = 1_048_576  # kafka-python's default max_request_size = TRACKLOG_MAX_EVENT_BYTES
+    assert session.event_split_bytes == limit // 2
+    assert max(e.ByteSize() for e in events) <= limit // 2
+    assert len(logged) == 3  # 100 params of 6 KB = 600 KB: over half the limit, cut again
+    assert "after" in [k for e in events for k in e.metrics_logged.keys]
+
+
+def test_the_split_follows_the_configured_request_size() -> None:
+    sink = RecordingSink()
+    session = Session(
+        sink_factory=lambda: sink,
+        linger_seconds=0.01,
+        query_addr="",
+        producer_options={"max_request_size": 64 * 1024},
+    )
+    tags = {f"tag{i}": "v" * 3000 for i in range(30)}
+    with session.start_run(tags=tags) as run:
+        session.log_metrics({f"m{i}": float(i) for i in range(5000)})
+    assert session.flush(5)
+    session.close(5)
+    events = [env for key, env in sink.messages if key == run.run_id]
+    assert max(e.ByteSize() for e in events) <= 32 * 1024
+    kinds = [e.WhichOneof("payload") for e in events]
+    assert kinds[0] == "run_started" and kinds[1] == "tags_set"  # start tags split too
+    got = {t.key: t.value for e in events for t in [*e.run_started.tags, *e.tags_set.tags]}
+    assert {k: got[k] for k in tags} == tags
+    assert sum(len(e.metrics_logged.keys) for e in events) == 5000
+
+
+def test_an_event_that_cannot_fit_raises_before_anything_is_queued() -> None:
+    sink = RecordingSink()
+    session = Session(
+        sink_factory=lambda: sink,
+        linger_seconds=0.01,
+        query_addr="",
+        producer_options={"max_request_size": 8 * 1024},
+    )
+    with session.start_run() as run:
+        with pytest.raises(ValueError, match="larger than Tracklog can send"):
+            session.log_param("big", "é" * 6000)  # within MLflow's 6,000 characters: 12 KB
+        session.log_param("small", "ok")
+    assert session.flush(5)
+    session.close(5)
+    params = [
+        p.key for key, env in sink.messages if key == run.run_id for p in env.params_logged.params
+    ]
+    assert params == ["small"]
