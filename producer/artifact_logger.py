@@ -1,11 +1,12 @@
 """`ArtifactLogger`: the SDK's artifact calls, owned by a `Session` (``session.artifacts``).
 
-Layout (as MLflow's): the artifact root (``TRACKLOG_ARTIFACT_ROOT``, default
-``./tracklog-artifacts``; the embedded stack uses ``<data dir>/artifacts``) holds
-one location per experiment, ``<root>/<experiment id>`` unless the experiment was
-created with an ``artifact_location``; a run's ``artifact_uri`` is
-``<experiment location>/<run id>/artifacts``. A run in an experiment whose
-location this process does not know gets the default layout.
+Layout (as MLflow's): an experiment's location is decided once, where it is created:
+the given ``artifact_location``, else ``<root>/<experiment id>`` with the deployment's
+artifact root (what the query service says, `tracklog.deployment`; the embedded stack's
+is ``<data dir>/artifacts``), else this process's ``TRACKLOG_ARTIFACT_ROOT`` (default
+``./tracklog-artifacts``) when no query service answers. Every later client follows
+the location recorded with the experiment. A run's ``artifact_uri`` is
+``<experiment location>/<run id>/artifacts``.
 
 Files are written to the store first, then one ``ArtifactLogged`` event per file
 (path, size, SHA-256) is queued; artifact paths are checked (ValueError for
@@ -34,6 +35,7 @@ from tracklog.artifact_store import (
     safe_artifact_path,
 )
 from tracklog.batcher import Batcher, PendingEvent
+from tracklog.deployment import Deployment
 
 DEFAULT_ARTIFACT_ROOT = "./tracklog-artifacts"
 
@@ -62,23 +64,31 @@ class ArtifactLogger:
         lookup_uri: Callable[[str], str] | None = None,
         *,
         known: _Known | None = None,
+        deployment: Deployment | None = None,
     ) -> None:
-        self.root = normalize_root(root or DEFAULT_ARTIFACT_ROOT)
+        self.root = normalize_root(root or DEFAULT_ARTIFACT_ROOT)  # without a query service
         self._batcher = batcher
         self._active_run_id = active_run_id
         self._lookup_uri = lookup_uri
         self._known = known if known is not None else _Known()
+        self._deployment = deployment
 
     def with_lookup(self, lookup_uri: Callable[[str], str]) -> ArtifactLogger:
         """A logger sharing this one's state that asks ``lookup_uri`` for unknown runs."""
         return ArtifactLogger(
-            self.root, self._batcher, self._active_run_id, lookup_uri, known=self._known
+            self.root,
+            self._batcher,
+            self._active_run_id,
+            lookup_uri,
+            known=self._known,
+            deployment=self._deployment,
         )
 
     # layout
 
     def experiment_location(self, experiment_id: str, artifact_location: str | None = None) -> str:
-        """The experiment's location: the given one (remembered), a known one, or the default."""
+        """The experiment's location: the given one, a known one, the one recorded with the
+        experiment, or (for one not created yet) the deployment's default; remembered."""
         if artifact_location is not None:
             if not artifact_location.strip() or "\x00" in artifact_location:
                 raise ValueError(f"invalid artifact_location {artifact_location!r}")
@@ -88,7 +98,19 @@ class ArtifactLogger:
             return location
         with self._known.lock:
             known = self._known.locations.get(experiment_id)
-        return known if known is not None else join_uri(self.root, experiment_id)
+        if known is not None:
+            return known
+        location = self._deployed_location(experiment_id)
+        with self._known.lock:
+            return self._known.locations.setdefault(experiment_id, location)
+
+    def _deployed_location(self, experiment_id: str) -> str:
+        if self._deployment is None:
+            return join_uri(self.root, experiment_id)
+        recorded = self._deployment.recorded_location(experiment_id)
+        if recorded is not None:
+            return normalize_root(recorded)
+        return join_uri(self._deployment.artifact_root(), experiment_id)
 
     def run_started(self, run_id: str, experiment_id: str) -> str:
         """Mint (and remember) the artifact_uri of a run this process starts."""

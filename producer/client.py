@@ -25,14 +25,16 @@ from tracklog.client_series import SeriesMixin
 from tracklog.data import Dataset
 from tracklog.entities import Metric, Param, RunInfo, RunTag
 from tracklog.ids import new_run_id
+from tracklog.registry_client import RegistryMixin
 from tracklog.run import source_name, system_tags, user_name
 from tracklog.v1 import query_pb2
 
 HISTORY_PAGE = 100_000
 
 
-class TracklogClient(ExperimentsMixin, SearchMixin, SeriesMixin, ArtifactsMixin):
-    """A client of one Tracklog deployment: ``TracklogClient(query_addr=None, session=None)``."""
+class TracklogClient(ExperimentsMixin, SearchMixin, SeriesMixin, ArtifactsMixin, RegistryMixin):
+    """A client of one Tracklog deployment: ``TracklogClient(query_addr=None, session=None)``,
+    tracking and model registry in one object, as MlflowClient."""
 
     # --- runs -------------------------------------------------------------------------------
 

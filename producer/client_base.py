@@ -17,9 +17,10 @@ import grpc
 
 from tracklog.client_errors import TracklogError, from_rpc
 from tracklog.flush_tokens import FlushToken
+from tracklog.run import user_name
 from tracklog.session import Session
 from tracklog.settings import Settings
-from tracklog.v1 import query_pb2_grpc, tracking_pb2
+from tracklog.v1 import query_pb2_grpc, registry_pb2_grpc, tracking_pb2
 
 Resp = TypeVar("Resp")
 DEFAULT_WAIT_SECONDS = 30.0
@@ -37,6 +38,8 @@ class ClientBase:
         self.query_addr = query_addr or Settings.from_env().query_addr  # TRACKLOG_QUERY_ADDR
         self._channel = grpc.insecure_channel(self.query_addr)
         self._query = query_pb2_grpc.QueryServiceStub(self._channel)
+        self._registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
+        self._actor = user_name()  # recorded with registry changes
         self._session = session
         self._timeout = timeout
         self._wait_timeout = wait_timeout
@@ -57,9 +60,17 @@ class ClientBase:
             raise from_rpc(error) from error
 
     def _sync(self) -> None:
-        """Wait until everything this process's session wrote is readable."""
+        """Wait until everything this process's session wrote is readable (nothing to wait
+        for, and no session created, when this process has not written yet)."""
+        session = self._session
+        if session is None:
+            from tracklog.fluent import existing_session
+
+            session = existing_session()
+            if session is None:
+                return
         try:
-            token = self._writer().flush_token(self._wait_timeout)
+            token = session.flush_token(self._wait_timeout)
         except TimeoutError as exc:
             raise TracklogError("DEADLINE_EXCEEDED", str(exc)) from exc
         if token and token != self._waited:

@@ -5,7 +5,8 @@ that holds the name (also one renamed to it) is used as it is; a deleted one rai
 like MLflow ("restore it or use another name"). A name nobody holds gets
 `uuid5(name)` (so two processes creating it at once resolve to one experiment) or,
 when a renamed experiment already owns that id, `uuid5(name + "#2")`, "#3", ...
-When the service cannot be reached, the id is `uuid5(name)` without further checks.
+When the service cannot be reached, the id is `uuid5(name)` without further checks
+(`tracklog.deployment.Deployment.resolve`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class ExperimentDeletedError(ValueError):
 class Resolved:
     experiment_id: str
     exists: bool  # the query service already holds it (no ExperimentCreated needed)
+    artifact_location: str = ""  # recorded when it was created (when it exists)
 
 
 def _get(stub: query_pb2_grpc.QueryServiceStub, timeout: float, **selector: str) -> Any:
@@ -53,22 +55,9 @@ def resolve_with(
             raise ExperimentDeletedError(
                 f"experiment {name!r} is deleted; restore it or use another name"
             )
-        return Resolved(held.experiment_id, True)
+        return Resolved(held.experiment_id, True, held.artifact_location)
     for n in range(1, MAX_SUFFIX + 1):
         candidate = experiment_id_for(name if n == 1 else f"{name}#{n}")
         if _get(stub, timeout, experiment_id=candidate) is None:
             return Resolved(candidate, False)
     raise ValueError(f"no free experiment id for {name!r} after {MAX_SUFFIX} tries")
-
-
-def resolve(name: str, query_addr: str, timeout: float = LOOKUP_TIMEOUT_SECONDS) -> Resolved:
-    """Resolve ``name`` via the query service at ``query_addr`` ('' = do not ask)."""
-    if query_addr:
-        channel = grpc.insecure_channel(query_addr)
-        try:
-            return resolve_with(query_pb2_grpc.QueryServiceStub(channel), name, timeout)
-        except grpc.RpcError:
-            pass  # unreachable: fall back to the derived id
-        finally:
-            channel.close()
-    return Resolved(experiment_id_for(name), False)

@@ -43,6 +43,13 @@ def get_session() -> Session:
         return _default if _default is not None else _install(Session())
 
 
+def existing_session() -> Session | None:
+    """The default session if one was created (reads use it to see this process's writes
+    without creating a session, and its Kafka producer, when nothing was written)."""
+    with _lock:
+        return _default
+
+
 def configure(kafka: KafkaSettings | None = None, **sender_options: Any) -> Session:
     """Replace the default session; the old one is flushed and closed first.
 
@@ -187,13 +194,16 @@ def search_runs(
     search_all_experiments: bool = False,
     experiment_names: Sequence[str] | None = None,
 ) -> Any:
-    """MLflow's `search_runs`: a pandas DataFrame (or a list of runs) of the matching runs."""
+    """MLflow's `search_runs`: a pandas DataFrame (or a list of runs) of the matching runs;
+    it sees every write this process made before it (read-your-writes)."""
     from tracklog import search_fluent
+    from tracklog.fluent_tracking import get_client
 
     with _lock:
         session = _default
     current = None if session is None else session.current_experiment
     return search_fluent.search_runs(
+        get_client(),
         experiment_ids,
         filter_string,
         run_view_type,
@@ -203,5 +213,4 @@ def search_runs(
         search_all_experiments,
         experiment_names,
         current_experiment_id=None if current is None else current.experiment_id,
-        address=None if session is None else session.query_addr,
     )

@@ -13,17 +13,21 @@ from tracklog.client import TracklogClient
 from tracklog.client_entities import Run
 from tracklog.data import Dataset
 from tracklog.entities import Experiment
-from tracklog.fluent import get_session
+from tracklog.fluent import existing_session, get_session
 from tracklog.ids import DEFAULT_EXPERIMENT_NAME
 from tracklog.registry_entities import PagedList
+from tracklog.settings import Settings
 
 _lock = threading.Lock()
 _clients: dict[str, TracklogClient] = {}  # query address -> client of the default session
 
 
 def get_client(query_addr: str | None = None) -> TracklogClient:
-    """A client of the default session (one per query address, kept for the process)."""
-    addr = query_addr or get_session().query_addr or None
+    """A client of the default session (one per query address, kept for the process); it
+    creates no session (nor Kafka producer) until something is written."""
+    session = existing_session()
+    addr = query_addr or (session.query_addr if session else Settings.from_env().query_addr)
+    addr = addr or None
     key = addr or ""
     with _lock:
         client = _clients.get(key)
@@ -68,6 +72,32 @@ def set_experiment_tags(tags: Mapping[str, Any]) -> None:
 
 def get_run(run_id: str) -> Run:
     return get_client().get_run(run_id)
+
+
+def last_active_run() -> Run | None:
+    """The active run, else the run this process ended last (None before any), as read
+    from the query service (MLflow's `last_active_run`)."""
+    session = get_session()
+    active = session.active_run()
+    run_id = active.run_id if active is not None else session.last_ended_run_id
+    return None if run_id is None else get_client().get_run(run_id)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    return get_client().get_experiment(experiment_id)
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    """The experiment holding ``name``, or None (as MLflow)."""
+    return get_client().get_experiment_by_name(name)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    get_client().delete_experiment(experiment_id)
+
+
+def delete_run(run_id: str) -> None:
+    get_client().delete_run(run_id)
 
 
 def create_experiment(

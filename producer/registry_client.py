@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
-from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
 
+from tracklog.client_base import ClientBase
 from tracklog.registry import errors, uris
 from tracklog.registry_entities import AuditEntry, ModelVersion, PagedList, RegisteredModel
-from tracklog.run import user_name
-from tracklog.settings import Settings
-from tracklog.v1 import events_pb2, registry_pb2_grpc
+from tracklog.session import Session
+from tracklog.v1 import events_pb2
 from tracklog.v1 import registry_pb2 as r
 
 Resp = TypeVar("Resp")
@@ -30,28 +29,14 @@ def _tags(tags: Mapping[str, Any] | None) -> list[events_pb2.Tag]:
     return [events_pb2.Tag(key=k, value=str(v)) for k, v in (tags or {}).items()]
 
 
-class RegistryClient:
-    """A client of the RegistryService at `address` (default: TRACKLOG_QUERY_ADDR)."""
+class RegistryMixin(ClientBase):
+    """The registry methods of `RegistryClient` and `TracklogClient` (MLflow's names).
 
-    def __init__(self, address: str | None = None, *, timeout: float = 60.0) -> None:
-        self.address = address or Settings.from_env().query_addr
-        self._channel = grpc.insecure_channel(self.address)
-        self._stub = registry_pb2_grpc.RegistryServiceStub(self._channel)
-        self._timeout = timeout
-        self._actor = user_name()
+    Every call first waits until the writes of the client's session are projected
+    (`ClientBase._sync`), so a version created for a run just logged finds it."""
 
-    def close(self) -> None:
-        self._channel.close()
-
-    def __enter__(self) -> RegistryClient:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _call(self, method: Callable[..., Resp], request: Any) -> Resp:
+    def _rcall(self, method: Callable[..., Resp], request: Any) -> Resp:
+        self._sync()
         try:
             return method(request, timeout=self._timeout)
         except grpc.RpcError as error:
@@ -67,28 +52,29 @@ class RegistryClient:
         request = r.CreateRegisteredModelRequest(
             name=name, description=description, tags=_tags(tags), actor=self._actor
         )
-        reply = self._call(self._stub.CreateRegisteredModel, request)
+        reply = self._rcall(self._registry.CreateRegisteredModel, request)
         return RegisteredModel.from_proto(reply.registered_model)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        reply = self._call(self._stub.GetRegisteredModel, r.GetRegisteredModelRequest(name=name))
+        request = r.GetRegisteredModelRequest(name=name)
+        reply = self._rcall(self._registry.GetRegisteredModel, request)
         return RegisteredModel.from_proto(reply.registered_model)
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
         request = r.RenameRegisteredModelRequest(name=name, new_name=new_name, actor=self._actor)
-        reply = self._call(self._stub.RenameRegisteredModel, request)
+        reply = self._rcall(self._registry.RenameRegisteredModel, request)
         return RegisteredModel.from_proto(reply.registered_model)
 
     def update_registered_model(self, name: str, description: str) -> RegisteredModel:
         request = r.UpdateRegisteredModelRequest(
             name=name, description=description, actor=self._actor
         )
-        reply = self._call(self._stub.UpdateRegisteredModel, request)
+        reply = self._rcall(self._registry.UpdateRegisteredModel, request)
         return RegisteredModel.from_proto(reply.registered_model)
 
     def delete_registered_model(self, name: str) -> None:
         request = r.DeleteRegisteredModelRequest(name=name, actor=self._actor)
-        self._call(self._stub.DeleteRegisteredModel, request)
+        self._rcall(self._registry.DeleteRegisteredModel, request)
 
     def search_registered_models(
         self, filter_string: str = "", max_results: int = 100, page_token: str = ""
@@ -96,7 +82,7 @@ class RegistryClient:
         request = r.SearchRegisteredModelsRequest(
             filter=filter_string, max_results=max_results, page_token=page_token
         )
-        reply = self._call(self._stub.SearchRegisteredModels, request)
+        reply = self._rcall(self._registry.SearchRegisteredModels, request)
         models = [RegisteredModel.from_proto(m) for m in reply.registered_models]
         return PagedList(models, reply.next_page_token)
 
@@ -104,11 +90,11 @@ class RegistryClient:
         request = r.SetRegisteredModelTagRequest(
             name=name, key=key, value=str(value), actor=self._actor
         )
-        self._call(self._stub.SetRegisteredModelTag, request)
+        self._rcall(self._registry.SetRegisteredModelTag, request)
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
         request = r.DeleteRegisteredModelTagRequest(name=name, key=key, actor=self._actor)
-        self._call(self._stub.DeleteRegisteredModelTag, request)
+        self._rcall(self._registry.DeleteRegisteredModelTag, request)
 
     # --- model versions ------------------------------------------------------------------
 
@@ -128,7 +114,7 @@ class RegistryClient:
             tags=_tags(tags),
             actor=self._actor,
         )
-        reply = self._call(self._stub.CreateModelVersion, request)
+        reply = self._rcall(self._registry.CreateModelVersion, request)
         return ModelVersion.from_proto(reply.model_version)
 
     def register_model(
@@ -145,7 +131,7 @@ class RegistryClient:
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         request = r.GetModelVersionRequest(name=name, version=int(version))
         return ModelVersion.from_proto(
-            self._call(self._stub.GetModelVersion, request).model_version
+            self._rcall(self._registry.GetModelVersion, request).model_version
         )
 
     def update_model_version(
@@ -154,12 +140,12 @@ class RegistryClient:
         request = r.UpdateModelVersionRequest(
             name=name, version=int(version), description=description, actor=self._actor
         )
-        reply = self._call(self._stub.UpdateModelVersion, request)
+        reply = self._rcall(self._registry.UpdateModelVersion, request)
         return ModelVersion.from_proto(reply.model_version)
 
     def delete_model_version(self, name: str, version: int | str) -> None:
         request = r.DeleteModelVersionRequest(name=name, version=int(version), actor=self._actor)
-        self._call(self._stub.DeleteModelVersion, request)
+        self._rcall(self._registry.DeleteModelVersion, request)
 
     def search_model_versions(
         self, filter_string: str = "", max_results: int = 100, page_token: str = ""
@@ -167,7 +153,7 @@ class RegistryClient:
         request = r.SearchModelVersionsRequest(
             filter=filter_string, max_results=max_results, page_token=page_token
         )
-        reply = self._call(self._stub.SearchModelVersions, request)
+        reply = self._rcall(self._registry.SearchModelVersions, request)
         found = [ModelVersion.from_proto(v) for v in reply.model_versions]
         return PagedList(found, reply.next_page_token)
 
@@ -175,13 +161,13 @@ class RegistryClient:
         request = r.SetModelVersionTagRequest(
             name=name, version=int(version), key=key, value=str(value), actor=self._actor
         )
-        self._call(self._stub.SetModelVersionTag, request)
+        self._rcall(self._registry.SetModelVersionTag, request)
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
         request = r.DeleteModelVersionTagRequest(
             name=name, version=int(version), key=key, actor=self._actor
         )
-        self._call(self._stub.DeleteModelVersionTag, request)
+        self._rcall(self._registry.DeleteModelVersionTag, request)
 
     def transition_model_version_stage(
         self, name: str, version: int | str, stage: str, archive_existing_versions: bool = False
@@ -193,14 +179,14 @@ class RegistryClient:
             archive_existing_versions=archive_existing_versions,
             actor=self._actor,
         )
-        reply = self._call(self._stub.TransitionModelVersionStage, request)
+        reply = self._rcall(self._registry.TransitionModelVersionStage, request)
         return ModelVersion.from_proto(reply.model_version)
 
     def get_latest_versions(
         self, name: str, stages: Iterable[str] | None = None
     ) -> list[ModelVersion]:
         request = r.GetLatestVersionsRequest(name=name, stages=list(stages or ()))
-        reply = self._call(self._stub.GetLatestVersions, request)
+        reply = self._rcall(self._registry.GetLatestVersions, request)
         return [ModelVersion.from_proto(v) for v in reply.model_versions]
 
     # --- aliases, history, URIs ----------------------------------------------------------
@@ -209,21 +195,21 @@ class RegistryClient:
         request = r.SetRegisteredModelAliasRequest(
             name=name, alias=alias, version=int(version), actor=self._actor
         )
-        self._call(self._stub.SetRegisteredModelAlias, request)
+        self._rcall(self._registry.SetRegisteredModelAlias, request)
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         request = r.DeleteRegisteredModelAliasRequest(name=name, alias=alias, actor=self._actor)
-        self._call(self._stub.DeleteRegisteredModelAlias, request)
+        self._rcall(self._registry.DeleteRegisteredModelAlias, request)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         request = r.GetModelVersionByAliasRequest(name=name, alias=alias)
-        reply = self._call(self._stub.GetModelVersionByAlias, request)
+        reply = self._rcall(self._registry.GetModelVersionByAlias, request)
         return ModelVersion.from_proto(reply.model_version)
 
     def get_model_version_history(self, name: str, version: int | None = None) -> list[AuditEntry]:
         """Every stage and alias change of the model (or of one version), oldest first."""
         request = r.GetModelVersionHistoryRequest(name=name, version=version or 0)
-        reply = self._call(self._stub.GetModelVersionHistory, request)
+        reply = self._rcall(self._registry.GetModelVersionHistory, request)
         return [AuditEntry.from_proto(e) for e in reply.entries]
 
     def get_model_version_for_uri(self, model_uri: str) -> ModelVersion:
@@ -243,6 +229,20 @@ class RegistryClient:
     def resolve_model_uri(self, model_uri: str) -> str:
         """The source URI of the version a `models:/` URI names."""
         return self.get_model_version_for_uri(model_uri).source
+
+
+class RegistryClient(RegistryMixin):
+    """A client of the RegistryService at ``address`` (default: TRACKLOG_QUERY_ADDR), whose
+    reads and writes see what ``session`` (default: the default session) wrote."""
+
+    def __init__(
+        self, address: str | None = None, *, session: Session | None = None, timeout: float = 60.0
+    ) -> None:
+        super().__init__(address, session=session, timeout=timeout)
+
+    @property
+    def address(self) -> str:
+        return self.query_addr
 
 
 def register_model(

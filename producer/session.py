@@ -5,15 +5,20 @@ functions of `tracklog` delegate to a default Session.
 
 from __future__ import annotations
 
+import atexit
 import contextvars
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tracklog import events, experiment_names, flush_tokens, inputs, validation
-from tracklog.artifact_logger import ArtifactLogger
+from tracklog import events, flush_tokens, inputs, validation
+from tracklog.artifact_logger import DEFAULT_ARTIFACT_ROOT, ArtifactLogger
+from tracklog.artifact_store import normalize_root
 from tracklog.batcher import ENVELOPE_ROOM_BYTES, Batcher, PendingEvent
+from tracklog.deployment import LOOKUP_TIMEOUT_SECONDS, Deployment
 from tracklog.entities import Experiment, Metric, Param, RunInfo, RunTag, Unsent
 from tracklog.flush_tokens import FlushToken
 from tracklog.ids import DEFAULT_EXPERIMENT_NAME, new_run_id
@@ -27,6 +32,19 @@ from tracklog.system_metrics import SystemMetricsMonitor
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+_open_sessions: weakref.WeakSet[Session] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_sessions() -> None:
+    """At interpreter exit, close the sessions nobody closed (the default one is closed
+    before, with its runs ended: `tracklog.fluent`), flushing for at most
+    TRACKLOG_EXIT_FLUSH_SECONDS in all; what Kafka has not acknowledged stays spooled."""
+    deadline = time.monotonic() + float(os.environ.get("TRACKLOG_EXIT_FLUSH_SECONDS", "30"))
+    for session in list(_open_sessions):
+        session.close(max(0.0, deadline - time.monotonic()))
 
 
 class Session:
@@ -96,23 +114,44 @@ class Session:
         # set_experiment asks the query service here which id a name has ('' = never ask)
         self.query_addr = Settings.from_env().query_addr if query_addr is None else query_addr
         self._monitors: dict[str, SystemMetricsMonitor] = {}  # run id -> system metrics
-        root = artifact_root or Settings.from_env().artifact_root  # TRACKLOG_ARTIFACT_ROOT
-        self.artifacts = ArtifactLogger(root, self._batcher, self._active_run_id)
+        self._last_ended: str | None = None  # the run this session ended last
+        # where artifacts go without a query service to ask (TRACKLOG_ARTIFACT_ROOT)
+        root = artifact_root or Settings.from_env().artifact_root or DEFAULT_ARTIFACT_ROOT
+        self.deployment = Deployment(self.query_addr, normalize_root(root))
+        self.artifacts = ArtifactLogger(
+            root, self._batcher, self._active_run_id, deployment=self.deployment
+        )
+        _open_sessions.add(self)  # closed at exit if nobody closes it
 
     # experiments and runs
 
     def set_experiment(self, name: str, artifact_location: str | None = None) -> Experiment:
-        """Make ``name`` the experiment of later runs (created once per session)."""
+        """Make ``name`` the experiment of later runs (created once per session). An
+        existing experiment keeps its recorded artifact location (``artifact_location`` is
+        used only to create one, as in MLflow)."""
         name = validation.experiment_name(name)
-        found = experiment_names.resolve(name, self.query_addr)  # raises if it is deleted
+        self._see_own_writes()
+        found = self.deployment.resolve(name)  # raises if it is deleted
         experiment = Experiment(found.experiment_id, name)
         if found.exists:
             with self._lock:
                 self._created.add(found.experiment_id)
-        self.artifacts.experiment_location(experiment.experiment_id, artifact_location)
+            recorded = found.artifact_location or None
+            self.artifacts.experiment_location(experiment.experiment_id, recorded)
+        else:
+            self.artifacts.experiment_location(experiment.experiment_id, artifact_location)
         self._ensure_experiment(experiment)
         self._experiment = experiment
         return experiment
+
+    def _see_own_writes(self) -> None:
+        """Before asking the query service: let it project what this session wrote (best
+        effort, for at most the lookup timeout; a lookup then sees e.g. a created
+        experiment)."""
+        if self.query_addr and not self._closed:
+            token = self.flush(LOOKUP_TIMEOUT_SECONDS)
+            if token:
+                self.deployment.wait_for(str(token))
 
     @property
     def current_experiment(self) -> Experiment | None:
@@ -187,7 +226,15 @@ class Session:
             with self._lock:
                 self._live.pop(run_id, None)
             raise
-        info = RunInfo(run_id, experiment_id, name, parent, now // 1_000_000, self._user)
+        info = RunInfo(
+            run_id,
+            experiment_id,
+            name,
+            parent,
+            now // 1_000_000,
+            self._user,
+            artifact_uri=started.artifact_uri,
+        )
         run = ActiveRun(info, self)
         self._stack.set((*stack, run))
         if log_system_metrics:  # sampled until the run ends (tracklog.system_metrics)
@@ -199,6 +246,11 @@ class Session:
         """The innermost run started in this thread (or context) and not ended."""
         stack = self._stack.get()
         return stack[-1] if stack else None
+
+    @property
+    def last_ended_run_id(self) -> str | None:
+        """The run this session ended most recently (None before any)."""
+        return self._last_ended
 
     def end_run(self, status: str = "FINISHED") -> None:
         """End the active run of this thread; no-op when there is none (as in MLflow)."""
@@ -216,6 +268,7 @@ class Session:
             params = self._live.pop(run_id, None)
             if params is not None:
                 self._ended.add(run_id)
+                self._last_ended = run_id
         if params is not None:
             try:
                 self._batcher.put(run_id, [event])
@@ -352,6 +405,7 @@ class Session:
             self._sender.stop(max(0.0, deadline - time.monotonic()))
             if self.spool is not None:  # closed by the sender if it sent anything
                 self.spool.close(max(0.0, deadline - time.monotonic()))
+            self.deployment.close()
         events_left, points_left = self._batcher.pending()
         if self.spool is not None:  # what reached the spool is on disk (it warns about it)
             return Unsent(events_left, points_left)

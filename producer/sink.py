@@ -65,6 +65,13 @@ class KafkaSink:
         }
         self._topic = kafka.events_topic
         self._producer = KafkaProducer(**options)
+        # kafka-python closes every producer in an atexit hook of its own, registered when
+        # the producer is made, so it runs before the session's (atexit is last in, first
+        # out): the session's exit flush would find its producer closed. The session
+        # closes it, in order, after the last acknowledgement (Session.close).
+        unregister = getattr(self._producer, "_unregister_cleanup", None)
+        if callable(unregister):
+            unregister()
         self._acked: dict[int, int] = {}  # partition -> highest acknowledged offset
         self._acked_lock = threading.Lock()
 

@@ -131,7 +131,8 @@ def create_server(
         inner = grpc.server(executor)
         health_servicer = _health_servicer()
         server = QueryServer(inner, health_servicer, closers)
-        query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(pool, metrics), inner)
+        servicer = QueryServicer(pool, metrics, settings.artifact_root)
+        query_pb2_grpc.add_QueryServiceServicer_to_server(servicer, inner)
         registry_pb2_grpc.add_RegistryServiceServicer_to_server(
             RegistryServicer(pool, writes), inner
         )

@@ -25,9 +25,12 @@ from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
 
 
 class QueryServicer(SeriesEndpoints, query_pb2_grpc.QueryServiceServicer):
-    def __init__(self, pool: store_postgres.Pool, metrics: ClickHouseMetricStore) -> None:
+    def __init__(
+        self, pool: store_postgres.Pool, metrics: ClickHouseMetricStore, artifact_root: str = ""
+    ) -> None:
         self._pool = pool
         self._metrics = metrics
+        self._info = tracking_endpoints.service_info(artifact_root)
 
     @translate_errors
     def GetExperiment(
@@ -106,3 +109,9 @@ class QueryServicer(SeriesEndpoints, query_pb2_grpc.QueryServiceServicer):
         self, request: tracking_pb2.WaitForRequest, context: grpc.ServicerContext
     ) -> tracking_pb2.WaitForResponse:
         return tracking_endpoints.wait_for(self._pool, request)
+
+    @translate_errors
+    def GetServiceInfo(
+        self, request: tracking_pb2.GetServiceInfoRequest, context: grpc.ServicerContext
+    ) -> tracking_pb2.GetServiceInfoResponse:
+        return self._info

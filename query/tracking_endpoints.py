@@ -4,12 +4,17 @@
 position of a flush token (the worker writes ClickHouse before Postgres in each batch,
 so the Postgres tracking row passing an offset implies the metric points are in
 ClickHouse too), else DeadlineExceeded. `search_experiments`: MLflow's
-search_experiments (offset page tokens, fingerprinted by the query).
+search_experiments (offset page tokens, fingerprinted by the query). `service_info`:
+the deployment's artifact root, so that every client puts a new experiment's
+artifacts in the one place the deployment chose.
 """
 
 from __future__ import annotations
 
+from importlib import metadata
+
 from tracklog import flush_tokens
+from tracklog.artifact_store import normalize_root
 from tracklog.query import convert, paging
 from tracklog.query.errors import InvalidArgument
 from tracklog.query.projection_wait import wait_for_positions
@@ -20,6 +25,16 @@ from tracklog.v1 import query_pb2, tracking_pb2
 WAIT_SECONDS = (30.0, 300.0)  # (default, maximum)
 EXPERIMENTS_PAGE = (1000, 50_000)
 _SEARCH = "experiment-search"
+
+
+def service_info(artifact_root: str) -> tracking_pb2.GetServiceInfoResponse:
+    """What GetServiceInfo answers: ``artifact_root`` as a URI ('' when not configured)."""
+    try:
+        version = metadata.version("tracklog")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+        version = "unknown"
+    root = normalize_root(artifact_root) if artifact_root else ""
+    return tracking_pb2.GetServiceInfoResponse(artifact_root=root, version=version)
 
 
 def wait_for(pool: Pool, request: tracking_pb2.WaitForRequest) -> tracking_pb2.WaitForResponse:

@@ -178,3 +178,9 @@ def with_topic(settings: Settings, topic: str) -> Settings:
     kafka = replace(settings.kafka, events_topic=topic)
     ensure_topics(kafka)
     return replace(settings, kafka=kafka)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Sessions a test left open are flushed at interpreter exit (tracklog.session); a
+    test process need not wait the default 30 s for a broker that is gone by then."""
+    os.environ["TRACKLOG_EXIT_FLUSH_SECONDS"] = "2"

@@ -112,6 +112,9 @@ def test_a_second_process_sends_what_an_exited_process_left_in_the_spool(
     with broker_for(settings, tmp_path / "tansu.log"):
         with caplog.at_level(logging.WARNING):
             second = Session(settings.kafka)
+            deadline = time.monotonic() + 30  # said by the shipper's thread once it counted
+            while "left in" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.05)
         assert "left in" in caplog.text
         assert second.flush(60)
         second.close()

@@ -169,7 +169,7 @@ def test_every_error_has_its_status_and_names_the_problem(
     client.create_model_version("fraud", "s3://m/1")
     channel = grpc.insecure_channel(pipeline.address)
     stub = registry_pb2_grpc.RegistryServiceStub(channel)
-    client._stub.CreateModelVersion(
+    client._registry.CreateModelVersion(
         r.CreateModelVersionRequest(name="fraud", source="s3://m/2", pending=True)
     )
     failures = []

@@ -87,6 +87,11 @@ class QueryServiceStub:
                 request_serializer=tracklog_dot_v1_dot_tracking__pb2.WaitForRequest.SerializeToString,
                 response_deserializer=tracklog_dot_v1_dot_tracking__pb2.WaitForResponse.FromString,
                 _registered_method=True)
+        self.GetServiceInfo = channel.unary_unary(
+                '/tracklog.v1.QueryService/GetServiceInfo',
+                request_serializer=tracklog_dot_v1_dot_tracking__pb2.GetServiceInfoRequest.SerializeToString,
+                response_deserializer=tracklog_dot_v1_dot_tracking__pb2.GetServiceInfoResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -163,6 +168,13 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetServiceInfo(self, request, context):
+        """What the deployment decides for its clients: where new experiments keep artifacts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -215,6 +227,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.WaitFor,
                     request_deserializer=tracklog_dot_v1_dot_tracking__pb2.WaitForRequest.FromString,
                     response_serializer=tracklog_dot_v1_dot_tracking__pb2.WaitForResponse.SerializeToString,
+            ),
+            'GetServiceInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetServiceInfo,
+                    request_deserializer=tracklog_dot_v1_dot_tracking__pb2.GetServiceInfoRequest.FromString,
+                    response_serializer=tracklog_dot_v1_dot_tracking__pb2.GetServiceInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -488,6 +505,33 @@ class QueryService:
             '/tracklog.v1.QueryService/WaitFor',
             tracklog_dot_v1_dot_tracking__pb2.WaitForRequest.SerializeToString,
             tracklog_dot_v1_dot_tracking__pb2.WaitForResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetServiceInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracklog.v1.QueryService/GetServiceInfo',
+            tracklog_dot_v1_dot_tracking__pb2.GetServiceInfoRequest.SerializeToString,
+            tracklog_dot_v1_dot_tracking__pb2.GetServiceInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -55,6 +55,8 @@ class QueryServiceStub:
     """Experiments filtered (name / tags), ordered and paged, as MLflow's search_experiments."""
     WaitFor: _grpc.UnaryUnaryMultiCallable[_tracking_pb2.WaitForRequest, _tracking_pb2.WaitForResponse]
     """Returns once every position of a flush token is projected (read-your-writes)."""
+    GetServiceInfo: _grpc.UnaryUnaryMultiCallable[_tracking_pb2.GetServiceInfoRequest, _tracking_pb2.GetServiceInfoResponse]
+    """What the deployment decides for its clients: where new experiments keep artifacts."""
 
 @_typing.type_check_only
 class QueryServiceAsyncStub(QueryServiceStub):
@@ -81,6 +83,8 @@ class QueryServiceAsyncStub(QueryServiceStub):
     """Experiments filtered (name / tags), ordered and paged, as MLflow's search_experiments."""
     WaitFor: _aio.UnaryUnaryMultiCallable[_tracking_pb2.WaitForRequest, _tracking_pb2.WaitForResponse]  # type: ignore[assignment]
     """Returns once every position of a flush token is projected (read-your-writes)."""
+    GetServiceInfo: _aio.UnaryUnaryMultiCallable[_tracking_pb2.GetServiceInfoRequest, _tracking_pb2.GetServiceInfoResponse]  # type: ignore[assignment]
+    """What the deployment decides for its clients: where new experiments keep artifacts."""
 
 class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
     """Read side of Tracklog: experiments, runs and metric history."""
@@ -164,5 +168,13 @@ class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_tracking_pb2.WaitForResponse, _abc.Awaitable[_tracking_pb2.WaitForResponse]]:
         """Returns once every position of a flush token is projected (read-your-writes)."""
+
+    @_abc_1.abstractmethod
+    def GetServiceInfo(
+        self,
+        request: _tracking_pb2.GetServiceInfoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_pb2.GetServiceInfoResponse, _abc.Awaitable[_tracking_pb2.GetServiceInfoResponse]]:
+        """What the deployment decides for its clients: where new experiments keep artifacts."""
 
 def add_QueryServiceServicer_to_server(servicer: QueryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -158,3 +158,45 @@ class DatasetInput(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DatasetInput: _TypeAlias = DatasetInput  # noqa: Y015
+
+@_typing.final
+class GetServiceInfoRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetServiceInfoRequest: _TypeAlias = GetServiceInfoRequest  # noqa: Y015
+
+@_typing.final
+class GetServiceInfoResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTIFACT_ROOT_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    artifact_root: _builtins.str
+    """The deployment's artifact root (TRACKLOG_ARTIFACT_ROOT of the query service): a new
+    experiment's artifact_location is <artifact_root>/<experiment id> unless its creator
+    gives one. Empty when the service has none configured (clients use their own).
+    """
+    version: _builtins.str
+    """The Tracklog version the service runs."""
+    def __init__(
+        self,
+        *,
+        artifact_root: _builtins.str = ...,
+        version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_root", b"artifact_root", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetServiceInfoResponse: _TypeAlias = GetServiceInfoResponse  # noqa: Y015
