@@ -26,13 +26,11 @@ def get_client(query_addr: str | None = None) -> TracklogClient:
     """A client of the default session (one per query address, kept for the process); it
     creates no session (nor Kafka producer) until something is written."""
     session = existing_session()
-    addr = query_addr or (session.query_addr if session else Settings.from_env().query_addr)
-    addr = addr or None
-    key = addr or ""
+    key = query_addr or (session.query_addr if session else Settings.from_env().query_addr)
     with _lock:
         client = _clients.get(key)
         if client is None:
-            client = _clients[key] = TracklogClient(addr)
+            client = _clients[key] = TracklogClient(key or None)
         return client
 
 
