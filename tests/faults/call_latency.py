@@ -133,12 +133,12 @@ def report(measured: CallLatencies, seconds: float) -> str:
         for c, ns in zip(pauses.count, pauses.longest, strict=True)
     )
     return (
-        f"calls over {REPORT_OVER_NS // 1000} ms (s into the loop: wall / run-queue + gc, us): "
+        f"calls over {REPORT_OVER_NS / 1e6:g} ms (s into the loop: wall / run-queue + gc, us): "
         f"{slow or 'none'}\n"
         f"gc collections per generation: {collections}\n"
         f"logging calls {len(measured.latencies)}: p50 {measured.quantile(0.5) / 1e3:.1f} us, "
         f"p99 {measured.quantile(0.99) / 1e3:.1f} us, p99.9 {measured.quantile(0.999) / 1e3:.1f} "
         f"us, max {max(measured.latencies) / 1e3:.0f} us (SDK's own, less run-queue wait and gc: "
-        f"{measured.longest_blocked / 1e3:.0f} us), calls over {REPORT_OVER_NS // 1000} ms: "
+        f"{measured.longest_blocked / 1e3:.0f} us), calls over {REPORT_OVER_NS / 1e6:g} ms: "
         f"{len(measured.waits)} (switch interval {SWITCH_INTERVAL * 1e6:.0f} us)"
     )
