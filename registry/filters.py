@@ -1,7 +1,8 @@
 """MLflow-style search filters for models and versions, parsed into typed clauses.
 
 Grammar: `clause (AND clause)*`, a clause being `<field> <op> <'value'>` where field is
-`name`, `run_id` (versions only) or `tags.<key>` (backquote keys with spaces), and op is
+`name`, `run_id` (versions only) or `tags.<key>` (or `tag.<key>`, as MLflow; backquote
+keys with spaces), and op is
 `=`, `!=`, `LIKE` or `ILIKE` (`=` and `!=` only for run_id and tags).
 """
 
@@ -16,7 +17,7 @@ MODEL_FIELDS = ("name",)
 VERSION_FIELDS = ("name", "run_id")
 _OPS = {"=": "=", "!=": "!=", "LIKE": "LIKE", "ILIKE": "ILIKE"}
 _CLAUSE = re.compile(
-    r"""\s*(?P<field>tags\.`[^`]+`|tags\.[\w.\-]+|\w+)\s*
+    r"""\s*(?P<field>tags?\.`[^`]+`|tags?\.[\w.\-]+|\w+)\s*
         (?P<op>!=|=|(?i:ilike)\b|(?i:like)\b)\s*
         (?P<value>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*""",
     re.VERBOSE,
@@ -58,8 +59,8 @@ def parse(text: str, fields: tuple[str, ...]) -> tuple[Clause, ...]:
 def _clause(field: str, op: str, quoted: str, fields: tuple[str, ...]) -> Clause:
     op = _OPS[op.upper()]
     value = re.sub(r"\\(.)", r"\1", quoted[1:-1])
-    if field.startswith("tags."):
-        key = field[len("tags.") :].strip("`")
+    if field.startswith(("tags.", "tag.")):
+        key = field.split(".", 1)[1].strip("`")
         if op not in ("=", "!="):
             raise InvalidArgument(f"tags support only = and != in filters, got {op} on {field}")
         return Clause("tag", op, value, key)

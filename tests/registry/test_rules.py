@@ -156,6 +156,9 @@ def test_filters_parse_names_tags_and_run_ids() -> None:
         Clause("tag", "!=", "x", "a b"),
     )
     assert filters.parse("", filters.MODEL_FIELDS) == ()
+    assert filters.parse("tag.`mlflow.x` != 'true'", filters.MODEL_FIELDS) == (
+        Clause("tag", "!=", "true", "mlflow.x"),
+    )
     assert filters.parse("run_id = 'r1'", filters.VERSION_FIELDS) == (Clause("run_id", "=", "r1"),)
     assert filters.parse("name = 'it\\'s'", filters.MODEL_FIELDS) == (Clause("name", "=", "it's"),)
 
