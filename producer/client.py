@@ -44,13 +44,20 @@ class TracklogClient(ExperimentsMixin, SearchMixin, SeriesMixin, ArtifactsMixin,
         start_time: int | None = None,
         tags: Mapping[str, Any] | None = None,
         run_name: str | None = None,
+        *,
+        user_id: str | None = None,
+        parent_run_id: str | None = None,
     ) -> Run:
-        """Start a run (RUNNING) in an existing experiment; log to it by its id."""
+        """Start a run (RUNNING) in an existing experiment; log to it by its id (``user_id``
+        defaults to this process's user; ``parent_run_id`` nests it)."""
         experiment = self.get_experiment(validation.validate_id("experiment id", experiment_id))
         run_id = new_run_id()
         name = f"run-{run_id[:8]}" if run_name is None else validation.run_name(run_name)
-        user = user_name()
-        all_tags = {**system_tags(user, source_name(), name, None), **(tags or {})}
+        user = user_name() if user_id is None else user_id
+        if parent_run_id is not None:
+            parent_run_id = validation.validate_id("parent run id", parent_run_id)
+        system = system_tags(user, source_name(), name, parent_run_id)
+        all_tags = {**system, **(tags or {})}
         tag_pairs = inputs.tag_pairs(inputs.tags_from(all_tags))
         start_ms = time.time_ns() // 1_000_000 if start_time is None else start_time
         start_ms = validation.int64("start_time", start_ms)
@@ -59,14 +66,14 @@ class TracklogClient(ExperimentsMixin, SearchMixin, SeriesMixin, ArtifactsMixin,
         payload = events.run_started(
             experiment_id=experiment_id,
             run_name=name,
-            parent_run_id=None,
+            parent_run_id=parent_run_id,
             tags=tag_pairs,
             start_ns=start_ms * 1_000_000,
             user_id=user,
             artifact_uri=session.artifacts.run_started(run_id, experiment_id),
         )
         session.emit(run_id, events.run_start_events(payload, session.event_split_bytes))
-        info = RunInfo(run_id, experiment_id, name, None, start_ms, user)
+        info = RunInfo(run_id, experiment_id, name, parent_run_id, start_ms, user)
         info = RunInfo(**{**_fields(info), "artifact_uri": payload.artifact_uri})
         return Run(info, RunData(tags=dict(tag_pairs)))
 

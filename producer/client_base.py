@@ -78,6 +78,12 @@ class ClientBase:
             self._call(self._query.WaitFor, request)
             self._waited = token
 
+    def query(self, rpc: str, request: Any) -> Any:
+        """A QueryService call by name after read-your-writes (for adapters such as
+        `tracklog.mlflow` that want the reply message itself)."""
+        self._sync()
+        return self._call(getattr(self._query, rpc), request)
+
     def flush(self, timeout: float | None = None) -> FlushToken:
         """Wait until the writes so far are acknowledged by Kafka; the token naming them
         (falsy on timeout; see `Session.flush`)."""

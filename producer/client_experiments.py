@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from tracklog import events, events_tracking, experiment_names, inputs, validation
+from tracklog.artifact_store import join_uri
 from tracklog.client_base import ClientBase
 from tracklog.client_entities import experiment as to_experiment
 from tracklog.client_errors import TracklogError, from_rpc
@@ -34,8 +35,13 @@ class ExperimentsMixin(ClientBase):
         name: str,
         artifact_location: str | None = None,
         tags: Mapping[str, Any] | None = None,
+        *,
+        root: str | None = None,
     ) -> str:
-        """Create an experiment and return its id; ALREADY_EXISTS when the name is taken."""
+        """Create an experiment and return its id; ALREADY_EXISTS when the name is taken.
+
+        Without ``artifact_location`` its artifacts go to ``<root>/<id>`` when ``root`` is
+        given (an MLflow server's default artifact root), else under the deployment's root."""
         name = validation.experiment_name(name)
         tag_pairs = inputs.tag_pairs(inputs.tags_from(tags or {}))
         self._sync()
@@ -48,6 +54,8 @@ class ExperimentsMixin(ClientBase):
         if resolved.exists:
             raise TracklogError("ALREADY_EXISTS", f"experiment {name!r} already exists")
         session = self._writer()
+        if artifact_location is None and root is not None:
+            artifact_location = join_uri(root, resolved.experiment_id)
         location = session.artifacts.experiment_location(resolved.experiment_id, artifact_location)
         payload = events.experiment_created(name, time.time_ns(), location)
         payload.tags.extend(events_tracking.experiment_tag_set(k, v).tag for k, v in tag_pairs)

@@ -1,0 +1,22 @@
+"""What every part of the tracking store shares: MLflow's base class and the backend."""
+
+from __future__ import annotations
+
+from mlflow.store.tracking.abstract_store import AbstractStore
+
+from tracklog.client import TracklogClient
+from tracklog.mlflow.backend import Backend, backend_for
+
+
+class StoreBase(AbstractStore):
+    def __init__(self, store_uri: str, artifact_uri: str | None = None) -> None:
+        super().__init__()
+        self.store_uri = store_uri
+        # an MLflow server's --default-artifact-root (None in a training process: the
+        # deployment decides where a new experiment's artifacts go)
+        self.artifact_root_uri = artifact_uri
+        self.backend: Backend = backend_for(store_uri)
+
+    @property
+    def client(self) -> TracklogClient:
+        return self.backend.client
