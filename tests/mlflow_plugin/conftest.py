@@ -1,0 +1,45 @@
+"""MLflow's own client on a real Tracklog pipeline (broker, worker, query service).
+
+Each test gets its own topic and databases (the `settings` fixture) and a ``tracklog://``
+URI naming them; MLflow's client resolves it through the plugin's entry points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import mlflow
+import pytest
+
+from tests.e2e.pipeline import Pipeline, running_pipeline
+from tracklog.mlflow import backend
+from tracklog.settings import Settings
+
+
+@pytest.fixture
+def pipeline(settings: Settings, clickhouse_client: Any) -> Iterator[Pipeline]:
+    with running_pipeline(settings, clickhouse_client) as running:
+        yield running
+
+
+@pytest.fixture
+def tracking_uri(
+    pipeline: Pipeline, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """MLflow's tracking and registry URI for this test's pipeline, set for the test."""
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    kafka = settings.kafka
+    uri = f"tracklog://{pipeline.address}?bootstrap={kafka.bootstrap_servers}&topic={kafka.events_topic}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield uri
+    finally:
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+        backend.close_all()

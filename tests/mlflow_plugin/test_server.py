@@ -1,0 +1,126 @@
+"""MLflow's own server (`mlflow server --backend-store-uri tracklog://...`) over Tracklog.
+
+The server runs as a subprocess over the test's pipeline; MLflow's client talks to it
+over http: REST API, artifact proxy (``mlflow-artifacts:``) and the web UI's index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from tests.e2e.pipeline import Pipeline
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"mlflow server exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.25)
+    raise AssertionError(f"mlflow server at {url} not healthy after {timeout}s")
+
+
+@pytest.fixture
+def server_url(
+    tracking_uri: str, tmp_path: Path, spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "mlflow-server.log").open("wb")
+    env = {**os.environ, "TRACKLOG_SPOOL_DIR": str(spool_dir / "server")}
+    command = [
+        *(sys.executable, "-m", "mlflow", "server"),
+        *("--backend-store-uri", tracking_uri),
+        *("--artifacts-destination", str(tmp_path / "served-artifacts")),
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+    ]
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        _wait_healthy(url, server)
+        mlflow.set_tracking_uri(url)
+        mlflow.set_registry_uri(url)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def test_the_guide_over_http_through_mlflows_server(
+    server_url: str, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    experiment = mlflow.set_experiment("served")
+    assert experiment.artifact_location.startswith("mlflow-artifacts:")
+    with mlflow.start_run(run_name="over-http") as run:
+        mlflow.log_params({"lr": 0.05, "depth": 4})
+        for step in range(20):
+            mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+        blob = tmp_path / "weights.pkl"
+        blob.write_bytes(pickle.dumps([1, 2, 3]))
+        mlflow.log_artifact(str(blob))
+    run_id = run.info.run_id
+
+    client = MlflowClient()
+    found = client.get_run(run_id)
+    assert found.data.params == {"lr": "0.05", "depth": "4"}
+    assert found.info.status == "FINISHED" and found.info.run_name == "over-http"
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(20))
+    assert [a.path for a in client.list_artifacts(run_id)] == ["weights.pkl"]
+    copy = Path(client.download_artifacts(run_id, "weights.pkl", str(tmp_path / "down")))
+    assert pickle.loads(copy.read_bytes()) == [1, 2, 3]
+    listed = mlflow.search_runs([experiment.experiment_id], filter_string="params.lr = '0.05'")
+    assert list(listed["run_id"]) == [run_id]
+
+    # what the server wrote, in Tracklog's own read model over gRPC
+    assert len(pipeline.history(run_id, "loss")) == 20
+    assert pipeline.get_run(run_id).info.run_name == "over-http"
+
+    client.create_registered_model("served-model")
+    version = client.create_model_version("served-model", f"{run.info.artifact_uri}", run_id)
+    assert version.version == "1" and version.status == "READY"
+    client.set_registered_model_alias("served-model", "champion", version.version)
+    assert client.get_model_version_by_alias("served-model", "champion").version == "1"
+
+    with pytest.raises(MlflowException) as missing:
+        client.get_run("f" * 32)
+    assert missing.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+    interval = f"{server_url}/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval"
+    with urllib.request.urlopen(
+        f"{interval}?run_ids={run_id}&metric_key=loss&max_results=5", timeout=10
+    ) as reply:
+        sampled = json.loads(reply.read())["metrics"]
+    steps = [int(m.get("step", 0)) for m in sampled]
+    assert 3 <= len(steps) <= 5 and steps[0] == 0 and steps[-1] == 19
+    with urllib.request.urlopen(server_url, timeout=10) as page:
+        assert "<title>MLflow</title>" in page.read().decode()
