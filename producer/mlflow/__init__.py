@@ -12,9 +12,9 @@ on the network) and read through the query and registry services, and
 and UI over the same stores. The URI form is in `tracklog.mlflow.uri`.
 
 The entry points are the two ``make_*`` functions (not named like the modules they
-import, which would replace them as attributes of this package): they import the stores only when MLflow asks
-for one, because a plugin module that imports MLflow's client at load time meets a
-half-initialised ``mlflow.tracking`` and is silently not registered.
+import, which would replace them as attributes of this package): they import the stores
+only when MLflow asks for one, because a plugin module that imports MLflow's client at
+load time meets a half-initialised ``mlflow.tracking`` and is silently not registered.
 """
 
 from __future__ import annotations
