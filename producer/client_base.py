@@ -44,6 +44,7 @@ class ClientBase:
         self._timeout = timeout
         self._wait_timeout = wait_timeout
         self._waited = ""  # the last flush token WaitFor confirmed
+        self.fence: Callable[[], str] | None = None  # e.g. `read_fence.TopicFence.token`
         self._params: dict[str, dict[str, str]] = {}  # run id -> params this client logged
 
     def _writer(self) -> Session:
@@ -61,22 +62,29 @@ class ClientBase:
 
     def _sync(self) -> None:
         """Wait until everything this process's session wrote is readable (nothing to wait
-        for, and no session created, when this process has not written yet)."""
+        for, and no session created, when this process has not written yet); with a
+        `fence` (a callable returning a flush token), also until what it names is."""
+        token = self._own_token()
+        if self.fence is not None:
+            # taken after our own writes were acknowledged, so it covers them too
+            token = self.fence() or token
+        if token and token != self._waited:
+            request = tracking_pb2.WaitForRequest(token=token, timeout_seconds=self._wait_timeout)
+            self._call(self._query.WaitFor, request)
+            self._waited = token
+
+    def _own_token(self) -> str:
         session = self._session
         if session is None:
             from tracklog.fluent import existing_session
 
             session = existing_session()
             if session is None:
-                return
+                return ""
         try:
-            token = session.flush_token(self._wait_timeout)
+            return session.flush_token(self._wait_timeout)
         except TimeoutError as exc:
             raise TracklogError("DEADLINE_EXCEEDED", str(exc)) from exc
-        if token and token != self._waited:
-            request = tracking_pb2.WaitForRequest(token=token, timeout_seconds=self._wait_timeout)
-            self._call(self._query.WaitFor, request)
-            self._waited = token
 
     def query(self, rpc: str, request: Any) -> Any:
         """A QueryService call by name after read-your-writes (for adapters such as

@@ -12,10 +12,17 @@ of a run, so a logging call does not ask the query service each time:
 
 At most `MAX_KNOWN_RUNS` runs are remembered; the oldest is forgotten first (and read
 again if it is logged to).
+
+Inside MLflow's server (several worker processes, each with its own backend) the
+backend is fenced (`tracklog.read_fence`): `settle` after a write waits for Kafka's
+acknowledgement, and reads wait for the topic's end offsets. A fenced worker also reads
+a run again rather than trust what it remembers, which another worker may have changed.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from dataclasses import dataclass, field
 
@@ -23,9 +30,15 @@ from mlflow.entities import RunInfo
 
 from tracklog.client import TracklogClient
 from tracklog.mlflow import uri
+from tracklog.read_fence import TopicFence
 from tracklog.session import Session
 
+log = logging.getLogger("tracklog.mlflow")
+
 MAX_KNOWN_RUNS = 10_000
+SETTLE_SECONDS = 30.0
+# set by `mlflow server` for its worker processes
+MLFLOW_SERVER_MARKER = "_MLFLOW_SERVER_BOOT_ID"
 
 
 @dataclass
@@ -45,8 +58,22 @@ class Backend:
         self.client = TracklogClient(address.query_addr, session=self.session)
         self._lock = threading.Lock()
         self._runs: dict[str, RunState] = {}
+        fenced = address.read_fence
+        if fenced is None:
+            fenced = MLFLOW_SERVER_MARKER in os.environ
+        self.fence = TopicFence(address.kafka) if fenced else None
+        if self.fence is not None:
+            self.client.fence = self.fence.token
+
+    def settle(self) -> None:
+        """Fenced: return once this process's writes are acknowledged by Kafka (a write
+        still in the spool after SETTLE_SECONDS is logged; the spool sends it later)."""
+        if self.fence is not None and not self.session.flush(SETTLE_SECONDS):
+            log.warning("a write is not acknowledged after %ss; it stays spooled", SETTLE_SECONDS)
 
     def known_run(self, run_id: str) -> RunState | None:
+        if self.fence is not None:
+            return None
         with self._lock:
             return self._runs.get(run_id)
 
@@ -63,6 +90,8 @@ class Backend:
     def close(self) -> None:
         self.client.close()
         self.session.close()
+        if self.fence is not None:
+            self.fence.close()
 
 
 _lock = threading.Lock()

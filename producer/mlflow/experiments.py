@@ -17,7 +17,7 @@ from tracklog.client_errors import TracklogError
 from tracklog.ids import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
 from tracklog.mlflow import convert
 from tracklog.mlflow.errors import invalid, mlflow_errors, not_found
-from tracklog.mlflow.store_base import StoreBase
+from tracklog.mlflow.store_base import StoreBase, settled
 from tracklog.v1 import query_pb2, tracking_pb2
 
 
@@ -43,6 +43,7 @@ class ExperimentsPart(StoreBase):
         return PagedList(found, reply.next_page_token or None)
 
     @mlflow_errors
+    @settled
     def create_experiment(
         self,
         name: str,
@@ -85,6 +86,7 @@ class ExperimentsPart(StoreBase):
         return convert.experiment(reply.experiment)
 
     @mlflow_errors
+    @settled
     def delete_experiment(self, experiment_id: str) -> None:
         if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
             raise invalid("Cannot delete the default experiment '0'.")
@@ -92,11 +94,13 @@ class ExperimentsPart(StoreBase):
         self.client.delete_experiment(experiment_id)
 
     @mlflow_errors
+    @settled
     def restore_experiment(self, experiment_id: str) -> None:
         self.get_experiment(experiment_id)
         self.client.restore_experiment(experiment_id)
 
     @mlflow_errors
+    @settled
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         _validate_experiment_name(new_name)
         experiment = self.get_experiment(experiment_id)
@@ -105,6 +109,7 @@ class ExperimentsPart(StoreBase):
         self.client.rename_experiment(experiment_id, new_name)
 
     @mlflow_errors
+    @settled
     def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None:
         _validate_experiment_tag(tag.key, tag.value)
         experiment = self.get_experiment(experiment_id)
@@ -113,6 +118,7 @@ class ExperimentsPart(StoreBase):
         self.client.set_experiment_tag(experiment_id, tag.key, tag.value)
 
     @mlflow_errors
+    @settled
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         experiment = self.get_experiment(experiment_id)
         if key not in experiment.tags:

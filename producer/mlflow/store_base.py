@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
 from mlflow.store.tracking.abstract_store import AbstractStore
 
 from tracklog.client import TracklogClient
 from tracklog.mlflow.backend import Backend, backend_for
+
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S", bound="StoreBase")
 
 
 class StoreBase(AbstractStore):
@@ -20,3 +28,15 @@ class StoreBase(AbstractStore):
     @property
     def client(self) -> TracklogClient:
         return self.backend.client
+
+
+def settled(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+    """A write: in a fenced backend (MLflow's server) it answers once Kafka has it."""
+
+    @functools.wraps(method)
+    def wrapped(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+        result = method(self, *args, **kwargs)
+        self.backend.settle()
+        return result
+
+    return wrapped  # type: ignore[return-value]

@@ -43,6 +43,7 @@ from tracklog.mlflow.errors import as_mlflow, invalid, mlflow_errors, not_found
 from tracklog.mlflow.experiments import ExperimentsPart
 from tracklog.mlflow.histories import HistoriesPart
 from tracklog.mlflow.not_supported import LoggedModelsPart
+from tracklog.mlflow.store_base import settled
 from tracklog.v1 import query_pb2
 
 
@@ -52,6 +53,7 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart):
     # --- runs ------------------------------------------------------------------------------
 
     @mlflow_errors
+    @settled
     def create_run(
         self,
         experiment_id: str,
@@ -102,6 +104,10 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart):
 
     @mlflow_errors
     def get_run(self, run_id: str) -> Run:
+        return self._read(run_id)[0]
+
+    def _read(self, run_id: str) -> tuple[Run, RunState]:
+        """The run from the query service, and what this process now knows of it."""
         _validate_run_id(run_id)
         reply = self.client.query("GetRun", query_pb2.GetRunRequest(run_id=run_id))
         found = convert.run(reply.run)
@@ -109,18 +115,12 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart):
         state = self.backend.remember_run(run_id, RunState(found.info, params))
         state.info = found.info
         state.params.update(params)
-        return found
+        return found, state
 
     def _state(self, run_id: str) -> RunState:
         """What this process knows of the run, read once if it knows nothing."""
         known = self.backend.known_run(run_id)
-        if known is not None:
-            return known
-        self.get_run(run_id)
-        state = self.backend.known_run(run_id)
-        if state is None:  # forgotten at once by a full cache: read again next time
-            raise not_found(f"Run '{run_id}' not found")
-        return state
+        return known if known is not None else self._read(run_id)[1]
 
     def _active(self, run_id: str) -> RunState:
         state = self._state(run_id)
@@ -132,6 +132,7 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart):
         return state
 
     @mlflow_errors
+    @settled
     def update_run_info(
         self, run_id: str, run_status: int | None, end_time: int | None, run_name: str | None
     ) -> RunInfo:
@@ -155,12 +156,14 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart):
         return state.info
 
     @mlflow_errors
+    @settled
     def delete_run(self, run_id: str) -> None:
         self._state(run_id)
         self.client.delete_run(run_id)
         self.backend.forget_run(run_id)
 
     @mlflow_errors
+    @settled
     def restore_run(self, run_id: str) -> None:
         self._state(run_id)
         self.client.restore_run(run_id)
@@ -169,6 +172,7 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart):
     # --- logging ---------------------------------------------------------------------------
 
     @mlflow_errors
+    @settled
     def log_batch(
         self, run_id: str, metrics: list[Metric], params: list[Param], tags: list[RunTag]
     ) -> None:
@@ -196,6 +200,7 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart):
             self.client.update_run(run_id, name=named)
 
     @mlflow_errors
+    @settled
     def delete_tag(self, run_id: str, key: str) -> None:
         run = self.get_run(run_id)
         if run.info.lifecycle_stage != "active":
@@ -205,6 +210,7 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart):
         self.client.delete_tag(run_id, key)
 
     @mlflow_errors
+    @settled
     def log_inputs(
         self,
         run_id: str,

@@ -15,7 +15,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pytest
@@ -25,6 +27,8 @@ from mlflow.exceptions import MlflowException
 from tests.e2e.pipeline import Pipeline
 
 pytestmark = pytest.mark.integration
+
+ROUNDS = 30
 
 
 def _free_port() -> int:
@@ -47,25 +51,22 @@ def _wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 12
     raise AssertionError(f"mlflow server at {url} not healthy after {timeout}s")
 
 
-@pytest.fixture
-def server_url(
-    tracking_uri: str, tmp_path: Path, spool_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
+@contextmanager
+def mlflow_server(store_uri: str, tmp_path: Path, spool_dir: Path, workers: int) -> Iterator[str]:
+    """`mlflow server` over `store_uri` in a subprocess; its URL once healthy."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "mlflow-server.log").open("wb")
     env = {**os.environ, "TRACKLOG_SPOOL_DIR": str(spool_dir / "server")}
     command = [
         *(sys.executable, "-m", "mlflow", "server"),
-        *("--backend-store-uri", tracking_uri),
+        *("--backend-store-uri", store_uri),
         *("--artifacts-destination", str(tmp_path / "served-artifacts")),
-        *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
     ]
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         _wait_healthy(url, server)
-        mlflow.set_tracking_uri(url)
-        mlflow.set_registry_uri(url)
         yield url
     finally:
         server.terminate()
@@ -74,6 +75,36 @@ def server_url(
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+@pytest.fixture
+def server_url(tracking_uri: str, tmp_path: Path, spool_dir: Path) -> Iterator[str]:
+    with mlflow_server(tracking_uri, tmp_path, spool_dir, workers=1) as url:
+        mlflow.set_tracking_uri(url)
+        mlflow.set_registry_uri(url)
+        yield url
+
+
+def _get(url: str) -> Any:
+    """One GET on a new connection (so the kernel picks any of the server's workers)."""
+    with urllib.request.urlopen(url, timeout=30) as reply:
+        return json.loads(reply.read())
+
+
+def test_a_write_one_worker_answered_is_read_by_any_worker(
+    tracking_uri: str, tmp_path: Path, spool_dir: Path
+) -> None:
+    with mlflow_server(tracking_uri, tmp_path, spool_dir, workers=2) as url:
+        client = MlflowClient(url)
+        experiment_id = client.create_experiment("fenced")
+        for i in range(ROUNDS):
+            run_id = client.create_run(experiment_id, run_name=f"r{i}").info.run_id
+            client.log_param(run_id, "i", str(i))
+            run = _get(f"{url}/api/2.0/mlflow/runs/get?run_id={run_id}")["run"]
+            assert run["data"]["params"] == [{"key": "i", "value": str(i)}], i
+            client.set_terminated(run_id)
+            status = _get(f"{url}/api/2.0/mlflow/runs/get?run_id={run_id}")["run"]["info"]
+            assert status["status"] == "FINISHED", i
 
 
 def test_the_guide_over_http_through_mlflows_server(
