@@ -1,4 +1,4 @@
-"""The `tracklog` command: up, ingest, query, demo, models, runs, experiments."""
+"""The `tracklog` command: up, ingest, query, server, demo, models, runs, experiments."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from tracklog.deploy import (
     cli_dlq,
     cli_models,
     cli_replay,
+    cli_server,
     cli_spool,
     cli_status,
     cli_tracking,
+    mlflow_server,
 )
 from tracklog.settings import Settings
 
@@ -71,9 +73,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         stack.start()
         # The SDK (and the demo) in this process write artifacts under the stack's root.
         os.environ["TRACKLOG_ARTIFACT_ROOT"] = stack.settings.artifact_root
+        if args.mlflow_port:
+            stack.start_mlflow(args.mlflow_port)
         print("Tracklog is up:", flush=True)
         for name, value in stack.endpoints().items():
             print(f"  {name:<14} {value}", flush=True)
+        if stack.mlflow_url:
+            print(f"Open {stack.mlflow_url} in a browser: MLflow's web UI over Tracklog.")
+        elif args.mlflow_port and not mlflow_server.available():
+            print("MLflow's web UI: pip install 'tracklog[mlflow]' and start again.")
         print("Ctrl-C stops it (after the worker has drained the topic).", flush=True)
         if args.demo:
             from tracklog.deploy.demo import run_demo
@@ -123,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", default="./tracklog-data", help="where all data lives")
     up.add_argument("--broker-port", type=int, default=9092, help="Tansu's port (default 9092)")
     up.add_argument("--demo", action="store_true", help="run the demo once the stack is up")
+    up.add_argument(
+        "--mlflow-port",
+        type=int,
+        default=mlflow_server.DEFAULT_PORT,
+        help="MLflow's server and web UI on 127.0.0.1 (default 5000; 0: not started). Needs "
+        "the mlflow extra",
+    )
     up.set_defaults(func=cmd_up)
 
     ingest = sub.add_parser("ingest", help="run the ingest worker against external services")
@@ -137,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_dlq.add_parser(sub)
     cli_spool.add_parser(sub)
     cli_replay.add_parser(sub)
+    cli_server.add_parser(sub)
     return parser
 
 

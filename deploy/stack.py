@@ -10,14 +10,16 @@ service, the worker, the broker and Postgres in that order.
 Layout of the data directory:
     pgdata/      Postgres cluster (database `tracklog`)
     chdb/        chDB data (database `tracklog`)
-    artifacts/   default artifact root
+    artifacts/   default artifact root (also MLflow's server's --artifacts-destination)
     archive/     the event archive (Avro files; `tracklog replay` rebuilds from it)
     broker.log   Tansu's output
+    mlflow.log   MLflow's server's output (when the mlflow extra is installed)
 """
 
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +29,8 @@ from typing import Any
 
 import grpc
 
-from tracklog.deploy.broker import TansuBroker
+from tracklog.deploy import mlflow_server
+from tracklog.deploy.broker import TansuBroker, stop_process
 from tracklog.deploy.clickhouse import connect as clickhouse_connect
 from tracklog.deploy.postgres import EmbeddedPostgres, create_database
 from tracklog.settings import Settings
@@ -52,6 +55,8 @@ class EmbeddedStack:
     clickhouse: Any = None
     grpc_server: grpc.Server | None = None
     query_port: int = 0
+    mlflow: subprocess.Popen[bytes] | None = None
+    mlflow_url: str = ""
     _stop: threading.Event = field(default_factory=threading.Event)
     _worker: Any = None
     _worker_thread: threading.Thread | None = None
@@ -89,6 +94,24 @@ class EmbeddedStack:
         self.grpc_server.start()
         return self
 
+    def start_mlflow(self, port: int) -> str:
+        """MLflow's server and web UI over this stack on 127.0.0.1:`port`; its URL, or ""
+        when MLflow is not installed or the server did not start (logged; the stack runs on)."""
+        if not mlflow_server.available():
+            return ""
+        host = "127.0.0.1"
+        query = f"{host}:{self.query_port}"
+        uri = mlflow_server.store_uri(self.settings, query)
+        try:
+            self.mlflow = mlflow_server.start(
+                uri, self.settings.artifact_root, host, port, self.data_dir / "mlflow.log"
+            )
+        except RuntimeError as error:
+            log.error("MLflow's server did not start (%s); see %s", error, self.data_dir)
+            return ""
+        self.mlflow_url = f"http://{host}:{port}"
+        return self.mlflow_url
+
     def endpoints(self) -> dict[str, str]:
         host = self.settings.query_addr.rsplit(":", 1)[0]
         return {
@@ -101,6 +124,7 @@ class EmbeddedStack:
             "event archive": self.settings.archive_root,
             "metrics": f"http://{self._metrics_where()}/metrics",
             "data dir": str(self.data_dir),
+            **({"mlflow UI": self.mlflow_url} if self.mlflow_url else {}),
         }
 
     def _metrics_where(self) -> str:
@@ -136,6 +160,9 @@ class EmbeddedStack:
         return False
 
     def stop(self) -> None:
+        if self.mlflow is not None:  # first: it writes through the broker and reads the service
+            stop_process(self.mlflow, timeout=30)
+            self.mlflow = None
         if self._worker is not None and not self.drain():
             lag = self._worker.lag()
             log.warning("stopping before the topic was drained (lag %s)", lag)

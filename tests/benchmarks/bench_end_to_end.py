@@ -54,6 +54,8 @@ def main() -> None:
             data_dir,
             "--broker-port",
             str(broker_port),
+            "--mlflow-port",
+            "0",
         ],
         env=env,
         stdout=subprocess.DEVNULL,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from mlflow import MlflowClient
 
 from tracklog import Session
 from tracklog.deploy.broker import free_port, port_open
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 @contextmanager
 def tracklog_up(
-    data_dir: Path, broker_port: int, query_port: int
+    data_dir: Path, broker_port: int, query_port: int, mlflow_port: int = 0
 ) -> Iterator[subprocess.Popen[str]]:
     env = {
         **os.environ,
@@ -44,6 +45,8 @@ def tracklog_up(
             str(data_dir),
             "--broker-port",
             str(broker_port),
+            "--mlflow-port",
+            str(mlflow_port),
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -66,6 +69,7 @@ def tracklog_up(
         output, _ = process.communicate(timeout=150)
         assert process.returncode == 0, output
         assert "Stopped." in output
+        assert ("mlflow UI" in output) == bool(mlflow_port), output
 
 
 def log_run(bootstrap: str, name: str, steps: int) -> str:
@@ -86,13 +90,18 @@ def history_length(stub: query_pb2_grpc.QueryServiceStub, run_id: str) -> int:
 
 
 def test_restart_on_the_same_data_dir_keeps_everything(tmp_path: Path) -> None:
-    broker_port, query_port = free_port(), free_port()
+    broker_port, query_port, mlflow_port = free_port(), free_port(), free_port()
     bootstrap = f"127.0.0.1:{broker_port}"
-    with tracklog_up(tmp_path, broker_port, query_port):
+    with tracklog_up(tmp_path, broker_port, query_port, mlflow_port):
         first = log_run(bootstrap, "first", 1_000)
         with grpc.insecure_channel(f"127.0.0.1:{query_port}") as channel:
             stub = query_pb2_grpc.QueryServiceStub(channel)
             wait_until(lambda: history_length(stub, first) == 1_000, what="the first run")
+        # MLflow's server came up with the stack and reads the same run
+        wait_until(lambda: port_open("127.0.0.1", mlflow_port), timeout=120, what="mlflow UI")
+        served = MlflowClient(f"http://127.0.0.1:{mlflow_port}").get_run(first)
+        assert served.data.params == {"steps": "1000"}
+        assert len(served.data.metrics) == 1
         # logged and acknowledged, then the stack is stopped at once: draining keeps it
         second = log_run(bootstrap, "second", 5_000)
 
