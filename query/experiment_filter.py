@@ -2,7 +2,9 @@
 
 Filter: clauses joined by AND; each is `name`, `attributes.name` or `tags.<key>`
 (backticks around a key with spaces: tags.`my key`), an operator (= != LIKE ILIKE)
-and a quoted string. Order by: `name`, `creation_time`, `last_update_time` or
+and a quoted string, or, for a tag, `IS NULL` / `IS NOT NULL` (the tag is absent /
+present: MLflow's web UI lists experiments with ``tags.`mlflow.experimentKind` IS NULL``).
+Order by: `name`, `creation_time`, `last_update_time` or
 `experiment_id`, each optionally ASC/DESC; experiment_id breaks ties. Values are
 always bound parameters; a bad filter is an InvalidArgument naming the position.
 """
@@ -63,6 +65,10 @@ def parse_filter(text: str) -> tuple[list[sql.Composable], list[Any]]:
         (k1, field, p1), (k2, op, p2), (k3, value, p3) = tokens[i : i + 3]
         if k1 != "ident":
             raise InvalidArgument(f"invalid filter at position {p1}: expected a field name")
+        if k2 == "ident" and op.upper() == "IS":
+            i += _null_test(tokens, i, len(text), clauses, args)
+            i = _after_clause(tokens, i, len(text))
+            continue
         operator = _OPERATORS.get(op.upper()) if k2 in ("op", "ident") else None
         if operator is None:
             raise InvalidArgument(
@@ -72,17 +78,49 @@ def parse_filter(text: str) -> tuple[list[sql.Composable], list[Any]]:
             raise InvalidArgument(f"invalid filter at position {p3}: expected a quoted string")
         clauses.append(_clause(field, operator, p1, args))
         args.append(_unquote(value))
-        i += 3
-        if i < len(tokens):
-            kind, word, at = tokens[i]
-            if kind != "ident" or word.upper() != "AND":
-                raise InvalidArgument(f"invalid filter at position {at}: expected AND")
-            i += 1
-            if i == len(tokens):
-                raise InvalidArgument(
-                    f"invalid filter at position {len(text)}: expected a clause after AND"
-                )
+        i = _after_clause(tokens, i + 3, len(text))
     return clauses, args
+
+
+def _after_clause(tokens: list[tuple[str, str, int]], i: int, end: int) -> int:
+    """The index of the next clause: past an AND, or the end."""
+    if i < len(tokens):
+        kind, word, at = tokens[i]
+        if kind != "ident" or word.upper() != "AND":
+            raise InvalidArgument(f"invalid filter at position {at}: expected AND")
+        i += 1
+        if i == len(tokens):
+            raise InvalidArgument(f"invalid filter at position {end}: expected a clause after AND")
+    return i
+
+
+def _null_test(
+    tokens: list[tuple[str, str, int]],
+    i: int,
+    end: int,
+    clauses: list[sql.Composable],
+    args: list[Any],
+) -> int:
+    """`tags.<key> IS [NOT] NULL` at tokens[i]: appends the clause, returns its length."""
+    (_, field, at), _ = tokens[i : i + 2]
+    words = [word.upper() if kind == "ident" else "" for kind, word, _ in tokens[i + 2 : i + 4]]
+    negated = words[:1] == ["NOT"]
+    if words[int(negated) : int(negated) + 1] != ["NULL"]:
+        where = tokens[i + 2 + int(negated)][2] if len(tokens) > i + 2 + int(negated) else end
+        raise InvalidArgument(f"invalid filter at position {where}: expected NULL after IS")
+    prefix, _, key = field.partition(".")
+    if prefix.lower() not in ("tag", "tags") or not key:
+        raise InvalidArgument(
+            f"invalid filter at position {at}: IS [NOT] NULL is for tags.<key>, got {field!r}"
+        )
+    args.append(key[1:-1] if key.startswith("`") else key)
+    clauses.append(
+        sql.SQL(
+            "{} (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id"
+            " AND t.key = %s)"
+        ).format(sql.SQL("EXISTS" if negated else "NOT EXISTS"))
+    )
+    return 4 if negated else 3
 
 
 def _clause(field: str, operator: str, at: int, args: list[Any]) -> sql.Composable:

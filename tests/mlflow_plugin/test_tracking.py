@@ -129,6 +129,13 @@ def test_experiment_lifecycle(tracking_uri: str) -> None:
     named = client.search_experiments(filter_string="name LIKE 'exp-%'", order_by=["name DESC"])
     assert [e.name for e in named] == ["exp-2", "exp-1"]
     assert client.get_experiment("0").name == "Default"
+    # the web UI's experiments list asks for experiments without a kind tag
+    client.set_experiment_tag(ids[1], "mlflow.experimentKind", "genai_development")
+    untagged = client.search_experiments(filter_string="tags.`mlflow.experimentKind` IS NULL")
+    assert {"renamed", "exp-2"} <= {e.name for e in untagged}
+    assert "exp-1" not in {e.name for e in untagged}
+    kinds = client.search_experiments(filter_string="tags.`mlflow.experimentKind` IS NOT NULL")
+    assert [e.name for e in kinds] == ["exp-1"]
 
 
 def test_mlflow_error_codes(tracking_uri: str) -> None:

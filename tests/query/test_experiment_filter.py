@@ -49,3 +49,29 @@ def test_order_by() -> None:
     )
     with pytest.raises(InvalidArgument, match="order_by"):
         parse_order_by(["name; DROP"])
+
+
+def test_a_tag_is_null_or_not_null_as_mlflows_web_ui_asks() -> None:
+    ui = "name LIKE '%x%' AND tags.`mlflow.experimentKind` IS NULL"
+    clauses, args = parse_filter(ui)
+    assert args == ["%x%", "mlflow.experimentKind"]
+    assert render(clauses)[1].startswith("NOT EXISTS (SELECT 1 FROM experiment_tags")
+    clauses, args = parse_filter("tags.team is not null and name = 'a'")
+    assert args == ["team", "a"]
+    assert render(clauses)[0].startswith("EXISTS (SELECT 1") and "t.value" not in render(clauses)[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name IS NULL", "position 0: IS \\[NOT\\] NULL is for tags"),
+        ("tags.a IS 'x'", "position 10: expected NULL after IS"),
+        ("tags.a IS NOT 'x'", "position 14: expected NULL after IS"),
+        ("tags.a IS NOT", "position 13: expected NULL after IS"),
+        ("tags.a IS NULL name = 'x'", "position 15: expected AND"),
+        ("tags.a IS NULL AND", "position 18: expected a clause after AND"),
+    ],
+)
+def test_null_tests_that_are_wrong_say_where(text: str, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        parse_filter(text)
