@@ -32,10 +32,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script
+
 import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
+from tests.mlflow_plugin.servers import wait_healthy
 from tracklog.deploy.broker import free_port, port_open
 
 BATCH = 1_000
@@ -47,19 +50,6 @@ class Target:
     uri: str
     loop_calls: int
     batches: int
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server behind {url} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} not healthy after {timeout}s")
 
 
 @contextmanager
@@ -92,7 +82,7 @@ def tracklog_stack(work: Path) -> Iterator[tuple[str, str]]:
             if stack.poll() is not None:
                 raise SystemExit("tracklog up exited")
             time.sleep(0.1)
-        _wait_http(url, stack)
+        wait_healthy(url, stack, timeout=180)
         yield f"tracklog://127.0.0.1:{query}?bootstrap=127.0.0.1:{broker}", url
 
 
@@ -105,7 +95,7 @@ def plain_server(work: Path) -> Iterator[str]:
     command += ["--artifacts-destination", str(work / "plain-artifacts")]
     with _process(command, dict(os.environ), work / "plain.log") as server:
         url = f"http://127.0.0.1:{port}"
-        _wait_http(url, server)
+        wait_healthy(url, server, timeout=180)
         yield url
 
 
