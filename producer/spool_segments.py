@@ -72,7 +72,9 @@ class SegmentLog:
             if path.stem.isdigit():
                 self._ends[int(path.stem)] = path.stat().st_size
         self.acked = self._read_acked()
-        self._saved: Position | None = None  # what the sidecar holds, once written
+        # what the sidecar holds: a log that never advanced writes nothing (a reader of a live
+        # process's directory must not put back the prefix it read over a newer one)
+        self._saved: Position | None = self.acked
         self._active: int | None = None
         self._fd = -1
         if writable:

@@ -148,3 +148,15 @@ def test_the_acknowledged_prefix_can_be_saved_from_two_threads_at_once(tmp_path:
     assert errors == []
     log.close()
     assert SegmentLog(tmp_path, writable=False).acked == ends[-1]
+
+
+def test_a_reader_that_never_advanced_leaves_the_saved_prefix_alone(tmp_path: Path) -> None:
+    writer = SegmentLog(tmp_path, writable=True)
+    ends = [writer.append(b"k", f"event {i}".encode(), 1) for i in range(3)]
+    reader = SegmentLog(tmp_path, writable=False)  # reads the prefix before the writer saves
+    writer.release_through(ends[0])
+    writer.save_acked()
+    reader.close()
+    survivor = SegmentLog(tmp_path, writable=False)
+    assert survivor.acked == ends[0] and survivor.pending()[:2] == (2, 2)
+    writer.close()
