@@ -13,7 +13,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tracklog import validation
-from tracklog.ingest import decode_artifacts, decode_registry, decode_tracking
+from tracklog.ingest import decode_artifacts, decode_logged_models, decode_registry, decode_tracking
 from tracklog.v1 import events_pb2 as pb
 
 _EXPECTED_AGGREGATE = {
@@ -27,6 +27,8 @@ _EXPECTED_AGGREGATE = {
     **dict.fromkeys(decode_tracking.EXPERIMENT_VALIDATORS, pb.AGGREGATE_TYPE_EXPERIMENT),
     **dict.fromkeys(decode_tracking.RUN_VALIDATORS, pb.AGGREGATE_TYPE_RUN),
     **dict.fromkeys(decode_artifacts.VALIDATORS, pb.AGGREGATE_TYPE_RUN),
+    **dict.fromkeys(decode_logged_models.MODEL_VALIDATORS, pb.AGGREGATE_TYPE_LOGGED_MODEL),
+    **dict.fromkeys(decode_logged_models.RUN_VALIDATORS, pb.AGGREGATE_TYPE_RUN),
 }
 # Python's datetime (used for timestamptz) spans years 1..9999.
 _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
@@ -154,6 +156,7 @@ _VALIDATORS = {
     **decode_registry.VALIDATORS,
     **decode_tracking.VALIDATORS,
     **decode_artifacts.VALIDATORS,
+    **decode_logged_models.VALIDATORS,
 }
 
 

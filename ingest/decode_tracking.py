@@ -22,65 +22,65 @@ class InvalidTrackingEvent(ValueError):
     """A lifecycle event that breaks a rule; the message says which."""
 
 
-def _checked(rule: Callable[..., object], *args: object) -> None:
+def checked(rule: Callable[..., object], *args: object) -> None:
     try:
         rule(*args)
     except ValueError as exc:
         raise InvalidTrackingEvent(str(exc)) from exc
 
 
-def _text(what: str, value: str, limit: int = MAX_DATASET_FIELD_LENGTH) -> None:
+def check_text(what: str, value: str, limit: int = MAX_DATASET_FIELD_LENGTH) -> None:
     if "\x00" in value:  # Postgres text cannot hold NUL characters
         raise InvalidTrackingEvent(f"{what} contains a NUL character")
     if len(value) > limit:
         raise InvalidTrackingEvent(f"{what} is {len(value)} characters; at most {limit}")
 
 
-def _timestamp(what: str, ts: Timestamp) -> None:
+def check_timestamp(what: str, ts: Timestamp) -> None:
     if not _MIN_SECONDS <= ts.seconds <= _MAX_SECONDS or not 0 <= ts.nanos < 1_000_000_000:
         raise InvalidTrackingEvent(f"{what} is out of range (seconds={ts.seconds})")
 
 
 def _experiment_renamed(envelope: pb.Envelope) -> None:
     name = envelope.experiment_renamed.new_name
-    _checked(validation.experiment_name, name)
-    _text("experiment name", name)
+    checked(validation.experiment_name, name)
+    check_text("experiment name", name)
 
 
 def _deleted(event: pb.ExperimentDeleted | pb.RunDeleted) -> None:
     if event.HasField("deleted_time"):
-        _timestamp("deleted_time", event.deleted_time)
+        check_timestamp("deleted_time", event.deleted_time)
 
 
 def _tag_set(envelope: pb.Envelope) -> None:
     tag = envelope.experiment_tag_set.tag
-    _checked(validation.validate_key, "tag", tag.key)
-    _checked(validation.tag_value, tag.key, tag.value)
-    _text(f"value of tag {tag.key!r}", tag.value)
+    checked(validation.validate_key, "tag", tag.key)
+    checked(validation.tag_value, tag.key, tag.value)
+    check_text(f"value of tag {tag.key!r}", tag.value)
 
 
 def _tag_key(key: str) -> None:
-    _checked(validation.validate_key, "tag", key)
+    checked(validation.validate_key, "tag", key)
 
 
 def _run_renamed(envelope: pb.Envelope) -> None:
     name = envelope.run_renamed.new_name
     if not name:
         raise InvalidTrackingEvent("run name must not be empty")
-    _checked(validation.run_name, name)
-    _text("run name", name)
+    checked(validation.run_name, name)
+    check_text("run name", name)
 
 
 def _dataset_input(envelope: pb.Envelope) -> None:
     d = envelope.dataset_input_logged
     if not d.name or not d.digest:
         raise InvalidTrackingEvent("a dataset input needs a name and a digest")
-    _text("dataset name", d.name, validation.MAX_KEY_LENGTH)
-    _text("dataset digest", d.digest, 64)
-    _text("dataset context", d.context, validation.MAX_KEY_LENGTH)
-    _text("dataset source type", d.source_type, validation.MAX_KEY_LENGTH)
+    check_text("dataset name", d.name, validation.MAX_KEY_LENGTH)
+    check_text("dataset digest", d.digest, 64)
+    check_text("dataset context", d.context, validation.MAX_KEY_LENGTH)
+    check_text("dataset source type", d.source_type, validation.MAX_KEY_LENGTH)
     for what, value in (("source", d.source), ("schema", d.schema), ("profile", d.profile)):
-        _text(f"dataset {what}", value)
+        check_text(f"dataset {what}", value)
 
 
 EXPERIMENT_VALIDATORS: dict[str, Callable[[pb.Envelope], None]] = {

@@ -13,7 +13,12 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from tracklog.ingest import projector_artifacts, projector_registry, projector_tracking
+from tracklog.ingest import (
+    projector_artifacts,
+    projector_logged_models,
+    projector_registry,
+    projector_tracking,
+)
 from tracklog.ingest.metric_columns import latest_per_key, metric_columns
 from tracklog.ingest.projector_artifacts import ArtifactRow
 from tracklog.ingest.projector_registry import RegistryOp
@@ -101,6 +106,8 @@ def project(envelope: pb.Envelope) -> list[PostgresOp]:
         return [projector_registry.project(envelope)]
     if projector_tracking.handles(envelope):
         return [*projector_tracking.project(envelope)]
+    if projector_logged_models.handles(envelope):
+        return [projector_logged_models.project(envelope)]
     if projector_artifacts.handles(envelope):
         return [projector_artifacts.project(envelope)]
     if kind == "metrics_logged":

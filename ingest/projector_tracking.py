@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from tracklog.ingest.projector_logged_models import LOGGED_MODEL_OPS, LoggedModelOp
 from tracklog.v1 import events_pb2 as pb
 
 RUN_NAME_TAG = "mlflow.runName"
@@ -78,8 +79,9 @@ class DatasetInputRow:
     profile: str
 
 
-TrackingOp = ExperimentRename | LifecycleChange | RunRename | DatasetInputRow
-TRACKING_OPS = (ExperimentRename, LifecycleChange, RunRename, DatasetInputRow)
+# applied in log order by tracking_writer.apply, with the logged models' operations
+TrackingOp = ExperimentRename | LifecycleChange | RunRename | DatasetInputRow | LoggedModelOp
+TRACKING_OPS = (ExperimentRename, LifecycleChange, RunRename, DatasetInputRow, *LOGGED_MODEL_OPS)
 
 
 def handles(envelope: pb.Envelope) -> bool:

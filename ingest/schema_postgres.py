@@ -201,6 +201,42 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX dead_letter_replays_by_target
         ON dead_letter_replays (target_topic, target_partition, target_offset);
     """,
+    # MLflow 3's logged models (ingest/logged_models_writer.py)
+    """
+    CREATE TABLE logged_models (
+        model_id          text PRIMARY KEY,
+        experiment_id     text NOT NULL,
+        name              text NOT NULL,
+        source_run_id     text NOT NULL DEFAULT '',
+        model_type        text NOT NULL DEFAULT '',
+        artifact_location text NOT NULL DEFAULT '',
+        status            text NOT NULL DEFAULT 'PENDING',
+        status_message    text NOT NULL DEFAULT '',
+        lifecycle_stage   text NOT NULL DEFAULT 'active',
+        creation_time     timestamptz NOT NULL,
+        last_updated_time timestamptz NOT NULL
+    );
+    CREATE INDEX logged_models_by_experiment
+        ON logged_models (experiment_id, creation_time DESC, model_id);
+    CREATE TABLE logged_model_tags (
+        model_id text NOT NULL,
+        key      text NOT NULL,
+        value    text NOT NULL,
+        PRIMARY KEY (model_id, key)
+    );
+    CREATE TABLE logged_model_params (
+        model_id text NOT NULL,
+        key      text NOT NULL,
+        value    text NOT NULL,
+        PRIMARY KEY (model_id, key)
+    );
+    CREATE TABLE run_outputs (
+        run_id   text NOT NULL,
+        model_id text NOT NULL,
+        step     bigint NOT NULL,
+        PRIMARY KEY (run_id, model_id, step)
+    );
+    """,
 )
 
 _LOCK_KEY = 0x7472_6B6C  # "trkl"

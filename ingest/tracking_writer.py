@@ -16,6 +16,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from tracklog.ingest import logged_models_writer
+from tracklog.ingest.projector_logged_models import LOGGED_MODEL_OPS
 from tracklog.ingest.projector_tracking import (
     DatasetInputRow,
     ExperimentRename,
@@ -47,6 +49,8 @@ def apply(conn: Connection, ops: Sequence[tuple[Position, TrackingOp]]) -> list[
                 conflicts.append(TrackingConflict(position, EXPERIMENT_NAME_CONFLICT, conflict))
         elif isinstance(op, LifecycleChange):
             _lifecycle(conn, op)
+        elif isinstance(op, LOGGED_MODEL_OPS):
+            logged_models_writer.apply_one(conn, op)
         elif isinstance(op, RunRename):
             conn.execute("UPDATE runs SET run_name = %s WHERE run_id = %s", (op.name, op.run_id))
         elif isinstance(op, DatasetInputRow):

@@ -30,6 +30,7 @@ class _AggregateTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Aggrega
     AGGREGATE_TYPE_EXPERIMENT: _AggregateType.ValueType  # 1
     AGGREGATE_TYPE_RUN: _AggregateType.ValueType  # 2
     AGGREGATE_TYPE_REGISTERED_MODEL: _AggregateType.ValueType  # 3
+    AGGREGATE_TYPE_LOGGED_MODEL: _AggregateType.ValueType  # 4
 
 class AggregateType(_AggregateType, metaclass=_AggregateTypeEnumTypeWrapper): ...
 
@@ -37,6 +38,7 @@ AGGREGATE_TYPE_UNSPECIFIED: AggregateType.ValueType  # 0
 AGGREGATE_TYPE_EXPERIMENT: AggregateType.ValueType  # 1
 AGGREGATE_TYPE_RUN: AggregateType.ValueType  # 2
 AGGREGATE_TYPE_REGISTERED_MODEL: AggregateType.ValueType  # 3
+AGGREGATE_TYPE_LOGGED_MODEL: AggregateType.ValueType  # 4
 Global___AggregateType: _TypeAlias = AggregateType  # noqa: Y015
 
 class _RunStatus:
@@ -61,6 +63,26 @@ RUN_STATUS_FINISHED: RunStatus.ValueType  # 3
 RUN_STATUS_FAILED: RunStatus.ValueType  # 4
 RUN_STATUS_KILLED: RunStatus.ValueType  # 5
 Global___RunStatus: _TypeAlias = RunStatus  # noqa: Y015
+
+class _LoggedModelStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LoggedModelStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LoggedModelStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LOGGED_MODEL_STATUS_UNSPECIFIED: _LoggedModelStatus.ValueType  # 0
+    LOGGED_MODEL_STATUS_PENDING: _LoggedModelStatus.ValueType  # 1
+    LOGGED_MODEL_STATUS_READY: _LoggedModelStatus.ValueType  # 2
+    LOGGED_MODEL_STATUS_FAILED: _LoggedModelStatus.ValueType  # 3
+
+class LoggedModelStatus(_LoggedModelStatus, metaclass=_LoggedModelStatusEnumTypeWrapper):
+    """--- logged models (MLflow 3) ---------------------------------------------------------------"""
+
+LOGGED_MODEL_STATUS_UNSPECIFIED: LoggedModelStatus.ValueType  # 0
+LOGGED_MODEL_STATUS_PENDING: LoggedModelStatus.ValueType  # 1
+LOGGED_MODEL_STATUS_READY: LoggedModelStatus.ValueType  # 2
+LOGGED_MODEL_STATUS_FAILED: LoggedModelStatus.ValueType  # 3
+Global___LoggedModelStatus: _TypeAlias = LoggedModelStatus  # noqa: Y015
 
 class _ModelVersionStage:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -151,6 +173,13 @@ class Envelope(_message.Message):
     RUN_TAG_DELETED_FIELD_NUMBER: _builtins.int
     DATASET_INPUT_LOGGED_FIELD_NUMBER: _builtins.int
     ARTIFACT_LOGGED_FIELD_NUMBER: _builtins.int
+    LOGGED_MODEL_CREATED_FIELD_NUMBER: _builtins.int
+    LOGGED_MODEL_FINALIZED_FIELD_NUMBER: _builtins.int
+    LOGGED_MODEL_TAG_SET_FIELD_NUMBER: _builtins.int
+    LOGGED_MODEL_TAG_DELETED_FIELD_NUMBER: _builtins.int
+    LOGGED_MODEL_DELETED_FIELD_NUMBER: _builtins.int
+    LOGGED_MODEL_OUTPUT_FIELD_NUMBER: _builtins.int
+    LOGGED_MODEL_PARAMS_LOGGED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (a UUID, hex)."""
     aggregate_id: _builtins.str
@@ -234,6 +263,24 @@ class Envelope(_message.Message):
     def artifact_logged(self) -> Global___ArtifactLogged:
         """A file was stored in the run's artifact store; aggregate_id is the run id."""
 
+    @_builtins.property
+    def logged_model_created(self) -> Global___LoggedModelCreated:
+        """MLflow 3's logged models (aggregate_id: the model id, "m-" and 32 hex digits),
+        except LoggedModelOutput, which belongs to the run that produced the model.
+        """
+
+    @_builtins.property
+    def logged_model_finalized(self) -> Global___LoggedModelFinalized: ...
+    @_builtins.property
+    def logged_model_tag_set(self) -> Global___LoggedModelTagSet: ...
+    @_builtins.property
+    def logged_model_tag_deleted(self) -> Global___LoggedModelTagDeleted: ...
+    @_builtins.property
+    def logged_model_deleted(self) -> Global___LoggedModelDeleted: ...
+    @_builtins.property
+    def logged_model_output(self) -> Global___LoggedModelOutput: ...
+    @_builtins.property
+    def logged_model_params_logged(self) -> Global___LoggedModelParamsLogged: ...
     def __init__(
         self,
         *,
@@ -274,12 +321,19 @@ class Envelope(_message.Message):
         run_tag_deleted: Global___RunTagDeleted | None = ...,
         dataset_input_logged: Global___DatasetInputLogged | None = ...,
         artifact_logged: Global___ArtifactLogged | None = ...,
+        logged_model_created: Global___LoggedModelCreated | None = ...,
+        logged_model_finalized: Global___LoggedModelFinalized | None = ...,
+        logged_model_tag_set: Global___LoggedModelTagSet | None = ...,
+        logged_model_tag_deleted: Global___LoggedModelTagDeleted | None = ...,
+        logged_model_deleted: Global___LoggedModelDeleted | None = ...,
+        logged_model_output: Global___LoggedModelOutput | None = ...,
+        logged_model_params_logged: Global___LoggedModelParamsLogged | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "tags_set", b"tags_set"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "logged_model_created", b"logged_model_created", "logged_model_deleted", b"logged_model_deleted", "logged_model_finalized", b"logged_model_finalized", "logged_model_output", b"logged_model_output", "logged_model_params_logged", b"logged_model_params_logged", "logged_model_tag_deleted", b"logged_model_tag_deleted", "logged_model_tag_set", b"logged_model_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "tags_set", b"tags_set"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "event_id", b"event_id", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "sequence", b"sequence", "tags_set", b"tags_set"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "event_id", b"event_id", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "logged_model_created", b"logged_model_created", "logged_model_deleted", b"logged_model_deleted", "logged_model_finalized", b"logged_model_finalized", "logged_model_output", b"logged_model_output", "logged_model_params_logged", b"logged_model_params_logged", "logged_model_tag_deleted", b"logged_model_tag_deleted", "logged_model_tag_set", b"logged_model_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "sequence", b"sequence", "tags_set", b"tags_set"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "run_started", "params_logged", "metrics_logged", "tags_set", "run_ended", "registered_model_created", "registered_model_renamed", "registered_model_description_updated", "registered_model_deleted", "registered_model_tag_set", "registered_model_tag_deleted", "model_version_created", "model_version_description_updated", "model_version_deleted", "model_version_tag_set", "model_version_tag_deleted", "model_version_stage_transitioned", "model_version_status_changed", "registered_model_alias_set", "registered_model_alias_deleted", "experiment_renamed", "experiment_deleted", "experiment_restored", "experiment_tag_set", "experiment_tag_deleted", "run_renamed", "run_deleted", "run_restored", "run_tag_deleted", "dataset_input_logged", "artifact_logged"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "run_started", "params_logged", "metrics_logged", "tags_set", "run_ended", "registered_model_created", "registered_model_renamed", "registered_model_description_updated", "registered_model_deleted", "registered_model_tag_set", "registered_model_tag_deleted", "model_version_created", "model_version_description_updated", "model_version_deleted", "model_version_tag_set", "model_version_tag_deleted", "model_version_stage_transitioned", "model_version_status_changed", "registered_model_alias_set", "registered_model_alias_deleted", "experiment_renamed", "experiment_deleted", "experiment_restored", "experiment_tag_set", "experiment_tag_deleted", "run_renamed", "run_deleted", "run_restored", "run_tag_deleted", "dataset_input_logged", "artifact_logged", "logged_model_created", "logged_model_finalized", "logged_model_tag_set", "logged_model_tag_deleted", "logged_model_deleted", "logged_model_output", "logged_model_params_logged"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -773,6 +827,190 @@ class DatasetInputLogged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DatasetInputLogged: _TypeAlias = DatasetInputLogged  # noqa: Y015
+
+@_typing.final
+class LoggedModelCreated(_message.Message):
+    """A model was created (MLflow's create_logged_model, called by every log_model); its
+    files go to artifact_location. It starts PENDING. A second LoggedModelCreated for the
+    same id changes nothing.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPERIMENT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    SOURCE_RUN_ID_FIELD_NUMBER: _builtins.int
+    MODEL_TYPE_FIELD_NUMBER: _builtins.int
+    ARTIFACT_LOCATION_FIELD_NUMBER: _builtins.int
+    CREATION_TIME_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    experiment_id: _builtins.str
+    name: _builtins.str
+    source_run_id: _builtins.str
+    """The run that produced the model; empty when none."""
+    model_type: _builtins.str
+    artifact_location: _builtins.str
+    @_builtins.property
+    def creation_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tag]: ...
+    @_builtins.property
+    def params(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tag]:
+        """Params are written once (with the model or by LoggedModelParamsLogged)."""
+
+    def __init__(
+        self,
+        *,
+        experiment_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        source_run_id: _builtins.str = ...,
+        model_type: _builtins.str = ...,
+        artifact_location: _builtins.str = ...,
+        creation_time: _timestamp_pb2.Timestamp | None = ...,
+        tags: _abc.Iterable[Global___Tag] | None = ...,
+        params: _abc.Iterable[Global___Tag] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["creation_time", b"creation_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_location", b"artifact_location", "creation_time", b"creation_time", "experiment_id", b"experiment_id", "model_type", b"model_type", "name", b"name", "params", b"params", "source_run_id", b"source_run_id", "tags", b"tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoggedModelCreated: _TypeAlias = LoggedModelCreated  # noqa: Y015
+
+@_typing.final
+class LoggedModelParamsLogged(_message.Message):
+    """More params of the model (MLflow's log_logged_model_params); a param logged again
+    keeps its first value.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARAMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def params(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tag]: ...
+    def __init__(
+        self,
+        *,
+        params: _abc.Iterable[Global___Tag] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["params", b"params"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoggedModelParamsLogged: _TypeAlias = LoggedModelParamsLogged  # noqa: Y015
+
+@_typing.final
+class LoggedModelFinalized(_message.Message):
+    """The model's status changed (MLflow's finalize_logged_model)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    STATUS_MESSAGE_FIELD_NUMBER: _builtins.int
+    status: Global___LoggedModelStatus.ValueType
+    status_message: _builtins.str
+    def __init__(
+        self,
+        *,
+        status: Global___LoggedModelStatus.ValueType = ...,
+        status_message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status", "status_message", b"status_message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoggedModelFinalized: _TypeAlias = LoggedModelFinalized  # noqa: Y015
+
+@_typing.final
+class LoggedModelTagSet(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAG_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tag(self) -> Global___Tag: ...
+    def __init__(
+        self,
+        *,
+        tag: Global___Tag | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tag", b"tag"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tag", b"tag"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoggedModelTagSet: _TypeAlias = LoggedModelTagSet  # noqa: Y015
+
+@_typing.final
+class LoggedModelTagDeleted(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoggedModelTagDeleted: _TypeAlias = LoggedModelTagDeleted  # noqa: Y015
+
+@_typing.final
+class LoggedModelDeleted(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def deleted_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        deleted_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deleted_time", b"deleted_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_time", b"deleted_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoggedModelDeleted: _TypeAlias = LoggedModelDeleted  # noqa: Y015
+
+@_typing.final
+class LoggedModelOutput(_message.Message):
+    """The run produced the model at a step (MLflow's log_outputs); aggregate_id is the run id.
+    Logging the same (model, step) again changes nothing.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    step: _builtins.int
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+        step: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model_id", b"model_id", "step", b"step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoggedModelOutput: _TypeAlias = LoggedModelOutput  # noqa: Y015
 
 @_typing.final
 class RegisteredModelCreated(_message.Message):

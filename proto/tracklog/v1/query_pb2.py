@@ -24,11 +24,12 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from tracklog.v1 import events_pb2 as tracklog_dot_v1_dot_events__pb2
+from tracklog.v1 import logged_models_pb2 as tracklog_dot_v1_dot_logged__models__pb2
 from tracklog.v1 import series_pb2 as tracklog_dot_v1_dot_series__pb2
 from tracklog.v1 import tracking_pb2 as tracklog_dot_v1_dot_tracking__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tracklog/v1/query.proto\x12\x0btracklog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18tracklog/v1/events.proto\x1a\x18tracklog/v1/series.proto\x1a\x1atracklog/v1/tracking.proto\"\xb8\x01\n\nExperiment\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x19\n\x11\x61rtifact_location\x18\x03 \x01(\t\x12\x17\n\x0flifecycle_stage\x18\x04 \x01(\t\x12\x31\n\rcreation_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x04tags\x18\x06 \x03(\x0b\x32\x10.tracklog.v1.Tag\"\x9f\x02\n\x07RunInfo\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\x10\n\x08run_name\x18\x03 \x01(\t\x12\x15\n\rparent_run_id\x18\x04 \x01(\t\x12&\n\x06status\x18\x05 \x01(\x0e\x32\x16.tracklog.v1.RunStatus\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07user_id\x18\x08 \x01(\t\x12\x17\n\x0flifecycle_stage\x18\t \x01(\t\x12\x14\n\x0c\x61rtifact_uri\x18\n \x01(\t\"H\n\x06Metric\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x03\x12\x0c\n\x04step\x18\x04 \x01(\x03\"s\n\x07RunData\x12\"\n\x06params\x18\x01 \x03(\x0b\x32\x12.tracklog.v1.Param\x12\x1e\n\x04tags\x18\x02 \x03(\x0b\x32\x10.tracklog.v1.Tag\x12$\n\x07metrics\x18\x03 \x03(\x0b\x32\x13.tracklog.v1.Metric\"x\n\x03Run\x12\"\n\x04info\x18\x01 \x01(\x0b\x32\x14.tracklog.v1.RunInfo\x12\"\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x14.tracklog.v1.RunData\x12)\n\x06inputs\x18\x14 \x03(\x0b\x32\x19.tracklog.v1.DatasetInput\"K\n\x14GetExperimentRequest\x12\x17\n\rexperiment_id\x18\x01 \x01(\tH\x00\x12\x0e\n\x04name\x18\x02 \x01(\tH\x00\x42\n\n\x08selector\"D\n\x15GetExperimentResponse\x12+\n\nexperiment\x18\x01 \x01(\x0b\x32\x17.tracklog.v1.Experiment\"?\n\x16ListExperimentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"`\n\x17ListExperimentsResponse\x12,\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x17.tracklog.v1.Experiment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\rGetRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"/\n\x0eGetRunResponse\x12\x1d\n\x03run\x18\x01 \x01(\x0b\x32\x10.tracklog.v1.Run\"\xf1\x03\n\x11SearchRunsRequest\x12\x16\n\x0e\x65xperiment_ids\x18\x01 \x03(\t\x12(\n\x08statuses\x18\x02 \x03(\x0e\x32\x16.tracklog.v1.RunStatus\x12\x45\n\x0cparam_equals\x18\x03 \x03(\x0b\x32/.tracklog.v1.SearchRunsRequest.ParamEqualsEntry\x12\x41\n\ntag_equals\x18\x04 \x03(\x0b\x32-.tracklog.v1.SearchRunsRequest.TagEqualsEntry\x12\x30\n\x10start_time_order\x18\x05 \x01(\x0e\x32\x16.tracklog.v1.SortOrder\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x08 \x01(\t\x12\x10\n\x08order_by\x18\t \x03(\t\x12/\n\rrun_view_type\x18\n \x01(\x0e\x32\x18.tracklog.v1.RunViewType\x1a\x32\n\x10ParamEqualsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x30\n\x0eTagEqualsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"M\n\x12SearchRunsResponse\x12\x1e\n\x04runs\x18\x01 \x03(\x0b\x32\x10.tracklog.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"@\n\x0bMetricPoint\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x14\n\x0ctimestamp_ms\x18\x02 \x01(\x03\x12\r\n\x05value\x18\x03 \x01(\x01\"d\n\x17GetMetricHistoryRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nmetric_key\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"q\n\x18GetMetricHistoryResponse\x12\x12\n\nmetric_key\x18\x01 \x01(\t\x12(\n\x06points\x18\x02 \x03(\x0b\x32\x18.tracklog.v1.MetricPoint\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"\x8f\x01\n\x18SearchExperimentsRequest\x12(\n\tview_type\x18\x01 \x01(\x0e\x32\x15.tracklog.v1.ViewType\x12\x13\n\x0bmax_results\x18\x02 \x01(\x05\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x03(\t\x12\x12\n\npage_token\x18\x05 \x01(\t\"b\n\x19SearchExperimentsResponse\x12,\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x17.tracklog.v1.Experiment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\\\n\tSortOrder\x12\x1a\n\x16SORT_ORDER_UNSPECIFIED\x10\x00\x12\x18\n\x14SORT_ORDER_ASCENDING\x10\x01\x12\x19\n\x15SORT_ORDER_DESCENDING\x10\x02*\x82\x01\n\x0bRunViewType\x12\x1d\n\x19RUN_VIEW_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19RUN_VIEW_TYPE_ACTIVE_ONLY\x10\x01\x12\x1e\n\x1aRUN_VIEW_TYPE_DELETED_ONLY\x10\x02\x12\x15\n\x11RUN_VIEW_TYPE_ALL\x10\x03\x32\xd8\x07\n\x0cQueryService\x12V\n\rGetExperiment\x12!.tracklog.v1.GetExperimentRequest\x1a\".tracklog.v1.GetExperimentResponse\x12\\\n\x0fListExperiments\x12#.tracklog.v1.ListExperimentsRequest\x1a$.tracklog.v1.ListExperimentsResponse\x12\x41\n\x06GetRun\x12\x1a.tracklog.v1.GetRunRequest\x1a\x1b.tracklog.v1.GetRunResponse\x12M\n\nSearchRuns\x12\x1e.tracklog.v1.SearchRunsRequest\x1a\x1f.tracklog.v1.SearchRunsResponse\x12_\n\x10GetMetricHistory\x12$.tracklog.v1.GetMetricHistoryRequest\x1a%.tracklog.v1.GetMetricHistoryResponse\x12\\\n\x0fGetMetricSeries\x12#.tracklog.v1.GetMetricSeriesRequest\x1a$.tracklog.v1.GetMetricSeriesResponse\x12P\n\x0b\x43ompareRuns\x12\x1f.tracklog.v1.CompareRunsRequest\x1a .tracklog.v1.CompareRunsResponse\x12j\n\x13StreamMetricHistory\x12\'.tracklog.v1.StreamMetricHistoryRequest\x1a(.tracklog.v1.StreamMetricHistoryResponse0\x01\x12\x62\n\x11SearchExperiments\x12%.tracklog.v1.SearchExperimentsRequest\x1a&.tracklog.v1.SearchExperimentsResponse\x12\x44\n\x07WaitFor\x12\x1b.tracklog.v1.WaitForRequest\x1a\x1c.tracklog.v1.WaitForResponse\x12Y\n\x0eGetServiceInfo\x12\".tracklog.v1.GetServiceInfoRequest\x1a#.tracklog.v1.GetServiceInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tracklog/v1/query.proto\x12\x0btracklog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18tracklog/v1/events.proto\x1a\x1ftracklog/v1/logged_models.proto\x1a\x18tracklog/v1/series.proto\x1a\x1atracklog/v1/tracking.proto\"\xb8\x01\n\nExperiment\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x19\n\x11\x61rtifact_location\x18\x03 \x01(\t\x12\x17\n\x0flifecycle_stage\x18\x04 \x01(\t\x12\x31\n\rcreation_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x04tags\x18\x06 \x03(\x0b\x32\x10.tracklog.v1.Tag\"\x9f\x02\n\x07RunInfo\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\x10\n\x08run_name\x18\x03 \x01(\t\x12\x15\n\rparent_run_id\x18\x04 \x01(\t\x12&\n\x06status\x18\x05 \x01(\x0e\x32\x16.tracklog.v1.RunStatus\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07user_id\x18\x08 \x01(\t\x12\x17\n\x0flifecycle_stage\x18\t \x01(\t\x12\x14\n\x0c\x61rtifact_uri\x18\n \x01(\t\"H\n\x06Metric\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x03\x12\x0c\n\x04step\x18\x04 \x01(\x03\"s\n\x07RunData\x12\"\n\x06params\x18\x01 \x03(\x0b\x32\x12.tracklog.v1.Param\x12\x1e\n\x04tags\x18\x02 \x03(\x0b\x32\x10.tracklog.v1.Tag\x12$\n\x07metrics\x18\x03 \x03(\x0b\x32\x13.tracklog.v1.Metric\"\xa3\x01\n\x03Run\x12\"\n\x04info\x18\x01 \x01(\x0b\x32\x14.tracklog.v1.RunInfo\x12\"\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x14.tracklog.v1.RunData\x12)\n\x06inputs\x18\x14 \x03(\x0b\x32\x19.tracklog.v1.DatasetInput\x12)\n\x07outputs\x18\x15 \x03(\x0b\x32\x18.tracklog.v1.ModelOutput\"K\n\x14GetExperimentRequest\x12\x17\n\rexperiment_id\x18\x01 \x01(\tH\x00\x12\x0e\n\x04name\x18\x02 \x01(\tH\x00\x42\n\n\x08selector\"D\n\x15GetExperimentResponse\x12+\n\nexperiment\x18\x01 \x01(\x0b\x32\x17.tracklog.v1.Experiment\"?\n\x16ListExperimentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"`\n\x17ListExperimentsResponse\x12,\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x17.tracklog.v1.Experiment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\rGetRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"/\n\x0eGetRunResponse\x12\x1d\n\x03run\x18\x01 \x01(\x0b\x32\x10.tracklog.v1.Run\"\xf1\x03\n\x11SearchRunsRequest\x12\x16\n\x0e\x65xperiment_ids\x18\x01 \x03(\t\x12(\n\x08statuses\x18\x02 \x03(\x0e\x32\x16.tracklog.v1.RunStatus\x12\x45\n\x0cparam_equals\x18\x03 \x03(\x0b\x32/.tracklog.v1.SearchRunsRequest.ParamEqualsEntry\x12\x41\n\ntag_equals\x18\x04 \x03(\x0b\x32-.tracklog.v1.SearchRunsRequest.TagEqualsEntry\x12\x30\n\x10start_time_order\x18\x05 \x01(\x0e\x32\x16.tracklog.v1.SortOrder\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x08 \x01(\t\x12\x10\n\x08order_by\x18\t \x03(\t\x12/\n\rrun_view_type\x18\n \x01(\x0e\x32\x18.tracklog.v1.RunViewType\x1a\x32\n\x10ParamEqualsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x30\n\x0eTagEqualsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"M\n\x12SearchRunsResponse\x12\x1e\n\x04runs\x18\x01 \x03(\x0b\x32\x10.tracklog.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"@\n\x0bMetricPoint\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x14\n\x0ctimestamp_ms\x18\x02 \x01(\x03\x12\r\n\x05value\x18\x03 \x01(\x01\"d\n\x17GetMetricHistoryRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nmetric_key\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"q\n\x18GetMetricHistoryResponse\x12\x12\n\nmetric_key\x18\x01 \x01(\t\x12(\n\x06points\x18\x02 \x03(\x0b\x32\x18.tracklog.v1.MetricPoint\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"\x8f\x01\n\x18SearchExperimentsRequest\x12(\n\tview_type\x18\x01 \x01(\x0e\x32\x15.tracklog.v1.ViewType\x12\x13\n\x0bmax_results\x18\x02 \x01(\x05\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x03(\t\x12\x12\n\npage_token\x18\x05 \x01(\t\"b\n\x19SearchExperimentsResponse\x12,\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x17.tracklog.v1.Experiment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\\\n\tSortOrder\x12\x1a\n\x16SORT_ORDER_UNSPECIFIED\x10\x00\x12\x18\n\x14SORT_ORDER_ASCENDING\x10\x01\x12\x19\n\x15SORT_ORDER_DESCENDING\x10\x02*\x82\x01\n\x0bRunViewType\x12\x1d\n\x19RUN_VIEW_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19RUN_VIEW_TYPE_ACTIVE_ONLY\x10\x01\x12\x1e\n\x1aRUN_VIEW_TYPE_DELETED_ONLY\x10\x02\x12\x15\n\x11RUN_VIEW_TYPE_ALL\x10\x03\x32\x9a\t\n\x0cQueryService\x12V\n\rGetExperiment\x12!.tracklog.v1.GetExperimentRequest\x1a\".tracklog.v1.GetExperimentResponse\x12\\\n\x0fListExperiments\x12#.tracklog.v1.ListExperimentsRequest\x1a$.tracklog.v1.ListExperimentsResponse\x12\x41\n\x06GetRun\x12\x1a.tracklog.v1.GetRunRequest\x1a\x1b.tracklog.v1.GetRunResponse\x12M\n\nSearchRuns\x12\x1e.tracklog.v1.SearchRunsRequest\x1a\x1f.tracklog.v1.SearchRunsResponse\x12_\n\x10GetMetricHistory\x12$.tracklog.v1.GetMetricHistoryRequest\x1a%.tracklog.v1.GetMetricHistoryResponse\x12\\\n\x0fGetMetricSeries\x12#.tracklog.v1.GetMetricSeriesRequest\x1a$.tracklog.v1.GetMetricSeriesResponse\x12P\n\x0b\x43ompareRuns\x12\x1f.tracklog.v1.CompareRunsRequest\x1a .tracklog.v1.CompareRunsResponse\x12j\n\x13StreamMetricHistory\x12\'.tracklog.v1.StreamMetricHistoryRequest\x1a(.tracklog.v1.StreamMetricHistoryResponse0\x01\x12\x62\n\x11SearchExperiments\x12%.tracklog.v1.SearchExperimentsRequest\x1a&.tracklog.v1.SearchExperimentsResponse\x12\x44\n\x07WaitFor\x12\x1b.tracklog.v1.WaitForRequest\x1a\x1c.tracklog.v1.WaitForResponse\x12Y\n\x0eGetServiceInfo\x12\".tracklog.v1.GetServiceInfoRequest\x1a#.tracklog.v1.GetServiceInfoResponse\x12Y\n\x0eGetLoggedModel\x12\".tracklog.v1.GetLoggedModelRequest\x1a#.tracklog.v1.GetLoggedModelResponse\x12\x65\n\x12SearchLoggedModels\x12&.tracklog.v1.SearchLoggedModelsRequest\x1a\'.tracklog.v1.SearchLoggedModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,50 +40,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEARCHRUNSREQUEST_PARAMEQUALSENTRY']._serialized_options = b'8\001'
   _globals['_SEARCHRUNSREQUEST_TAGEQUALSENTRY']._loaded_options = None
   _globals['_SEARCHRUNSREQUEST_TAGEQUALSENTRY']._serialized_options = b'8\001'
-  _globals['_SORTORDER']._serialized_start=2443
-  _globals['_SORTORDER']._serialized_end=2535
-  _globals['_RUNVIEWTYPE']._serialized_start=2538
-  _globals['_RUNVIEWTYPE']._serialized_end=2668
-  _globals['_EXPERIMENT']._serialized_start=154
-  _globals['_EXPERIMENT']._serialized_end=338
-  _globals['_RUNINFO']._serialized_start=341
-  _globals['_RUNINFO']._serialized_end=628
-  _globals['_METRIC']._serialized_start=630
-  _globals['_METRIC']._serialized_end=702
-  _globals['_RUNDATA']._serialized_start=704
-  _globals['_RUNDATA']._serialized_end=819
-  _globals['_RUN']._serialized_start=821
-  _globals['_RUN']._serialized_end=941
-  _globals['_GETEXPERIMENTREQUEST']._serialized_start=943
-  _globals['_GETEXPERIMENTREQUEST']._serialized_end=1018
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=1020
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=1088
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=1090
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=1153
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=1155
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1251
-  _globals['_GETRUNREQUEST']._serialized_start=1253
-  _globals['_GETRUNREQUEST']._serialized_end=1284
-  _globals['_GETRUNRESPONSE']._serialized_start=1286
-  _globals['_GETRUNRESPONSE']._serialized_end=1333
-  _globals['_SEARCHRUNSREQUEST']._serialized_start=1336
-  _globals['_SEARCHRUNSREQUEST']._serialized_end=1833
-  _globals['_SEARCHRUNSREQUEST_PARAMEQUALSENTRY']._serialized_start=1733
-  _globals['_SEARCHRUNSREQUEST_PARAMEQUALSENTRY']._serialized_end=1783
-  _globals['_SEARCHRUNSREQUEST_TAGEQUALSENTRY']._serialized_start=1785
-  _globals['_SEARCHRUNSREQUEST_TAGEQUALSENTRY']._serialized_end=1833
-  _globals['_SEARCHRUNSRESPONSE']._serialized_start=1835
-  _globals['_SEARCHRUNSRESPONSE']._serialized_end=1912
-  _globals['_METRICPOINT']._serialized_start=1914
-  _globals['_METRICPOINT']._serialized_end=1978
-  _globals['_GETMETRICHISTORYREQUEST']._serialized_start=1980
-  _globals['_GETMETRICHISTORYREQUEST']._serialized_end=2080
-  _globals['_GETMETRICHISTORYRESPONSE']._serialized_start=2082
-  _globals['_GETMETRICHISTORYRESPONSE']._serialized_end=2195
-  _globals['_SEARCHEXPERIMENTSREQUEST']._serialized_start=2198
-  _globals['_SEARCHEXPERIMENTSREQUEST']._serialized_end=2341
-  _globals['_SEARCHEXPERIMENTSRESPONSE']._serialized_start=2343
-  _globals['_SEARCHEXPERIMENTSRESPONSE']._serialized_end=2441
-  _globals['_QUERYSERVICE']._serialized_start=2671
-  _globals['_QUERYSERVICE']._serialized_end=3655
+  _globals['_SORTORDER']._serialized_start=2520
+  _globals['_SORTORDER']._serialized_end=2612
+  _globals['_RUNVIEWTYPE']._serialized_start=2615
+  _globals['_RUNVIEWTYPE']._serialized_end=2745
+  _globals['_EXPERIMENT']._serialized_start=187
+  _globals['_EXPERIMENT']._serialized_end=371
+  _globals['_RUNINFO']._serialized_start=374
+  _globals['_RUNINFO']._serialized_end=661
+  _globals['_METRIC']._serialized_start=663
+  _globals['_METRIC']._serialized_end=735
+  _globals['_RUNDATA']._serialized_start=737
+  _globals['_RUNDATA']._serialized_end=852
+  _globals['_RUN']._serialized_start=855
+  _globals['_RUN']._serialized_end=1018
+  _globals['_GETEXPERIMENTREQUEST']._serialized_start=1020
+  _globals['_GETEXPERIMENTREQUEST']._serialized_end=1095
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=1097
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=1165
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=1167
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=1230
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=1232
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1328
+  _globals['_GETRUNREQUEST']._serialized_start=1330
+  _globals['_GETRUNREQUEST']._serialized_end=1361
+  _globals['_GETRUNRESPONSE']._serialized_start=1363
+  _globals['_GETRUNRESPONSE']._serialized_end=1410
+  _globals['_SEARCHRUNSREQUEST']._serialized_start=1413
+  _globals['_SEARCHRUNSREQUEST']._serialized_end=1910
+  _globals['_SEARCHRUNSREQUEST_PARAMEQUALSENTRY']._serialized_start=1810
+  _globals['_SEARCHRUNSREQUEST_PARAMEQUALSENTRY']._serialized_end=1860
+  _globals['_SEARCHRUNSREQUEST_TAGEQUALSENTRY']._serialized_start=1862
+  _globals['_SEARCHRUNSREQUEST_TAGEQUALSENTRY']._serialized_end=1910
+  _globals['_SEARCHRUNSRESPONSE']._serialized_start=1912
+  _globals['_SEARCHRUNSRESPONSE']._serialized_end=1989
+  _globals['_METRICPOINT']._serialized_start=1991
+  _globals['_METRICPOINT']._serialized_end=2055
+  _globals['_GETMETRICHISTORYREQUEST']._serialized_start=2057
+  _globals['_GETMETRICHISTORYREQUEST']._serialized_end=2157
+  _globals['_GETMETRICHISTORYRESPONSE']._serialized_start=2159
+  _globals['_GETMETRICHISTORYRESPONSE']._serialized_end=2272
+  _globals['_SEARCHEXPERIMENTSREQUEST']._serialized_start=2275
+  _globals['_SEARCHEXPERIMENTSREQUEST']._serialized_end=2418
+  _globals['_SEARCHEXPERIMENTSRESPONSE']._serialized_start=2420
+  _globals['_SEARCHEXPERIMENTSRESPONSE']._serialized_end=2518
+  _globals['_QUERYSERVICE']._serialized_start=2748
+  _globals['_QUERYSERVICE']._serialized_end=3926
 # @@protoc_insertion_point(module_scope)

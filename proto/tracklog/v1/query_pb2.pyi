@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from tracklog.v1 import events_pb2 as _events_pb2
+from tracklog.v1 import logged_models_pb2 as _logged_models_pb2
 from tracklog.v1 import tracking_pb2 as _tracking_pb2
 import builtins as _builtins
 import sys
@@ -210,6 +211,7 @@ class Run(_message.Message):
     INFO_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
     INPUTS_FIELD_NUMBER: _builtins.int
+    OUTPUTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def info(self) -> Global___RunInfo: ...
     @_builtins.property
@@ -218,16 +220,21 @@ class Run(_message.Message):
     def inputs(self) -> _containers.RepeatedCompositeFieldContainer[_tracking_pb2.DatasetInput]:
         """The run's dataset inputs (log_input)."""
 
+    @_builtins.property
+    def outputs(self) -> _containers.RepeatedCompositeFieldContainer[_logged_models_pb2.ModelOutput]:
+        """The models the run produced (log_model), ordered by step and model id."""
+
     def __init__(
         self,
         *,
         info: Global___RunInfo | None = ...,
         data: Global___RunData | None = ...,
         inputs: _abc.Iterable[_tracking_pb2.DatasetInput] | None = ...,
+        outputs: _abc.Iterable[_logged_models_pb2.ModelOutput] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "info", b"info"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "info", b"info", "inputs", b"inputs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "info", b"info", "inputs", b"inputs", "outputs", b"outputs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from tracklog.v1 import logged_models_pb2 as tracklog_dot_v1_dot_logged__models__pb2
 from tracklog.v1 import query_pb2 as tracklog_dot_v1_dot_query__pb2
 from tracklog.v1 import series_pb2 as tracklog_dot_v1_dot_series__pb2
 from tracklog.v1 import tracking_pb2 as tracklog_dot_v1_dot_tracking__pb2
@@ -92,6 +93,16 @@ class QueryServiceStub:
                 request_serializer=tracklog_dot_v1_dot_tracking__pb2.GetServiceInfoRequest.SerializeToString,
                 response_deserializer=tracklog_dot_v1_dot_tracking__pb2.GetServiceInfoResponse.FromString,
                 _registered_method=True)
+        self.GetLoggedModel = channel.unary_unary(
+                '/tracklog.v1.QueryService/GetLoggedModel',
+                request_serializer=tracklog_dot_v1_dot_logged__models__pb2.GetLoggedModelRequest.SerializeToString,
+                response_deserializer=tracklog_dot_v1_dot_logged__models__pb2.GetLoggedModelResponse.FromString,
+                _registered_method=True)
+        self.SearchLoggedModels = channel.unary_unary(
+                '/tracklog.v1.QueryService/SearchLoggedModels',
+                request_serializer=tracklog_dot_v1_dot_logged__models__pb2.SearchLoggedModelsRequest.SerializeToString,
+                response_deserializer=tracklog_dot_v1_dot_logged__models__pb2.SearchLoggedModelsResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -175,6 +186,20 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLoggedModel(self, request, context):
+        """A logged model (MLflow 3) by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchLoggedModels(self, request, context):
+        """Logged models of some experiments, filtered and paged, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -232,6 +257,16 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.GetServiceInfo,
                     request_deserializer=tracklog_dot_v1_dot_tracking__pb2.GetServiceInfoRequest.FromString,
                     response_serializer=tracklog_dot_v1_dot_tracking__pb2.GetServiceInfoResponse.SerializeToString,
+            ),
+            'GetLoggedModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLoggedModel,
+                    request_deserializer=tracklog_dot_v1_dot_logged__models__pb2.GetLoggedModelRequest.FromString,
+                    response_serializer=tracklog_dot_v1_dot_logged__models__pb2.GetLoggedModelResponse.SerializeToString,
+            ),
+            'SearchLoggedModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchLoggedModels,
+                    request_deserializer=tracklog_dot_v1_dot_logged__models__pb2.SearchLoggedModelsRequest.FromString,
+                    response_serializer=tracklog_dot_v1_dot_logged__models__pb2.SearchLoggedModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -532,6 +567,60 @@ class QueryService:
             '/tracklog.v1.QueryService/GetServiceInfo',
             tracklog_dot_v1_dot_tracking__pb2.GetServiceInfoRequest.SerializeToString,
             tracklog_dot_v1_dot_tracking__pb2.GetServiceInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLoggedModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracklog.v1.QueryService/GetLoggedModel',
+            tracklog_dot_v1_dot_logged__models__pb2.GetLoggedModelRequest.SerializeToString,
+            tracklog_dot_v1_dot_logged__models__pb2.GetLoggedModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchLoggedModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracklog.v1.QueryService/SearchLoggedModels',
+            tracklog_dot_v1_dot_logged__models__pb2.SearchLoggedModelsRequest.SerializeToString,
+            tracklog_dot_v1_dot_logged__models__pb2.SearchLoggedModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from grpc import aio as _aio
+from tracklog.v1 import logged_models_pb2 as _logged_models_pb2
 from tracklog.v1 import query_pb2 as _query_pb2
 from tracklog.v1 import series_pb2 as _series_pb2
 from tracklog.v1 import tracking_pb2 as _tracking_pb2
@@ -57,6 +58,10 @@ class QueryServiceStub:
     """Returns once every position of a flush token is projected (read-your-writes)."""
     GetServiceInfo: _grpc.UnaryUnaryMultiCallable[_tracking_pb2.GetServiceInfoRequest, _tracking_pb2.GetServiceInfoResponse]
     """What the deployment decides for its clients: where new experiments keep artifacts."""
+    GetLoggedModel: _grpc.UnaryUnaryMultiCallable[_logged_models_pb2.GetLoggedModelRequest, _logged_models_pb2.GetLoggedModelResponse]
+    """A logged model (MLflow 3) by id."""
+    SearchLoggedModels: _grpc.UnaryUnaryMultiCallable[_logged_models_pb2.SearchLoggedModelsRequest, _logged_models_pb2.SearchLoggedModelsResponse]
+    """Logged models of some experiments, filtered and paged, newest first."""
 
 @_typing.type_check_only
 class QueryServiceAsyncStub(QueryServiceStub):
@@ -85,6 +90,10 @@ class QueryServiceAsyncStub(QueryServiceStub):
     """Returns once every position of a flush token is projected (read-your-writes)."""
     GetServiceInfo: _aio.UnaryUnaryMultiCallable[_tracking_pb2.GetServiceInfoRequest, _tracking_pb2.GetServiceInfoResponse]  # type: ignore[assignment]
     """What the deployment decides for its clients: where new experiments keep artifacts."""
+    GetLoggedModel: _aio.UnaryUnaryMultiCallable[_logged_models_pb2.GetLoggedModelRequest, _logged_models_pb2.GetLoggedModelResponse]  # type: ignore[assignment]
+    """A logged model (MLflow 3) by id."""
+    SearchLoggedModels: _aio.UnaryUnaryMultiCallable[_logged_models_pb2.SearchLoggedModelsRequest, _logged_models_pb2.SearchLoggedModelsResponse]  # type: ignore[assignment]
+    """Logged models of some experiments, filtered and paged, newest first."""
 
 class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
     """Read side of Tracklog: experiments, runs and metric history."""
@@ -176,5 +185,21 @@ class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_tracking_pb2.GetServiceInfoResponse, _abc.Awaitable[_tracking_pb2.GetServiceInfoResponse]]:
         """What the deployment decides for its clients: where new experiments keep artifacts."""
+
+    @_abc_1.abstractmethod
+    def GetLoggedModel(
+        self,
+        request: _logged_models_pb2.GetLoggedModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_logged_models_pb2.GetLoggedModelResponse, _abc.Awaitable[_logged_models_pb2.GetLoggedModelResponse]]:
+        """A logged model (MLflow 3) by id."""
+
+    @_abc_1.abstractmethod
+    def SearchLoggedModels(
+        self,
+        request: _logged_models_pb2.SearchLoggedModelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_logged_models_pb2.SearchLoggedModelsResponse, _abc.Awaitable[_logged_models_pb2.SearchLoggedModelsResponse]]:
+        """Logged models of some experiments, filtered and paged, newest first."""
 
 def add_QueryServiceServicer_to_server(servicer: QueryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
