@@ -20,18 +20,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tracklog.query.errors import InvalidArgument
-from tracklog.query.records import ExperimentCursor, PointCursor, RunCursor
+from tracklog.query.records import ExperimentCursor, LoggedModelCursor, PointCursor, RunCursor
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def page_size(requested: int, *, default: int, maximum: int) -> int:
-    """The page size to use: `default` for 0, an error when negative or above `maximum`."""
+def page_size(requested: int, *, default: int, maximum: int, field: str = "page_size") -> int:
+    """The page size to use: `default` for 0, an error (naming the request's `field`) when
+    negative or above `maximum`."""
     if requested < 0:
-        raise InvalidArgument(f"page_size must not be negative, got {requested}")
+        raise InvalidArgument(f"{field} must not be negative, got {requested}")
     if requested > maximum:
-        raise InvalidArgument(f"page_size must be at most {maximum}, got {requested}")
+        raise InvalidArgument(f"{field} must be at most {maximum}, got {requested}")
     return requested or default
 
 
@@ -103,11 +104,16 @@ def experiment_token(cursor: ExperimentCursor) -> str:
     return encode_token(EXPERIMENTS, [to_micros(cursor.creation_time), cursor.experiment_id])
 
 
-def experiment_cursor(token: str) -> ExperimentCursor:
-    cursor = decode_token(token, EXPERIMENTS)
+def _time_and_id(token: str, kind: str, scope: str, what: str) -> tuple[datetime, str]:
+    """The (creation time, id) cursor of a listing ordered by creation time."""
+    cursor = decode_token(token, kind, scope)
     _expect_length(cursor, 2)
     micros = _field(cursor, 0, (int,), "creation time")
-    return ExperimentCursor(_micros_to_time(micros), _field(cursor, 1, (str,), "experiment id"))
+    return _micros_to_time(micros), _field(cursor, 1, (str,), what)
+
+
+def experiment_cursor(token: str) -> ExperimentCursor:
+    return ExperimentCursor(*_time_and_id(token, EXPERIMENTS, "", "experiment id"))
 
 
 def run_token(cursor: RunCursor, scope: str) -> str:
@@ -141,6 +147,17 @@ def point_cursor(token: str, scope: str) -> PointCursor:
         if not -(2**63) <= number < 2**63:
             raise InvalidArgument("invalid page_token: number out of range")
     return PointCursor(step, timestamp_ms, bool(is_nan), value)
+
+
+LOGGED_MODELS = "logged-models"
+
+
+def logged_model_token(cursor: LoggedModelCursor, scope: str) -> str:
+    return encode_token(LOGGED_MODELS, [to_micros(cursor.creation_time), cursor.model_id], scope)
+
+
+def logged_model_cursor(token: str, scope: str) -> LoggedModelCursor:
+    return LoggedModelCursor(*_time_and_id(token, LOGGED_MODELS, scope, "model id"))
 
 
 RUNS_BY_OFFSET = "runs-by-offset"

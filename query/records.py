@@ -67,6 +67,14 @@ class ExperimentCursor:
 
 
 @dataclass(frozen=True, slots=True)
+class LoggedModelCursor:
+    """Keyset position in (creation_time DESC, model_id) order: newest first."""
+
+    creation_time: datetime
+    model_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class RunCursor:
     """Keyset position in (start_time NULLS LAST, run_id) order."""
 

@@ -1,7 +1,8 @@
 """The QueryService servicer: parse the request, call a store, convert the result.
 
 All validation is in `requests`, all SQL in the stores, all message building in
-`convert`, and all error-to-status mapping in `errors.translate_errors`.
+`convert`, and all error-to-status mapping in `errors.translate_errors`. The series
+and logged-model calls are mixed in (`series_servicer`, `logged_model_endpoints`).
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from tracklog.query import (
     tracking_endpoints,
 )
 from tracklog.query.errors import NotFound, translate_errors
+from tracklog.query.logged_model_endpoints import LoggedModelEndpoints
 from tracklog.query.records import ExperimentCursor, RunCursor
 from tracklog.query.series_servicer import SeriesEndpoints
 from tracklog.query.store_clickhouse import ClickHouseMetricStore, last_cursor
+from tracklog.query.store_logged_models import run_outputs
 from tracklog.query.store_tracking import run_inputs
 from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
 
 
-class QueryServicer(SeriesEndpoints, query_pb2_grpc.QueryServiceServicer):
+class QueryServicer(SeriesEndpoints, LoggedModelEndpoints, query_pb2_grpc.QueryServiceServicer):
     def __init__(
         self, pool: store_postgres.Pool, metrics: ClickHouseMetricStore, artifact_root: str = ""
     ) -> None:
@@ -65,6 +68,7 @@ class QueryServicer(SeriesEndpoints, query_pb2_grpc.QueryServiceServicer):
         details = store_postgres.get_run(self._pool, requests.run_id(request))
         run = convert.run(details)
         run.inputs.extend(run_inputs(self._pool, details.info.run_id))
+        run.outputs.extend(run_outputs(self._pool, details.info.run_id))
         return query_pb2.GetRunResponse(run=run)
 
     @translate_errors

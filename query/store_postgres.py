@@ -61,7 +61,7 @@ def _experiment_tags(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Ke
         " WHERE experiment_id = ANY(%s) ORDER BY experiment_id, key",
         (list(ids),),
     ).fetchall()
-    return _group_pairs(rows)
+    return group_pairs(rows)
 
 
 def _experiments(conn: Connection, rows: list[tuple[Any, ...]]) -> list[ExperimentRecord]:
@@ -112,7 +112,8 @@ _RUN = sql.SQL(
 )
 
 
-def _group_pairs(rows: list[tuple[Any, ...]]) -> dict[str, tuple[KeyValue, ...]]:
+def group_pairs(rows: list[tuple[Any, ...]]) -> dict[str, tuple[KeyValue, ...]]:
+    """(owner, key, value) rows, in order, as each owner's key-value pairs."""
     grouped: defaultdict[str, list[KeyValue]] = defaultdict(list)
     for owner, key, value in rows:
         grouped[owner].append(KeyValue(key, value))
@@ -124,13 +125,13 @@ def _details(conn: Connection, runs: list[RunRecord]) -> list[RunDetails]:
     ids = [run.run_id for run in runs]
     if not ids:
         return []
-    params = _group_pairs(
+    params = group_pairs(
         conn.execute(
             "SELECT run_id, key, value FROM params WHERE run_id = ANY(%s) ORDER BY run_id, key",
             (ids,),
         ).fetchall()
     )
-    tags = _group_pairs(
+    tags = group_pairs(
         conn.execute(
             "SELECT run_id, key, value FROM tags WHERE run_id = ANY(%s) ORDER BY run_id, key",
             (ids,),

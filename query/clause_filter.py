@@ -1,0 +1,168 @@
+"""MLflow's AND-of-clauses filter over an entity's attributes and tags, parsed into SQL (pure).
+
+The experiment search (`experiment_filter`) and the logged-model search
+(`logged_model_filter`) speak the same small language and differ only in the
+`FilterTarget` they parse for: which attributes exist, which column each one
+reads, and how to ask whether the entity has a tag.
+
+Clauses are joined by AND; each is an attribute (optionally prefixed `attributes.`)
+or `tags.<key>` (backticks around a key with spaces: tags.`my key`), an operator
+(= != LIKE ILIKE) and a quoted string, or, for a tag, `IS NULL` / `IS NOT NULL` (the
+tag is absent / present). Values are always bound parameters; a bad filter is an
+InvalidArgument naming the position.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+
+from tracklog.query.errors import InvalidArgument
+
+
+@dataclass(frozen=True, slots=True)
+class FilterTarget:
+    """What a filter is over.
+
+    `attributes` maps each lower-case attribute name to the column it reads;
+    `tag_exists` is the subquery "the entity has the tag whose key is %s", with its
+    tag table aliased `t` (a value test is appended as `AND t.value <op> %s`);
+    `fields` names the accepted fields in error messages.
+    """
+
+    attributes: Mapping[str, sql.Composable]
+    tag_exists: sql.Composable
+    fields: str
+
+
+_OPERATORS = {"=": "=", "!=": "<>", "<>": "<>", "LIKE": "LIKE", "ILIKE": "ILIKE"}
+_ATTRIBUTE_PREFIXES = ("attributes.", "attribute.")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<string>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
+    r"|(?P<op>!=|<>|=)"
+    r"|(?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.(?:`[^`]+`|[A-Za-z0-9_.\-/]+))?))"
+)
+
+Tokens = list[tuple[str, str, int]]  # (kind, text, position)
+
+
+def _tokens(text: str) -> Tokens:
+    tokens: Tokens = []
+    pos = 0
+    while pos < len(text):
+        if not text[pos:].strip():
+            break
+        match = _TOKEN.match(text, pos)
+        if match is None or match.lastgroup is None:
+            start = len(text) - len(text[pos:].lstrip())
+            raise InvalidArgument(
+                f"invalid filter at position {start}: unexpected {text[start : start + 10]!r}"
+            )
+        kind = match.lastgroup
+        tokens.append((kind, match.group(kind), match.start(kind)))
+        pos = match.end()
+    return tokens
+
+
+def _unquote(literal: str) -> str:
+    return re.sub(r"\\(.)", r"\1", literal[1:-1])
+
+
+def parse_filter(text: str, target: FilterTarget) -> tuple[list[sql.Composable], list[Any]]:
+    """SQL conditions over `target` and their arguments; all must hold."""
+    tokens = _tokens(text)
+    clauses: list[sql.Composable] = []
+    args: list[Any] = []
+    i = 0
+    while i < len(tokens):
+        if len(tokens) - i < 3:
+            raise InvalidArgument(
+                f"invalid filter at position {len(text)}: the filter ends early; expected "
+                "<field> <operator> '<value>'"
+            )
+        (k1, field, p1), (k2, op, p2), (k3, value, p3) = tokens[i : i + 3]
+        if k1 != "ident":
+            raise InvalidArgument(f"invalid filter at position {p1}: expected a field name")
+        if k2 == "ident" and op.upper() == "IS":
+            i += _null_test(tokens, i, len(text), target, clauses, args)
+            i = _after_clause(tokens, i, len(text))
+            continue
+        operator = _OPERATORS.get(op.upper()) if k2 in ("op", "ident") else None
+        if operator is None:
+            raise InvalidArgument(
+                f"invalid filter at position {p2}: expected one of = != LIKE ILIKE, got {op!r}"
+            )
+        if k3 != "string":
+            raise InvalidArgument(f"invalid filter at position {p3}: expected a quoted string")
+        clauses.append(_clause(field, operator, p1, target, args))
+        args.append(_unquote(value))
+        i = _after_clause(tokens, i + 3, len(text))
+    return clauses, args
+
+
+def _after_clause(tokens: Tokens, i: int, end: int) -> int:
+    """The index of the next clause: past an AND, or the end."""
+    if i < len(tokens):
+        kind, word, at = tokens[i]
+        if kind != "ident" or word.upper() != "AND":
+            raise InvalidArgument(f"invalid filter at position {at}: expected AND")
+        i += 1
+        if i == len(tokens):
+            raise InvalidArgument(f"invalid filter at position {end}: expected a clause after AND")
+    return i
+
+
+def _tag_key(field: str) -> str | None:
+    """The key of `tags.<key>` (backticks removed), or None for any other field."""
+    prefix, _, key = field.partition(".")
+    if prefix.lower() not in ("tag", "tags") or not key:
+        return None
+    return key[1:-1] if key.startswith("`") else key
+
+
+def _null_test(
+    tokens: Tokens,
+    i: int,
+    end: int,
+    target: FilterTarget,
+    clauses: list[sql.Composable],
+    args: list[Any],
+) -> int:
+    """`tags.<key> IS [NOT] NULL` at tokens[i]: appends the clause, returns its length."""
+    (_, field, at), _ = tokens[i : i + 2]
+    words = [word.upper() if kind == "ident" else "" for kind, word, _ in tokens[i + 2 : i + 4]]
+    negated = words[:1] == ["NOT"]
+    if words[int(negated) : int(negated) + 1] != ["NULL"]:
+        where = tokens[i + 2 + int(negated)][2] if len(tokens) > i + 2 + int(negated) else end
+        raise InvalidArgument(f"invalid filter at position {where}: expected NULL after IS")
+    key = _tag_key(field)
+    if key is None:
+        raise InvalidArgument(
+            f"invalid filter at position {at}: IS [NOT] NULL is for tags.<key>, got {field!r}"
+        )
+    args.append(key)
+    exists = sql.SQL("EXISTS" if negated else "NOT EXISTS")
+    clauses.append(sql.SQL("{} ({})").format(exists, target.tag_exists))
+    return 4 if negated else 3
+
+
+def _clause(
+    field: str, operator: str, at: int, target: FilterTarget, args: list[Any]
+) -> sql.Composable:
+    op = sql.SQL(operator)
+    name = field.lower()
+    prefix = next((p for p in _ATTRIBUTE_PREFIXES if name.startswith(p)), "")
+    column = target.attributes.get(name.removeprefix(prefix))
+    if column is not None:
+        return sql.SQL("{} {} %s").format(column, op)
+    key = _tag_key(field)
+    if key is not None:
+        args.append(key)
+        return sql.SQL("EXISTS ({} AND t.value {} %s)").format(target.tag_exists, op)
+    raise InvalidArgument(
+        f"invalid filter at position {at}: unknown field {field!r} ({target.fields})"
+    )

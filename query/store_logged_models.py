@@ -1,0 +1,139 @@
+"""Reads of MLflow 3's logged models from the Postgres read model (parameterized SQL only).
+
+`get_logged_model` and `search_logged_models` answer `LoggedModel` messages with their
+tags and params sorted by key, the stored status as a `LoggedModelStatus` and times in
+milliseconds. The search lists active models newest first, (creation_time DESC,
+model_id), and pages by keyset: its page token carries the last model's position and
+is fingerprinted by the experiments and the filter. `run_outputs` lists the models a
+run produced, for GetRun.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+
+from tracklog.query import convert, logged_model_filter, paging
+from tracklog.query.records import KeyValue, LoggedModelCursor
+from tracklog.query.store_postgres import Connection, Pool, group_pairs
+from tracklog.v1 import events_pb2, logged_models_pb2
+
+_SELECT = sql.SQL(
+    "SELECT m.model_id, m.experiment_id, m.name, m.source_run_id, m.model_type,"
+    " m.artifact_location, m.status, m.status_message, m.lifecycle_stage, m.creation_time,"
+    " m.last_updated_time FROM logged_models m"
+)
+_STATUS_PREFIX = "LOGGED_MODEL_STATUS_"
+
+
+def status_value(name: str) -> events_pb2.LoggedModelStatus.ValueType:
+    """LOGGED_MODEL_STATUS_READY for 'READY'; LOGGED_MODEL_STATUS_UNSPECIFIED if unknown."""
+    try:
+        return events_pb2.LoggedModelStatus.Value(_STATUS_PREFIX + name)
+    except ValueError:
+        return events_pb2.LOGGED_MODEL_STATUS_UNSPECIFIED
+
+
+def _millis(moment: datetime) -> int:
+    return paging.to_micros(moment) // 1000
+
+
+def _model(
+    row: tuple[Any, ...], tags: tuple[KeyValue, ...], params: tuple[KeyValue, ...]
+) -> logged_models_pb2.LoggedModel:
+    (model_id, experiment_id, name, source_run_id, model_type, location, status, message,
+     stage, created, updated) = row  # fmt: skip
+    return logged_models_pb2.LoggedModel(
+        model_id=model_id,
+        experiment_id=experiment_id,
+        name=name,
+        source_run_id=source_run_id,
+        model_type=model_type,
+        artifact_location=location,
+        status=status_value(status),
+        status_message=message,
+        lifecycle_stage=stage,
+        creation_time_ms=_millis(created),
+        last_updated_time_ms=_millis(updated),
+        tags=convert.tags(tags),
+        params=convert.tags(params),
+    )
+
+
+def _models(conn: Connection, rows: list[tuple[Any, ...]]) -> list[logged_models_pb2.LoggedModel]:
+    """The messages for `rows` of `_SELECT`, with tags and params: one query per table."""
+    ids = [row[0] for row in rows]
+    tags, params = (
+        group_pairs(
+            conn.execute(
+                sql.SQL(
+                    "SELECT model_id, key, value FROM {} WHERE model_id = ANY(%s)"
+                    " ORDER BY model_id, key"
+                ).format(sql.Identifier(table)),
+                (ids,),
+            ).fetchall()
+        )
+        for table in ("logged_model_tags", "logged_model_params")
+    )
+    return [_model(row, tags.get(row[0], ()), params.get(row[0], ())) for row in rows]
+
+
+def get_logged_model(
+    pool: Pool, model_id: str, allow_deleted: bool
+) -> logged_models_pb2.LoggedModel | None:
+    """The model with this id; None when there is none (or it is deleted, unless allowed)."""
+    stages = ["active", "deleted"] if allow_deleted else ["active"]
+    where = sql.SQL(" WHERE m.model_id = %s AND m.lifecycle_stage = ANY(%s)")
+    with pool.connection() as conn:
+        rows = conn.execute(_SELECT + where, (model_id, stages)).fetchall()
+        return _models(conn, rows)[0] if rows else None
+
+
+def search_logged_models(
+    pool: Pool,
+    experiment_ids: Sequence[str],
+    filter_text: str,
+    max_results: int,
+    page_token: str,
+) -> tuple[list[logged_models_pb2.LoggedModel], str]:
+    """A page of the active models of these experiments that match the filter, newest
+    first, and the token of the next page ('' after the last)."""
+    clauses, args = logged_model_filter.parse_filter(filter_text)
+    experiments = sorted(set(experiment_ids))
+    scope = paging.scope_of(experiments, filter_text)
+    conditions = [
+        sql.SQL("m.experiment_id = ANY(%s)"),
+        sql.SQL("m.lifecycle_stage = 'active'"),
+        *clauses,
+    ]
+    values: list[Any] = [experiments, *args]
+    if page_token:
+        after = paging.logged_model_cursor(page_token, scope)
+        conditions.append(
+            sql.SQL("(m.creation_time < %s OR (m.creation_time = %s AND m.model_id > %s))")
+        )
+        values += [after.creation_time, after.creation_time, after.model_id]
+    query = _SELECT + sql.SQL(
+        " WHERE {} ORDER BY m.creation_time DESC, m.model_id LIMIT %s"
+    ).format(sql.SQL(" AND ").join(conditions))
+    with pool.connection() as conn:
+        rows = conn.execute(query, [*values, max_results + 1]).fetchall()
+        models = _models(conn, rows[:max_results])
+    if len(rows) <= max_results:
+        return models, ""
+    last = rows[max_results - 1]
+    cursor = LoggedModelCursor(creation_time=last[9], model_id=last[0])
+    return models, paging.logged_model_token(cursor, scope)
+
+
+def run_outputs(pool: Pool, run_id: str) -> list[logged_models_pb2.ModelOutput]:
+    """The models the run produced, by step then model id."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT model_id, step FROM run_outputs WHERE run_id = %s ORDER BY step, model_id",
+            (run_id,),
+        ).fetchall()
+    return [logged_models_pb2.ModelOutput(model_id=model_id, step=step) for model_id, step in rows]
