@@ -20,6 +20,7 @@ from tracklog.client_entities import DatasetInput, Run, RunData
 from tracklog.client_entities import run as to_run
 from tracklog.client_errors import TracklogError
 from tracklog.client_experiments import ExperimentsMixin
+from tracklog.client_logged_models import LoggedModelsMixin
 from tracklog.client_search import SearchMixin
 from tracklog.client_series import SeriesMixin
 from tracklog.data import Dataset
@@ -32,7 +33,9 @@ from tracklog.v1 import query_pb2
 HISTORY_PAGE = 100_000
 
 
-class TracklogClient(ExperimentsMixin, SearchMixin, SeriesMixin, ArtifactsMixin, RegistryMixin):
+class TracklogClient(
+    LoggedModelsMixin, ExperimentsMixin, SearchMixin, SeriesMixin, ArtifactsMixin, RegistryMixin
+):
     """A client of one Tracklog deployment: ``TracklogClient(query_addr=None, session=None)``,
     tracking and model registry in one object, as MlflowClient."""
 

@@ -33,10 +33,18 @@ Payload: TypeAlias = (
     | pb.RunRestored
     | pb.RunTagDeleted
     | pb.DatasetInputLogged
+    | pb.LoggedModelCreated
+    | pb.LoggedModelFinalized
+    | pb.LoggedModelTagSet
+    | pb.LoggedModelTagDeleted
+    | pb.LoggedModelDeleted
+    | pb.LoggedModelOutput
+    | pb.LoggedModelParamsLogged
 )
 
 _RUN = pb.AGGREGATE_TYPE_RUN
 _EXPERIMENT = pb.AGGREGATE_TYPE_EXPERIMENT
+_MODEL = pb.AGGREGATE_TYPE_LOGGED_MODEL
 # payload type -> (Envelope oneof field, aggregate type)
 _ROUTES: dict[type[Payload], tuple[str, pb.AggregateType.ValueType]] = {
     pb.ExperimentCreated: ("experiment_created", _EXPERIMENT),
@@ -57,6 +65,14 @@ _ROUTES: dict[type[Payload], tuple[str, pb.AggregateType.ValueType]] = {
     pb.RunRestored: ("run_restored", _RUN),
     pb.RunTagDeleted: ("run_tag_deleted", _RUN),
     pb.DatasetInputLogged: ("dataset_input_logged", _RUN),
+    # MLflow 3's logged models: builders in tracklog.events_logged_models
+    pb.LoggedModelCreated: ("logged_model_created", _MODEL),
+    pb.LoggedModelFinalized: ("logged_model_finalized", _MODEL),
+    pb.LoggedModelTagSet: ("logged_model_tag_set", _MODEL),
+    pb.LoggedModelTagDeleted: ("logged_model_tag_deleted", _MODEL),
+    pb.LoggedModelDeleted: ("logged_model_deleted", _MODEL),
+    pb.LoggedModelOutput: ("logged_model_output", _RUN),
+    pb.LoggedModelParamsLogged: ("logged_model_params_logged", _MODEL),
 }
 
 RUN_END_STATUSES: dict[str, pb.RunStatus.ValueType] = {

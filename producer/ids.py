@@ -22,5 +22,10 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
+def new_model_id() -> str:
+    """A logged model's id, shaped as MLflow's ("m-" and 32 hex digits)."""
+    return f"m-{uuid.uuid4().hex}"
+
+
 def new_event_id() -> str:
     return uuid.uuid4().hex

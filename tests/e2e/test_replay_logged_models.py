@@ -1,0 +1,61 @@
+"""MLflow 3's logged models (created, params, tags set and deleted, finalized, deleted, a
+run's outputs) replayed from offset 0 leave the read model identical."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import psycopg
+import pytest
+
+from tracklog import Session, TracklogClient
+from tracklog.settings import Settings
+
+from .pipeline import running_pipeline, wait_until
+from .snapshot import postgres_snapshot
+
+pytestmark = pytest.mark.integration
+TABLES = ("logged_models", "logged_model_tags", "logged_model_params", "run_outputs")
+
+
+def test_replaying_logged_model_events_changes_nothing(
+    settings: Settings, clickhouse_client: Any
+) -> None:
+    with running_pipeline(settings, clickhouse_client) as pipeline:
+        session = Session(settings.kafka, linger_seconds=0.005, query_addr=pipeline.address)
+        client = TracklogClient(pipeline.address, session=session)
+        experiment = client.create_experiment("models")
+        run_id = client.create_run(experiment).info.run_id
+        kept = client.create_logged_model(
+            experiment, "model", source_run_id=run_id, tags={"a": "1"}, params={"p": "1"}
+        )
+        client.log_logged_model_params(kept.model_id, {"p": "changed", "q": "2"})
+        client.set_logged_model_tags(kept.model_id, {"b": "2", "a": "3"})
+        client.delete_logged_model_tag(kept.model_id, "b")
+        client.finalize_logged_model(kept.model_id, "READY")
+        client.log_model_output(run_id, kept.model_id, step=3)
+        client.log_model_output(run_id, kept.model_id, step=3)  # the same output: one row
+        gone = client.create_logged_model(experiment, "other", model_type="agent")
+        client.delete_logged_model(gone.model_id)
+        found = client.get_logged_model(kept.model_id)
+        assert (found.status, found.tags, found.params) == (
+            "READY",
+            {"a": "3"},
+            {"p": "1", "q": "2"},  # params are written once
+        )
+        assert client.get_logged_model(gone.model_id, allow_deleted=True).lifecycle_stage == (
+            "deleted"
+        )
+        wait_until(pipeline.worker.drained, what="the first worker to drain")
+        client.close()
+        session.close(10)
+    before = postgres_snapshot(settings.postgres_dsn, TABLES)
+    assert len(before["logged_models"]) == 2 and len(before["run_outputs"]) == 1
+
+    with psycopg.connect(settings.postgres_dsn) as conn:
+        conn.execute("DELETE FROM projection_offsets")
+    again = replace(settings, consumer_group=settings.consumer_group + "-replay")
+    with running_pipeline(again, clickhouse_client) as pipeline:
+        wait_until(pipeline.worker.drained, timeout=120, what="the replaying worker to drain")
+    assert postgres_snapshot(settings.postgres_dsn, TABLES) == before
