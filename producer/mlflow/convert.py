@@ -9,12 +9,14 @@ from mlflow.entities import (
     Experiment,
     ExperimentTag,
     InputTag,
+    LoggedModelOutput,
     Metric,
     Param,
     Run,
     RunData,
     RunInfo,
     RunInputs,
+    RunOutputs,
     RunTag,
 )
 from mlflow.entities.model_registry import (
@@ -85,7 +87,8 @@ def run(message: query_pb2.Run) -> Run:
         tags=[RunTag(t.key, t.value) for t in message.data.tags],
     )
     inputs = RunInputs([dataset_input(d) for d in message.inputs])
-    return Run(run_info(message.info), data, inputs)
+    outputs = RunOutputs([LoggedModelOutput(o.model_id, o.step) for o in message.outputs])
+    return Run(run_info(message.info), data, inputs, outputs)
 
 
 def model_version(version: registry_entities.ModelVersion) -> ModelVersion:

@@ -143,6 +143,8 @@ class TracklogRegistryStore(AbstractStore):
         local_model_path: str | None = None,
         model_id: str | None = None,
     ) -> ModelVersion:
+        if model_id and not run_id:  # log_model(registered_model_name=...): the model's run
+            run_id = self.client.get_logged_model(model_id).source_run_id
         created = self.client.create_model_version(
             name,
             source,

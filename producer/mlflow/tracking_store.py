@@ -7,8 +7,9 @@ broker is away). Reads go to the query service after this process's writes are p
 so logging checks "run active" and "params are write-once" without a network call.
 
 Experiments are in `tracklog.mlflow.experiments`; metric history and the UI's chart
-samples in `tracklog.mlflow.histories`; MLflow 3's logged models, which Tracklog does not
-record yet, answer as `tracklog.mlflow.not_supported` says.
+samples in `tracklog.mlflow.histories`; MLflow 3's logged models in
+`tracklog.mlflow.logged_models`; what Tracklog does not do answers as
+`tracklog.mlflow.not_supported` says.
 """
 
 from __future__ import annotations
@@ -39,15 +40,16 @@ from mlflow.utils.validation import (
 from tracklog import entities, events_tracking
 from tracklog.mlflow import convert
 from tracklog.mlflow.backend import RunState
-from tracklog.mlflow.errors import as_mlflow, invalid, mlflow_errors, not_found
+from tracklog.mlflow.errors import as_mlflow, invalid, mlflow_errors, not_found, unsupported
 from tracklog.mlflow.experiments import ExperimentsPart
 from tracklog.mlflow.histories import HistoriesPart
-from tracklog.mlflow.not_supported import LoggedModelsPart
+from tracklog.mlflow.logged_models import LoggedModelsPart
+from tracklog.mlflow.not_supported import UnsupportedPart
 from tracklog.mlflow.store_base import settled
 from tracklog.v1 import query_pb2
 
 
-class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart):
+class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, UnsupportedPart):
     """The store MLflow builds for ``tracklog://`` tracking URIs."""
 
     # --- runs ------------------------------------------------------------------------------
@@ -219,7 +221,7 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart):
     ) -> None:
         _validate_run_id(run_id)
         if models:
-            raise self.logged_models_unsupported("logging a model as a run input")
+            raise unsupported("Logging a model as a run input (log_inputs with models)")
         self._active(run_id)
         payloads = []
         for given in datasets or []:

@@ -115,14 +115,6 @@ def test_registry_error_codes(tracking_uri: str) -> None:
     assert no_alias.value.error_code == "RESOURCE_DOES_NOT_EXIST"
 
 
-def test_log_model_says_what_to_do_until_logged_models_are_recorded(tracking_uri: str) -> None:
-    model = RandomForestClassifier(n_estimators=2).fit([[0.0], [1.0]], [0, 1])
-    with mlflow.start_run(), pytest.raises(MlflowException) as refused:
-        mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle")
-    assert refused.value.error_code == "NOT_IMPLEMENTED"
-    assert "save_model" in str(refused.value) and "log_artifacts" in str(refused.value)
-
-
 @pytest.mark.parametrize(
     ("given", "rest", "prompts_only"),
     [
