@@ -7,12 +7,14 @@ URI naming them; MLflow's client resolves it through the plugin's entry points.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import mlflow
 import pytest
 
 from tests.e2e.pipeline import Pipeline, running_pipeline
+from tests.mlflow_plugin.servers import mlflow_server
 from tracklog.mlflow import backend
 from tracklog.settings import Settings
 
@@ -43,3 +45,17 @@ def tracking_uri(
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
         mlflow.set_registry_uri(None)  # type: ignore[arg-type]
         backend.close_all()
+
+
+@pytest.fixture(params=["tracklog", "http"])
+def guide_uri(
+    request: pytest.FixtureRequest, tracking_uri: str, tmp_path: Path, spool_dir: Path
+) -> Iterator[str]:
+    """The URI the guide's code runs with: the plugin's own, or a server over it."""
+    if request.param == "tracklog":
+        yield tracking_uri
+        return
+    with mlflow_server(tracking_uri, tmp_path, spool_dir, workers=1) as url:
+        mlflow.set_tracking_uri(url)
+        mlflow.set_registry_uri(url)
+        yield url

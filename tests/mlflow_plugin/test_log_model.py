@@ -7,8 +7,7 @@ back through MlflowClient and through Tracklog's gRPC."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import mlflow
 import mlflow.pyfunc
@@ -22,24 +21,9 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 from tests.e2e.pipeline import Pipeline
-from tests.mlflow_plugin.servers import mlflow_server
 from tracklog import TracklogClient
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(params=["tracklog", "http"])
-def guide_uri(
-    request: pytest.FixtureRequest, tracking_uri: str, tmp_path: Path, spool_dir: Path
-) -> Iterator[str]:
-    """The URI the guide's code runs with: the plugin's own, or a server over it."""
-    if request.param == "tracklog":
-        yield tracking_uri
-        return
-    with mlflow_server(tracking_uri, tmp_path, spool_dir, workers=1) as url:
-        mlflow.set_tracking_uri(url)
-        mlflow.set_registry_uri(url)
-        yield url
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
