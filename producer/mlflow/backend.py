@@ -17,6 +17,11 @@ Inside MLflow's server (several worker processes, each with its own backend) the
 backend is fenced (`tracklog.read_fence`): `settle` after a write waits for Kafka's
 acknowledgement, and reads wait for the topic's end offsets. A fenced worker also reads
 a run again rather than trust what it remembers, which another worker may have changed.
+
+Unfenced (a training process), a read waits only for this process's own writes; before it
+answers "not found" it waits once for the topic's end offsets (`catch_up`), so a run
+another process created just before (``mlflow run`` creates the run, then starts the entry
+point that reads it) is found.
 """
 
 from __future__ import annotations
@@ -64,12 +69,29 @@ class Backend:
         self.fence = TopicFence(address.kafka) if fenced else None
         if self.fence is not None:
             self.client.fence = self.fence.token
+        self._kafka = address.kafka
+        self._catch_up: TopicFence | None = None  # made on the first "not found"
 
     def settle(self) -> None:
         """Fenced: return once this process's writes are acknowledged by Kafka (a write
         still in the spool after SETTLE_SECONDS is logged; the spool sends it later)."""
         if self.fence is not None and not self.session.flush(SETTLE_SECONDS):
             log.warning("a write is not acknowledged after %ss; it stays spooled", SETTLE_SECONDS)
+
+    def catch_up(self) -> bool:
+        """Unfenced: wait until the worker has projected what the topic holds now (other
+        processes' writes); True when there was something to wait for (read again)."""
+        if self.fence is not None:
+            return False  # every read already waits for the topic's end
+        with self._lock:
+            if self._catch_up is None:
+                self._catch_up = TopicFence(self._kafka)
+            fence = self._catch_up
+        token = fence.token()
+        if not token:
+            return False
+        self.client.wait_for(token)
+        return True
 
     def known_run(self, run_id: str) -> RunState | None:
         if self.fence is not None:
@@ -90,8 +112,9 @@ class Backend:
     def close(self) -> None:
         self.client.close()
         self.session.close()
-        if self.fence is not None:
-            self.fence.close()
+        for fence in (self.fence, self._catch_up):
+            if fence is not None:
+                fence.close()
 
 
 _lock = threading.Lock()

@@ -38,6 +38,7 @@ from mlflow.utils.validation import (
 )
 
 from tracklog import entities, events_tracking
+from tracklog.client_errors import TracklogError
 from tracklog.mlflow import convert
 from tracklog.mlflow.backend import RunState
 from tracklog.mlflow.errors import as_mlflow, invalid, mlflow_errors, not_found, unsupported
@@ -111,7 +112,13 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
     def _read(self, run_id: str) -> tuple[Run, RunState]:
         """The run from the query service, and what this process now knows of it."""
         _validate_run_id(run_id)
-        reply = self.client.query("GetRun", query_pb2.GetRunRequest(run_id=run_id))
+        request = query_pb2.GetRunRequest(run_id=run_id)
+        try:
+            reply = self.client.query("GetRun", request)
+        except TracklogError as error:  # another process's new run? read once more after it
+            if error.code != "NOT_FOUND" or not self.backend.catch_up():
+                raise
+            reply = self.client.query("GetRun", request)
         found = convert.run(reply.run)
         params = dict(found.data.params)
         state = self.backend.remember_run(run_id, RunState(found.info, params))

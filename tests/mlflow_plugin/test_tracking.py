@@ -21,6 +21,7 @@ from mlflow.exceptions import MlflowException
 
 import tracklog
 from tests.e2e.pipeline import Pipeline
+from tracklog.mlflow import backend
 from tracklog.mlflow.tracking_store import TracklogTrackingStore
 
 pytestmark = pytest.mark.integration
@@ -238,3 +239,17 @@ def test_dataset_inputs(tracking_uri: str) -> None:
     inputs = run_inputs.dataset_inputs
     assert [(i.dataset.name, i.dataset.digest) for i in inputs] == [("toy", dataset.digest)]
     assert [t.value for t in inputs[0].tags] == ["training"]
+
+
+def test_a_run_another_process_just_created_is_found(tracking_uri: str) -> None:
+    """As `mlflow run`: one process creates the run, the entry point it starts reads it."""
+    creator = MlflowClient(tracking_uri)
+    run_id = creator.create_run("0").info.run_id
+    creator.log_param(run_id, "lr", "0.1")
+    assert backend.backend_for(tracking_uri).session.flush(30)  # sent before the child starts
+    other = MlflowClient(f"{tracking_uri}&read_fence=off")  # its own backend, as a new process
+    found = other.get_run(run_id)
+    assert found.data.params == {"lr": "0.1"} and found.info.status == "RUNNING"
+    with pytest.raises(MlflowException) as missing:
+        other.get_run("e" * 32)  # waits for the topic's end once, then says so
+    assert missing.value.error_code == "RESOURCE_DOES_NOT_EXIST"
