@@ -71,6 +71,17 @@ def _deleted(envelope: pb.Envelope) -> None:
         check_timestamp("deleted_time", deleted.deleted_time)
 
 
+def _metrics(envelope: pb.Envelope) -> None:
+    logged = envelope.logged_model_metrics_logged
+    checked(validation.validate_id, "run_id", logged.run_id)
+    if not logged.metrics:
+        raise InvalidTrackingEvent("logged model metrics without a point")
+    for point in logged.metrics:
+        checked(validation.validate_key, "metric", point.key)
+        check_text("dataset name", point.dataset_name, validation.MAX_KEY_LENGTH)
+        check_text("dataset digest", point.dataset_digest, validation.MAX_KEY_LENGTH)
+
+
 def _output(envelope: pb.Envelope) -> None:
     checked(validation.validate_id, "model_id", envelope.logged_model_output.model_id)
 
@@ -84,6 +95,7 @@ MODEL_VALIDATORS: dict[str, Callable[[pb.Envelope], None]] = {
     ),
     "logged_model_deleted": _deleted,
     "logged_model_params_logged": lambda e: _pairs("param", e.logged_model_params_logged.params),
+    "logged_model_metrics_logged": _metrics,
 }
 RUN_VALIDATORS: dict[str, Callable[[pb.Envelope], None]] = {"logged_model_output": _output}
 VALIDATORS = {**MODEL_VALIDATORS, **RUN_VALIDATORS}

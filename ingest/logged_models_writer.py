@@ -16,6 +16,7 @@ from tracklog.ingest.projector_logged_models import (
     LoggedModelChange,
     LoggedModelOp,
     LoggedModelRow,
+    ModelMetricRows,
     ModelOutputRow,
 )
 
@@ -26,6 +27,14 @@ _TOUCH = "UPDATE logged_models SET last_updated_time = greatest(last_updated_tim
 def apply_one(conn: Connection, op: LoggedModelOp) -> None:
     if isinstance(op, LoggedModelRow):
         _insert(conn, op)
+    elif isinstance(op, ModelMetricRows):
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO logged_model_metrics (model_id, key, value, timestamp_ms, step,"
+                " dataset_name, dataset_digest, run_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                [(op.model_id, *point, op.run_id) for point in op.points],
+            )
     elif isinstance(op, ModelOutputRow):
         conn.execute(
             "INSERT INTO run_outputs (run_id, model_id, step) VALUES (%s, %s, %s)"

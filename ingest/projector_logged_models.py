@@ -21,6 +21,7 @@ KINDS = frozenset(
         "logged_model_deleted",
         "logged_model_output",
         "logged_model_params_logged",
+        "logged_model_metrics_logged",
     }
 )
 STATUS_NAMES = {
@@ -64,8 +65,18 @@ class ModelOutputRow:
     step: int
 
 
-LoggedModelOp = LoggedModelRow | LoggedModelChange | ModelOutputRow
-LOGGED_MODEL_OPS = (LoggedModelRow, LoggedModelChange, ModelOutputRow)
+@dataclass(frozen=True, slots=True)
+class ModelMetricRows:
+    """Points a run logged for the model: (key, value, timestamp_ms, step, dataset name,
+    dataset digest) each."""
+
+    model_id: str
+    run_id: str
+    points: tuple[tuple[str, float, int, int, str, str], ...]
+
+
+LoggedModelOp = LoggedModelRow | LoggedModelChange | ModelOutputRow | ModelMetricRows
+LOGGED_MODEL_OPS = (LoggedModelRow, LoggedModelChange, ModelOutputRow, ModelMetricRows)
 
 
 def handles(envelope: pb.Envelope) -> bool:
@@ -108,6 +119,13 @@ def project(envelope: pb.Envelope) -> LoggedModelOp:
     if kind == "logged_model_params_logged":
         params = tuple((p.key, p.value) for p in envelope.logged_model_params_logged.params)
         return LoggedModelChange(owner, at, params=params)
+    if kind == "logged_model_metrics_logged":
+        logged = envelope.logged_model_metrics_logged
+        points = tuple(
+            (m.key, m.value, m.timestamp_ms, m.step, m.dataset_name, m.dataset_digest)
+            for m in logged.metrics
+        )
+        return ModelMetricRows(owner, logged.run_id, points)
     if kind == "logged_model_output":
         output = envelope.logged_model_output
         return ModelOutputRow(owner, output.model_id, output.step)

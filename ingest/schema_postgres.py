@@ -230,6 +230,18 @@ MIGRATIONS: tuple[str, ...] = (
         value    text NOT NULL,
         PRIMARY KEY (model_id, key)
     );
+    -- every point a run logged for a model (value in the key: NaN and repeats are kept)
+    CREATE TABLE logged_model_metrics (
+        model_id       text NOT NULL,
+        key            text NOT NULL,
+        value          double precision NOT NULL,
+        timestamp_ms   bigint NOT NULL,
+        step           bigint NOT NULL,
+        dataset_name   text NOT NULL DEFAULT '',
+        dataset_digest text NOT NULL DEFAULT '',
+        run_id         text NOT NULL,
+        PRIMARY KEY (model_id, key, step, timestamp_ms, value, dataset_name, dataset_digest)
+    );
     CREATE TABLE run_outputs (
         run_id   text NOT NULL,
         model_id text NOT NULL,

@@ -22,6 +22,7 @@ from tracklog.ids import new_model_id
 from tracklog.registry_entities import PagedList
 from tracklog.v1 import logged_models_pb2
 
+METRICS_PER_EVENT = 1000  # MLflow's log_batch limit; well under the producer's event size
 STATUS_NAMES = {number: name for name, number in events.STATUSES.items()}
 
 
@@ -40,6 +41,7 @@ class LoggedModel:
     lifecycle_stage: str = "active"
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    metrics: tuple[events.ModelMetric, ...] = ()
 
 
 def logged_model(message: logged_models_pb2.LoggedModel) -> LoggedModel:
@@ -57,6 +59,12 @@ def logged_model(message: logged_models_pb2.LoggedModel) -> LoggedModel:
         lifecycle_stage=message.lifecycle_stage,
         tags={t.key: t.value for t in message.tags},
         params={p.key: p.value for p in message.params},
+        metrics=tuple(
+            events.ModelMetric(
+                m.key, m.value, m.timestamp_ms, m.step, m.run_id, m.dataset_name, m.dataset_digest
+            )
+            for m in message.metrics
+        ),
     )
 
 
@@ -127,6 +135,15 @@ class LoggedModelsMixin(ExperimentsMixin):
     def log_logged_model_params(self, model_id: str, params: Mapping[str, object]) -> None:
         """More params of the model; a param already logged keeps its first value."""
         self._emit_model(model_id, events.logged_model_params_logged(params))
+
+    def log_model_metrics(
+        self, model_id: str, run_id: str, metrics: Sequence[events.ModelMetric]
+    ) -> None:
+        """Metric points ``run_id`` computed for the model (they are not logged to the run
+        by this call: MLflow's clients log them to both)."""
+        for start in range(0, len(metrics), METRICS_PER_EVENT):
+            chunk = metrics[start : start + METRICS_PER_EVENT]
+            self._emit_model(model_id, events.logged_model_metrics_logged(run_id, chunk))
 
     def delete_logged_model_tag(self, model_id: str, key: str) -> None:
         self._emit_model(model_id, events.logged_model_tag_deleted(key))

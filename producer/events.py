@@ -40,6 +40,7 @@ Payload: TypeAlias = (
     | pb.LoggedModelDeleted
     | pb.LoggedModelOutput
     | pb.LoggedModelParamsLogged
+    | pb.LoggedModelMetricsLogged
 )
 
 _RUN = pb.AGGREGATE_TYPE_RUN
@@ -73,6 +74,7 @@ _ROUTES: dict[type[Payload], tuple[str, pb.AggregateType.ValueType]] = {
     pb.LoggedModelDeleted: ("logged_model_deleted", _MODEL),
     pb.LoggedModelOutput: ("logged_model_output", _RUN),
     pb.LoggedModelParamsLogged: ("logged_model_params_logged", _MODEL),
+    pb.LoggedModelMetricsLogged: ("logged_model_metrics_logged", _MODEL),
 }
 
 RUN_END_STATUSES: dict[str, pb.RunStatus.ValueType] = {

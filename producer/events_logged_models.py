@@ -6,7 +6,8 @@ ingest worker checks (tracklog.ingest.decode_logged_models).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from tracklog import validation
 from tracklog.events import timestamp
@@ -17,6 +18,19 @@ STATUSES: dict[str, pb.LoggedModelStatus.ValueType] = {
     "READY": pb.LOGGED_MODEL_STATUS_READY,
     "FAILED": pb.LOGGED_MODEL_STATUS_FAILED,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ModelMetric:
+    """A metric point logged for a model (MLflow's Metric with a model_id)."""
+
+    key: str
+    value: float
+    timestamp_ms: int
+    step: int = 0
+    run_id: str = ""
+    dataset_name: str = ""
+    dataset_digest: str = ""
 
 
 def _pairs(what: str, pairs: Mapping[str, object]) -> list[pb.Tag]:
@@ -71,6 +85,27 @@ def logged_model_tag_deleted(key: str) -> pb.LoggedModelTagDeleted:
 
 def logged_model_params_logged(params: Mapping[str, object]) -> pb.LoggedModelParamsLogged:
     return pb.LoggedModelParamsLogged(params=_pairs("param", params))
+
+
+def logged_model_metrics_logged(
+    run_id: str, metrics: Sequence[ModelMetric]
+) -> pb.LoggedModelMetricsLogged:
+    if not metrics:
+        raise ValueError("no metric points to log for the model")
+    return pb.LoggedModelMetricsLogged(
+        run_id=validation.validate_id("run id", run_id),
+        metrics=[
+            pb.ModelMetricPoint(
+                key=validation.validate_key("metric", m.key),
+                value=float(m.value),
+                timestamp_ms=validation.int64("timestamp", m.timestamp_ms),
+                step=validation.int64("step", m.step),
+                dataset_name=m.dataset_name,
+                dataset_digest=m.dataset_digest,
+            )
+            for m in metrics
+        ],
+    )
 
 
 def logged_model_deleted(deleted_ns: int) -> pb.LoggedModelDeleted:

@@ -64,7 +64,8 @@ def _model(
 
 
 def _models(conn: Connection, rows: list[tuple[Any, ...]]) -> list[logged_models_pb2.LoggedModel]:
-    """The messages for `rows` of `_SELECT`, with tags and params: one query per table."""
+    """The messages for `rows` of `_SELECT`, with tags, params and metric points: one query
+    per table."""
     ids = [row[0] for row in rows]
     tags, params = (
         group_pairs(
@@ -78,7 +79,25 @@ def _models(conn: Connection, rows: list[tuple[Any, ...]]) -> list[logged_models
         )
         for table in ("logged_model_tags", "logged_model_params")
     )
-    return [_model(row, tags.get(row[0], ()), params.get(row[0], ())) for row in rows]
+    models = [_model(row, tags.get(row[0], ()), params.get(row[0], ())) for row in rows]
+    by_id = {model.model_id: model for model in models}
+    points = conn.execute(
+        "SELECT model_id, key, value, timestamp_ms, step, run_id, dataset_name, dataset_digest"
+        " FROM logged_model_metrics WHERE model_id = ANY(%s)"
+        " ORDER BY model_id, key, step, timestamp_ms, value",
+        (ids,),
+    ).fetchall()
+    for model_id, key, value, timestamp_ms, step, run_id, name, digest in points:
+        by_id[model_id].metrics.add(
+            key=key,
+            value=value,
+            timestamp_ms=timestamp_ms,
+            step=step,
+            run_id=run_id,
+            dataset_name=name,
+            dataset_digest=digest,
+        )
+    return models
 
 
 def get_logged_model(

@@ -7,8 +7,8 @@ Loading ``runs:/<run_id>/<name>`` finds the model by name among the run's experi
 models. Every write is an event keyed by the model id; reads wait for this process's
 writes first, as every read of the store does.
 
-Metrics linked to a model (``log_metric(..., model_id=...)``) are kept as the run's
-metrics; the model's own ``metrics`` list stays empty.
+Metrics linked to a model (``log_metric(..., model_id=...)``, as autolog logs them) are
+the run's metrics and also the model's (`LoggedModel.metrics`, every point).
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlflow.entities import LoggedModel, LoggedModelOutput, LoggedModelStatus, LoggedModelTag
+from mlflow.entities import (
+    LoggedModel,
+    LoggedModelOutput,
+    LoggedModelStatus,
+    LoggedModelTag,
+    Metric,
+)
 from mlflow.entities.logged_model_parameter import LoggedModelParameter
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_MODELS
@@ -43,6 +49,19 @@ def to_mlflow(model: client_logged_models.LoggedModel) -> LoggedModel:
         status_message=model.status_message or None,
         tags=dict(model.tags),
         params=dict(model.params),
+        metrics=[
+            Metric(
+                m.key,
+                m.value,
+                m.timestamp_ms,
+                m.step,
+                model_id=model.model_id,
+                dataset_name=m.dataset_name or None,
+                dataset_digest=m.dataset_digest or None,
+                run_id=m.run_id or None,
+            )
+            for m in model.metrics
+        ],
     )
 
 

@@ -39,6 +39,7 @@ from mlflow.utils.validation import (
 
 from tracklog import entities, events_tracking
 from tracklog.client_errors import TracklogError
+from tracklog.events_logged_models import ModelMetric
 from tracklog.mlflow import convert
 from tracklog.mlflow.backend import RunState
 from tracklog.mlflow.errors import as_mlflow, invalid, mlflow_errors, not_found, unsupported
@@ -204,6 +205,8 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
             tags=[entities.RunTag(t.key, t.value) for t in tags],
         )
         state.params.update((p.key, p.value) for p in params)
+        for model_id, points in _by_model(metrics).items():
+            self.client.log_model_metrics(model_id, run_id, points)
         named = next((t.value for t in tags if t.key == MLFLOW_RUN_NAME), None)
         if named is not None:
             self.client.update_run(run_id, name=named)
@@ -276,3 +279,20 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
     def _search_datasets(self, experiment_ids: list[str]) -> list[Any]:
         """The runs table's dataset filter (summaries of datasets used): none listed yet."""
         return []
+
+
+def _by_model(metrics: list[Metric]) -> dict[str, list[ModelMetric]]:
+    """The points of ``metrics`` logged for a model (autolog's), by model id."""
+    found: dict[str, list[ModelMetric]] = {}
+    for m in metrics:
+        if m.model_id:
+            point = ModelMetric(
+                m.key,
+                m.value,
+                m.timestamp,
+                m.step or 0,
+                dataset_name=m.dataset_name or "",
+                dataset_digest=m.dataset_digest or "",
+            )
+            found.setdefault(m.model_id, []).append(point)
+    return found

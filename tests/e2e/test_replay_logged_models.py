@@ -1,5 +1,5 @@
-"""MLflow 3's logged models (created, params, tags set and deleted, finalized, deleted, a
-run's outputs) replayed from offset 0 leave the read model identical."""
+"""MLflow 3's logged models (created, params, metrics, tags set and deleted, finalized,
+deleted, a run's outputs) replayed from offset 0 leave the read model identical."""
 
 from __future__ import annotations
 
@@ -10,13 +10,20 @@ import psycopg
 import pytest
 
 from tracklog import Session, TracklogClient
+from tracklog.events_logged_models import ModelMetric
 from tracklog.settings import Settings
 
 from .pipeline import running_pipeline, wait_until
 from .snapshot import postgres_snapshot
 
 pytestmark = pytest.mark.integration
-TABLES = ("logged_models", "logged_model_tags", "logged_model_params", "run_outputs")
+TABLES = (
+    "logged_models",
+    "logged_model_tags",
+    "logged_model_params",
+    "logged_model_metrics",
+    "run_outputs",
+)
 
 
 def test_replaying_logged_model_events_changes_nothing(
@@ -35,6 +42,9 @@ def test_replaying_logged_model_events_changes_nothing(
         client.delete_logged_model_tag(kept.model_id, "b")
         client.finalize_logged_model(kept.model_id, "READY")
         client.log_model_output(run_id, kept.model_id, step=3)
+        points = [ModelMetric("acc", 0.5, 1000, 0), ModelMetric("acc", float("nan"), 1001, 1)]
+        client.log_model_metrics(kept.model_id, run_id, points)
+        client.log_model_metrics(kept.model_id, run_id, points[:1])  # again: one row
         client.log_model_output(run_id, kept.model_id, step=3)  # the same output: one row
         gone = client.create_logged_model(experiment, "other", model_type="agent")
         client.delete_logged_model(gone.model_id)
@@ -44,6 +54,7 @@ def test_replaying_logged_model_events_changes_nothing(
             {"a": "3"},
             {"p": "1", "q": "2"},  # params are written once
         )
+        assert [(m.step, m.run_id) for m in found.metrics] == [(0, run_id), (1, run_id)]
         assert client.get_logged_model(gone.model_id, allow_deleted=True).lifecycle_stage == (
             "deleted"
         )
@@ -52,6 +63,7 @@ def test_replaying_logged_model_events_changes_nothing(
         session.close(10)
     before = postgres_snapshot(settings.postgres_dsn, TABLES)
     assert len(before["logged_models"]) == 2 and len(before["run_outputs"]) == 1
+    assert len(before["logged_model_metrics"]) == 2
 
     with psycopg.connect(settings.postgres_dsn) as conn:
         conn.execute("DELETE FROM projection_offsets")

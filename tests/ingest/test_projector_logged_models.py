@@ -13,6 +13,7 @@ from tracklog.ingest.decode import InvalidEvent, validate
 from tracklog.ingest.projector_logged_models import (
     LoggedModelChange,
     LoggedModelRow,
+    ModelMetricRows,
     ModelOutputRow,
 )
 from tracklog.ingest.projector_postgres import project
@@ -21,6 +22,7 @@ from tracklog.v1 import events_pb2 as pb
 NS = 1_700_000_000_000_000_000
 AT = datetime.fromtimestamp(NS / 1e9, UTC)
 MODEL = "m-" + "a" * 32
+METRIC = events.ModelMetric("acc", 0.5, 1000, 2, dataset_name="eval", dataset_digest="d1")
 
 
 def wrap(aggregate_id: str, payload: object) -> pb.Envelope:
@@ -81,6 +83,10 @@ def test_each_event_projects_to_its_operation_and_twice_the_same() -> None:
         ),
         (wrap(MODEL, events.logged_model_deleted(NS)), LoggedModelChange(MODEL, AT, deleted=True)),
         (wrap("run1", events.logged_model_output(MODEL, 4)), ModelOutputRow("run1", MODEL, 4)),
+        (
+            wrap(MODEL, events.logged_model_metrics_logged("run1", [METRIC])),
+            ModelMetricRows(MODEL, "run1", (("acc", 0.5, 1000, 2, "eval", "d1"),)),
+        ),
     ]
     for env, expected in cases:
         validate(env)
@@ -113,6 +119,11 @@ def test_model_events_travel_on_the_model_and_outputs_on_the_run() -> None:
         (
             pb.LoggedModelParamsLogged(params=[pb.Tag(key="p", value="1"), pb.Tag(key="p")]),
             "given twice",
+        ),
+        (pb.LoggedModelMetricsLogged(run_id="run1"), "without a point"),
+        (
+            pb.LoggedModelMetricsLogged(run_id="run1", metrics=[pb.ModelMetricPoint(key="a b!")]),
+            "metric key",
         ),
     ],
 )

@@ -110,6 +110,10 @@ def test_xgboost_autolog_logs_params_metric_history_and_the_model(guide_uri: str
     model = _only_model_of(client, logged)
     assert logged.outputs is not None
     assert [o.model_id for o in logged.outputs.model_outputs] == [model.model_id]
+    points = sorted((m.key, m.step, m.run_id) for m in model.metrics or [])  # per round
+    assert points == sorted(
+        (f"{data}-logloss", step, run_id) for data in ("train", "valid") for step in range(ROUNDS)
+    )
     expected_proba = booster.predict(dvalid)
     assert ((expected_proba > 0.5) == valid_y).mean() > 0.8
     reloaded = mlflow.xgboost.load_model(f"models:/{model.model_id}")

@@ -74,6 +74,10 @@ def test_log_model_register_stage_alias_and_load(guide_uri: str, pipeline: Pipel
     version = client.get_model_version("my-classifier", "1")
     assert version.run_id == run_id and version.source == f"models:/{model_id}"
 
+    client.log_metric(run_id, "accuracy", 0.93, step=1, model_id=model_id)
+    (point,) = client.get_logged_model(model_id).metrics or []
+    assert (point.key, point.value, point.step, point.run_id) == ("accuracy", 0.93, 1, run_id)
+    assert client.get_run(run_id).data.metrics["accuracy"] == 0.93  # the run's metric too
     client.set_logged_model_tags(model_id, {"stage": "candidate"})
     assert client.get_logged_model(model_id).tags["stage"] == "candidate"
     client.delete_logged_model_tag(model_id, "stage")

@@ -180,6 +180,7 @@ class Envelope(_message.Message):
     LOGGED_MODEL_DELETED_FIELD_NUMBER: _builtins.int
     LOGGED_MODEL_OUTPUT_FIELD_NUMBER: _builtins.int
     LOGGED_MODEL_PARAMS_LOGGED_FIELD_NUMBER: _builtins.int
+    LOGGED_MODEL_METRICS_LOGGED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (a UUID, hex)."""
     aggregate_id: _builtins.str
@@ -281,6 +282,8 @@ class Envelope(_message.Message):
     def logged_model_output(self) -> Global___LoggedModelOutput: ...
     @_builtins.property
     def logged_model_params_logged(self) -> Global___LoggedModelParamsLogged: ...
+    @_builtins.property
+    def logged_model_metrics_logged(self) -> Global___LoggedModelMetricsLogged: ...
     def __init__(
         self,
         *,
@@ -328,12 +331,13 @@ class Envelope(_message.Message):
         logged_model_deleted: Global___LoggedModelDeleted | None = ...,
         logged_model_output: Global___LoggedModelOutput | None = ...,
         logged_model_params_logged: Global___LoggedModelParamsLogged | None = ...,
+        logged_model_metrics_logged: Global___LoggedModelMetricsLogged | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "logged_model_created", b"logged_model_created", "logged_model_deleted", b"logged_model_deleted", "logged_model_finalized", b"logged_model_finalized", "logged_model_output", b"logged_model_output", "logged_model_params_logged", b"logged_model_params_logged", "logged_model_tag_deleted", b"logged_model_tag_deleted", "logged_model_tag_set", b"logged_model_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "tags_set", b"tags_set"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "logged_model_created", b"logged_model_created", "logged_model_deleted", b"logged_model_deleted", "logged_model_finalized", b"logged_model_finalized", "logged_model_metrics_logged", b"logged_model_metrics_logged", "logged_model_output", b"logged_model_output", "logged_model_params_logged", b"logged_model_params_logged", "logged_model_tag_deleted", b"logged_model_tag_deleted", "logged_model_tag_set", b"logged_model_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "tags_set", b"tags_set"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "event_id", b"event_id", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "logged_model_created", b"logged_model_created", "logged_model_deleted", b"logged_model_deleted", "logged_model_finalized", b"logged_model_finalized", "logged_model_output", b"logged_model_output", "logged_model_params_logged", b"logged_model_params_logged", "logged_model_tag_deleted", b"logged_model_tag_deleted", "logged_model_tag_set", b"logged_model_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "sequence", b"sequence", "tags_set", b"tags_set"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "event_id", b"event_id", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "logged_model_created", b"logged_model_created", "logged_model_deleted", b"logged_model_deleted", "logged_model_finalized", b"logged_model_finalized", "logged_model_metrics_logged", b"logged_model_metrics_logged", "logged_model_output", b"logged_model_output", "logged_model_params_logged", b"logged_model_params_logged", "logged_model_tag_deleted", b"logged_model_tag_deleted", "logged_model_tag_set", b"logged_model_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "sequence", b"sequence", "tags_set", b"tags_set"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "run_started", "params_logged", "metrics_logged", "tags_set", "run_ended", "registered_model_created", "registered_model_renamed", "registered_model_description_updated", "registered_model_deleted", "registered_model_tag_set", "registered_model_tag_deleted", "model_version_created", "model_version_description_updated", "model_version_deleted", "model_version_tag_set", "model_version_tag_deleted", "model_version_stage_transitioned", "model_version_status_changed", "registered_model_alias_set", "registered_model_alias_deleted", "experiment_renamed", "experiment_deleted", "experiment_restored", "experiment_tag_set", "experiment_tag_deleted", "run_renamed", "run_deleted", "run_restored", "run_tag_deleted", "dataset_input_logged", "artifact_logged", "logged_model_created", "logged_model_finalized", "logged_model_tag_set", "logged_model_tag_deleted", "logged_model_deleted", "logged_model_output", "logged_model_params_logged"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "run_started", "params_logged", "metrics_logged", "tags_set", "run_ended", "registered_model_created", "registered_model_renamed", "registered_model_description_updated", "registered_model_deleted", "registered_model_tag_set", "registered_model_tag_deleted", "model_version_created", "model_version_description_updated", "model_version_deleted", "model_version_tag_set", "model_version_tag_deleted", "model_version_stage_transitioned", "model_version_status_changed", "registered_model_alias_set", "registered_model_alias_deleted", "experiment_renamed", "experiment_deleted", "experiment_restored", "experiment_tag_set", "experiment_tag_deleted", "run_renamed", "run_deleted", "run_restored", "run_tag_deleted", "dataset_input_logged", "artifact_logged", "logged_model_created", "logged_model_finalized", "logged_model_tag_set", "logged_model_tag_deleted", "logged_model_deleted", "logged_model_output", "logged_model_params_logged", "logged_model_metrics_logged"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -926,6 +930,69 @@ class LoggedModelFinalized(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LoggedModelFinalized: _TypeAlias = LoggedModelFinalized  # noqa: Y015
+
+@_typing.final
+class LoggedModelMetricsLogged(_message.Message):
+    """Metric points a run logged for the model (MLflow's log_metric(..., model_id=...), as
+    autolog does); they are also the run's own metrics (MetricsLogged). A point logged
+    again changes nothing.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelMetricPoint]: ...
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        metrics: _abc.Iterable[Global___ModelMetricPoint] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metrics", b"metrics", "run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoggedModelMetricsLogged: _TypeAlias = LoggedModelMetricsLogged  # noqa: Y015
+
+@_typing.final
+class ModelMetricPoint(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    TIMESTAMP_MS_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    DATASET_NAME_FIELD_NUMBER: _builtins.int
+    DATASET_DIGEST_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    value: _builtins.float
+    timestamp_ms: _builtins.int
+    step: _builtins.int
+    dataset_name: _builtins.str
+    """The dataset the metric was computed on, when given."""
+    dataset_digest: _builtins.str
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        value: _builtins.float = ...,
+        timestamp_ms: _builtins.int = ...,
+        step: _builtins.int = ...,
+        dataset_name: _builtins.str = ...,
+        dataset_digest: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_digest", b"dataset_digest", "dataset_name", b"dataset_name", "key", b"key", "step", b"step", "timestamp_ms", b"timestamp_ms", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelMetricPoint: _TypeAlias = ModelMetricPoint  # noqa: Y015
 
 @_typing.final
 class LoggedModelTagSet(_message.Message):

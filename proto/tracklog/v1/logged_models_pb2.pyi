@@ -40,6 +40,7 @@ class LoggedModel(_message.Message):
     LAST_UPDATED_TIME_MS_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
     PARAMS_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
     experiment_id: _builtins.str
     name: _builtins.str
@@ -56,6 +57,10 @@ class LoggedModel(_message.Message):
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Tag]: ...
     @_builtins.property
     def params(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Tag]: ...
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelMetric]:
+        """Every metric point logged for the model, ordered by key, step and time."""
+
     def __init__(
         self,
         *,
@@ -72,14 +77,52 @@ class LoggedModel(_message.Message):
         last_updated_time_ms: _builtins.int = ...,
         tags: _abc.Iterable[_events_pb2.Tag] | None = ...,
         params: _abc.Iterable[_events_pb2.Tag] | None = ...,
+        metrics: _abc.Iterable[Global___ModelMetric] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_location", b"artifact_location", "creation_time_ms", b"creation_time_ms", "experiment_id", b"experiment_id", "last_updated_time_ms", b"last_updated_time_ms", "lifecycle_stage", b"lifecycle_stage", "model_id", b"model_id", "model_type", b"model_type", "name", b"name", "params", b"params", "source_run_id", b"source_run_id", "status", b"status", "status_message", b"status_message", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_location", b"artifact_location", "creation_time_ms", b"creation_time_ms", "experiment_id", b"experiment_id", "last_updated_time_ms", b"last_updated_time_ms", "lifecycle_stage", b"lifecycle_stage", "metrics", b"metrics", "model_id", b"model_id", "model_type", b"model_type", "name", b"name", "params", b"params", "source_run_id", b"source_run_id", "status", b"status", "status_message", b"status_message", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LoggedModel: _TypeAlias = LoggedModel  # noqa: Y015
+
+@_typing.final
+class ModelMetric(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    TIMESTAMP_MS_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    DATASET_NAME_FIELD_NUMBER: _builtins.int
+    DATASET_DIGEST_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    value: _builtins.float
+    timestamp_ms: _builtins.int
+    step: _builtins.int
+    run_id: _builtins.str
+    dataset_name: _builtins.str
+    dataset_digest: _builtins.str
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        value: _builtins.float = ...,
+        timestamp_ms: _builtins.int = ...,
+        step: _builtins.int = ...,
+        run_id: _builtins.str = ...,
+        dataset_name: _builtins.str = ...,
+        dataset_digest: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_digest", b"dataset_digest", "dataset_name", b"dataset_name", "key", b"key", "run_id", b"run_id", "step", b"step", "timestamp_ms", b"timestamp_ms", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelMetric: _TypeAlias = ModelMetric  # noqa: Y015
 
 @_typing.final
 class ModelOutput(_message.Message):
