@@ -17,6 +17,7 @@ Memory and blocking policy of the SDK (quoted by the README):
     could not send.
 """
 
+from tracklog import _fork_safety  # noqa: F401  (first: before anything imports grpc)
 from tracklog.artifact_store import FileInfo
 from tracklog.batcher import BufferFullError
 from tracklog.client import TracklogClient
