@@ -92,6 +92,11 @@ class ClientBase:
         self._sync()
         return self._call(getattr(self._query, rpc), request)
 
+    def query_now(self, rpc: str, request: Any) -> Any:
+        """A QueryService call by name without waiting for any write: for checks that may
+        see a slightly older state (it may miss what was written a moment ago)."""
+        return self._call(getattr(self._query, rpc), request)
+
     def flush(self, timeout: float | None = None) -> FlushToken:
         """Wait until the writes so far are acknowledged by Kafka; the token naming them
         (falsy on timeout; see `Session.flush`)."""

@@ -29,6 +29,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_MODELS
 from mlflow.utils.name_utils import _generate_random_name
 
 from tracklog import client_logged_models
+from tracklog.events_logged_models import ModelMetric
 from tracklog.mlflow.errors import invalid, mlflow_errors, not_found
 from tracklog.mlflow.store_base import StoreBase, settled
 
@@ -173,3 +174,20 @@ class LoggedModelsPart(StoreBase):
         history = json.loads(tags.get(MLFLOW_LOGGED_MODELS, "[]"))
         history.append(mlflow_model.get_tags_dict())
         self.client.set_tag(run_id, MLFLOW_LOGGED_MODELS, json.dumps(history))
+
+
+def model_points(metrics: list[Metric]) -> dict[str, list[ModelMetric]]:
+    """The points of ``metrics`` logged for a model (autolog's), by model id."""
+    found: dict[str, list[ModelMetric]] = {}
+    for m in metrics:
+        if m.model_id:
+            point = ModelMetric(
+                m.key,
+                m.value,
+                m.timestamp,
+                m.step or 0,
+                dataset_name=m.dataset_name or "",
+                dataset_digest=m.dataset_digest or "",
+            )
+            found.setdefault(m.model_id, []).append(point)
+    return found

@@ -39,13 +39,12 @@ from mlflow.utils.validation import (
 
 from tracklog import entities, events_tracking
 from tracklog.client_errors import TracklogError
-from tracklog.events_logged_models import ModelMetric
 from tracklog.mlflow import convert
 from tracklog.mlflow.backend import RunState
 from tracklog.mlflow.errors import as_mlflow, invalid, mlflow_errors, not_found, unsupported
 from tracklog.mlflow.experiments import ExperimentsPart
 from tracklog.mlflow.histories import HistoriesPart
-from tracklog.mlflow.logged_models import LoggedModelsPart
+from tracklog.mlflow.logged_models import LoggedModelsPart, model_points
 from tracklog.mlflow.not_supported import UnsupportedPart
 from tracklog.mlflow.store_base import settled
 from tracklog.v1 import query_pb2
@@ -120,17 +119,34 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
             if error.code != "NOT_FOUND" or not self.backend.catch_up():
                 raise
             reply = self.client.query("GetRun", request)
-        found = convert.run(reply.run)
+        return self._remember(convert.run(reply.run))
+
+    def _remember(self, found: Run) -> tuple[Run, RunState]:
         params = dict(found.data.params)
-        state = self.backend.remember_run(run_id, RunState(found.info, params))
+        state = self.backend.remember_run(found.info.run_id, RunState(found.info, params))
         state.info = found.info
         state.params.update(params)
         return found, state
 
     def _state(self, run_id: str) -> RunState:
-        """What this process knows of the run, read once if it knows nothing."""
+        """What this process knows of the run, read once if it knows nothing. Fenced (in
+        MLflow's server), a write checks the run as projected now, without waiting for the
+        topic's end (a fenced read waits for the last write's projection, tens of ms); only
+        a run not found or not active is read again behind the fence."""
         known = self.backend.known_run(run_id)
-        return known if known is not None else self._read(run_id)[1]
+        if known is not None:
+            return known
+        if self.backend.fence is not None:
+            try:
+                reply = self.client.query_now("GetRun", query_pb2.GetRunRequest(run_id=run_id))
+            except TracklogError as error:
+                if error.code != "NOT_FOUND":
+                    raise
+            else:
+                state = self._remember(convert.run(reply.run))[1]
+                if state.active:
+                    return state
+        return self._read(run_id)[1]
 
     def _active(self, run_id: str) -> RunState:
         state = self._state(run_id)
@@ -205,7 +221,7 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
             tags=[entities.RunTag(t.key, t.value) for t in tags],
         )
         state.params.update((p.key, p.value) for p in params)
-        for model_id, points in _by_model(metrics).items():
+        for model_id, points in model_points(metrics).items():
             self.client.log_model_metrics(model_id, run_id, points)
         named = next((t.value for t in tags if t.key == MLFLOW_RUN_NAME), None)
         if named is not None:
@@ -279,20 +295,3 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
     def _search_datasets(self, experiment_ids: list[str]) -> list[Any]:
         """The runs table's dataset filter (summaries of datasets used): none listed yet."""
         return []
-
-
-def _by_model(metrics: list[Metric]) -> dict[str, list[ModelMetric]]:
-    """The points of ``metrics`` logged for a model (autolog's), by model id."""
-    found: dict[str, list[ModelMetric]] = {}
-    for m in metrics:
-        if m.model_id:
-            point = ModelMetric(
-                m.key,
-                m.value,
-                m.timestamp,
-                m.step or 0,
-                dataset_name=m.dataset_name or "",
-                dataset_digest=m.dataset_digest or "",
-            )
-            found.setdefault(m.model_id, []).append(point)
-    return found
