@@ -6,10 +6,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import grpc
+import psycopg
 
 from tracklog.ingest.worker import Worker
 from tracklog.query.server import create_server
@@ -78,3 +79,13 @@ def running_pipeline(settings: Settings, clickhouse: Any) -> Iterator[Pipeline]:
         server.stop(0).wait()
         stop.set()
         thread.join(timeout=60)
+
+
+def replay_from_offset_zero(settings: Settings, clickhouse: Any) -> None:
+    """Forget the Postgres tracking rows and let a new consumer group read the topic from
+    offset 0 until drained: every Postgres change is applied a second time."""
+    with psycopg.connect(settings.postgres_dsn) as conn:
+        conn.execute("DELETE FROM projection_offsets")
+    again = replace(settings, consumer_group=settings.consumer_group + "-replay")
+    with running_pipeline(again, clickhouse) as pipeline:
+        wait_until(pipeline.worker.drained, timeout=120, what="the replaying worker to drain")

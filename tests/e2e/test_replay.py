@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-import psycopg
 import pytest
 
 from tracklog import Session
 from tracklog.settings import Settings
 
-from .pipeline import running_pipeline, wait_until
+from .pipeline import replay_from_offset_zero, running_pipeline, wait_until
 from .snapshot import clickhouse_snapshot, postgres_snapshot
 
 pytestmark = pytest.mark.integration
@@ -57,11 +55,7 @@ def test_replaying_the_topic_from_the_beginning_changes_nothing(
 
     # A new consumer group reads the topic from offset 0, and the Postgres tracking rows are
     # gone too, so every Postgres change is applied a second time.
-    with psycopg.connect(settings.postgres_dsn) as conn:
-        conn.execute("DELETE FROM projection_offsets")
-    again = replace(settings, consumer_group=settings.consumer_group + "-replay")
-    with running_pipeline(again, clickhouse_client) as pipeline:
-        wait_until(pipeline.worker.drained, timeout=120, what="the replaying worker to drain")
+    replay_from_offset_zero(settings, clickhouse_client)
 
     assert postgres_snapshot(settings.postgres_dsn) == postgres_before
     assert clickhouse_snapshot(clickhouse_client, database) == clickhouse_before

@@ -3,17 +3,15 @@ deleted, a run's outputs) replayed from offset 0 leave the read model identical.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-import psycopg
 import pytest
 
 from tracklog import Session, TracklogClient
 from tracklog.events_logged_models import ModelMetric
 from tracklog.settings import Settings
 
-from .pipeline import running_pipeline, wait_until
+from .pipeline import replay_from_offset_zero, running_pipeline, wait_until
 from .snapshot import postgres_snapshot
 
 pytestmark = pytest.mark.integration
@@ -65,9 +63,5 @@ def test_replaying_logged_model_events_changes_nothing(
     assert len(before["logged_models"]) == 2 and len(before["run_outputs"]) == 1
     assert len(before["logged_model_metrics"]) == 2
 
-    with psycopg.connect(settings.postgres_dsn) as conn:
-        conn.execute("DELETE FROM projection_offsets")
-    again = replace(settings, consumer_group=settings.consumer_group + "-replay")
-    with running_pipeline(again, clickhouse_client) as pipeline:
-        wait_until(pipeline.worker.drained, timeout=120, what="the replaying worker to drain")
+    replay_from_offset_zero(settings, clickhouse_client)
     assert postgres_snapshot(settings.postgres_dsn, TABLES) == before

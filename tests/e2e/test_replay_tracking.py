@@ -3,17 +3,15 @@ inputs, a rename conflict) replayed from offset 0 leave the read model identical
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-import psycopg
 import pytest
 
 from tracklog import Session, TracklogClient, events_tracking
 from tracklog.data import Dataset
 from tracklog.settings import Settings
 
-from .pipeline import running_pipeline, wait_until
+from .pipeline import replay_from_offset_zero, running_pipeline, wait_until
 from .snapshot import POSTGRES_TABLES, postgres_snapshot
 
 pytestmark = pytest.mark.integration
@@ -51,9 +49,5 @@ def test_replaying_lifecycle_events_changes_nothing(
     assert names == [("a2", "active"), ("b", "deleted")]
     assert len(before["run_inputs"]) == 1
 
-    with psycopg.connect(settings.postgres_dsn) as conn:
-        conn.execute("DELETE FROM projection_offsets")
-    again = replace(settings, consumer_group=settings.consumer_group + "-replay")
-    with running_pipeline(again, clickhouse_client) as pipeline:
-        wait_until(pipeline.worker.drained, timeout=120, what="the replaying worker to drain")
+    replay_from_offset_zero(settings, clickhouse_client)
     assert postgres_snapshot(settings.postgres_dsn, TABLES) == before

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from typing import Any
 
-import psycopg
 import pytest
 
-from tests.e2e.pipeline import Pipeline, running_pipeline, wait_until
+from tests.e2e.pipeline import Pipeline, replay_from_offset_zero, running_pipeline, wait_until
 from tests.e2e.snapshot import REGISTRY_TABLES, postgres_snapshot
 from tracklog import RegistryClient
 from tracklog.query.registry_writes import RegistryWrites
@@ -87,9 +85,5 @@ def test_replaying_the_topic_leaves_the_registry_identical(
     assert sorted(row[1] for row in before["model_versions"]) == [1, 2, 4]
     assert len(before["registry_audit"]) == 5 and len(before["registered_models"]) == 2
 
-    with psycopg.connect(settings.postgres_dsn) as conn:
-        conn.execute("DELETE FROM projection_offsets")
-    again = replace(settings, consumer_group=settings.consumer_group + "-replay")
-    with running_pipeline(again, clickhouse_client) as pipeline:
-        wait_until(pipeline.worker.drained, timeout=120, what="the replaying worker to drain")
+    replay_from_offset_zero(settings, clickhouse_client)
     assert postgres_snapshot(settings.postgres_dsn, REGISTRY_TABLES) == before
