@@ -86,7 +86,9 @@ class LoggedModelsMixin(ExperimentsMixin):
         experiment = self.get_experiment(validation.validate_id("experiment id", experiment_id))
         if experiment.lifecycle_stage != "active":
             raise TracklogError(
-                "INVALID_ARGUMENT", f"experiment {experiment_id} is {experiment.lifecycle_stage}"
+                "INVALID_ARGUMENT",
+                f"The experiment {experiment_id} must be in the 'active' state. "
+                f"Current state is {experiment.lifecycle_stage}.",
             )
         model_id = new_model_id()
         if artifact_location is None:

@@ -78,12 +78,6 @@ class LoggedModelsPart(StoreBase):
         params: list[LoggedModelParameter] | None = None,
         model_type: str | None = None,
     ) -> LoggedModel:
-        experiment = self.client.get_experiment(experiment_id)
-        if experiment.lifecycle_stage != "active":
-            raise invalid(
-                f"The experiment {experiment_id} must be in the 'active' state. "
-                f"Current state is {experiment.lifecycle_stage}."
-            )
         created = self.client.create_logged_model(
             experiment_id,
             name or _generate_random_name(),
