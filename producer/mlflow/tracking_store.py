@@ -14,6 +14,7 @@ samples in `tracklog.mlflow.histories`; MLflow 3's logged models in
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from mlflow.entities import (
@@ -124,15 +125,16 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
     def _remember(self, found: Run) -> tuple[Run, RunState]:
         params = dict(found.data.params)
         state = self.backend.remember_run(found.info.run_id, RunState(found.info, params))
-        state.info = found.info
+        state.info, state.read_at = found.info, time.monotonic()
         state.params.update(params)
         return found, state
 
     def _state(self, run_id: str) -> RunState:
-        """What this process knows of the run, read once if it knows nothing. Fenced (in
-        MLflow's server), a write checks the run as projected now, without waiting for the
-        topic's end (a fenced read waits for the last write's projection, tens of ms); only
-        a run not found or not active is read again behind the fence."""
+        """What this process knows of the run, read once if it knows nothing (fenced, in
+        MLflow's server: nothing read within `FENCED_TRUST_SECONDS`). Fenced, a write checks
+        the run as projected now, without waiting for the topic's end (a fenced read waits
+        for the last write's projection, tens of ms); only a run not found or not active is
+        read again behind the fence."""
         known = self.backend.known_run(run_id)
         if known is not None:
             return known

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,23 @@ def test_a_write_one_worker_answered_is_read_by_any_worker(
             client.set_terminated(run_id)
             status = _get(f"{url}/api/2.0/mlflow/runs/get?run_id={run_id}")["run"]["info"]
             assert status["status"] == "FINISHED", i
+
+
+def test_a_run_another_process_deleted_refuses_the_servers_writes(
+    server_url: str, tracking_uri: str
+) -> None:
+    """The server remembers a run it logged to only briefly: once another process deleted
+    the run, the server's writes to it are refused (MLflow's INVALID_PARAMETER_VALUE)."""
+    served = MlflowClient(server_url)
+    run_id = served.create_run("0").info.run_id
+    served.log_metric(run_id, "m", 1.0)  # the server now remembers the run as active
+    MlflowClient(tracking_uri).delete_run(run_id)  # another process: tracklog:// here
+    deadline = time.monotonic() + 60
+    with pytest.raises(MlflowException) as refused:
+        while time.monotonic() < deadline:
+            served.log_metric(run_id, "m", 2.0)
+    assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert "must be in the 'active' state" in refused.value.message
 
 
 def test_the_guide_over_http_through_mlflows_server(
