@@ -76,7 +76,11 @@ def _version_created(e: pb.Envelope) -> None:
     _check(stages.status_from_proto, event.status)
     _tags(event.tags)
     _texts(
-        source=event.source, run_id=event.run_id, description=event.description, actor=event.actor
+        source=event.source,
+        run_id=event.run_id,
+        description=event.description,
+        actor=event.actor,
+        logged_model_id=event.logged_model_id,
     )
 
 

@@ -51,6 +51,7 @@ class VersionCreated:
     description: str
     tags: tuple[tuple[str, str], ...]
     status: str
+    logged_model_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +142,10 @@ def _change(e: pb.Envelope) -> Change:
     if kind == "model_version_created":
         v = e.model_version_created
         status = stages.status_from_proto(v.status)
-        return VersionCreated(v.source, v.run_id, v.description, _tags(list(v.tags)), status)
+        tags = _tags(list(v.tags))
+        return VersionCreated(
+            v.source, v.run_id, v.description, tags, status, logged_model_id=v.logged_model_id
+        )
     if kind == "model_version_description_updated":
         d = e.model_version_description_updated
         return DescriptionChanged(d.version, d.description)

@@ -149,8 +149,8 @@ def _create_version(cur: Cursor, op: RegistryOp, change: VersionCreated) -> int:
     version = int(row[0])
     cur.execute(
         "INSERT INTO model_versions (model_id, version, source, run_id, description, user_id,"
-        " status, creation_time, last_updated_time, created_event_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " status, creation_time, last_updated_time, created_event_id, logged_model_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             op.model_id,
             version,
@@ -162,6 +162,7 @@ def _create_version(cur: Cursor, op: RegistryOp, change: VersionCreated) -> int:
             op.at,
             op.at,
             op.event_id,
+            change.logged_model_id,
         ),
     )
     for key, value in change.tags:

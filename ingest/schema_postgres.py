@@ -249,6 +249,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, model_id, step)
     );
     """,
+    # 8: the logged model a registry version was registered from (MLflow's ModelVersion.model_id)
+    """
+    ALTER TABLE model_versions ADD COLUMN logged_model_id text NOT NULL DEFAULT '';
+    """,
 )
 
 _LOCK_KEY = 0x7472_6B6C  # "trkl"

@@ -105,7 +105,10 @@ class RegistryMixin(ClientBase):
         run_id: str | None = None,
         tags: Mapping[str, Any] | None = None,
         description: str | None = None,
+        model_id: str | None = None,
     ) -> ModelVersion:
+        """A new version of `name` from `source`; `model_id`: the MLflow 3 logged model it
+        comes from (a source `models:/<model id>` implies it)."""
         request = r.CreateModelVersionRequest(
             name=name,
             source=source,
@@ -113,6 +116,7 @@ class RegistryMixin(ClientBase):
             description=description or "",
             tags=_tags(tags),
             actor=self._actor,
+            logged_model_id=model_id or "",
         )
         reply = self._rcall(self._registry.CreateModelVersion, request)
         return ModelVersion.from_proto(reply.model_version)

@@ -35,6 +35,7 @@ class ModelVersion:
     status_message: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
+    model_id: str = ""  # the logged model ("m-...") it was registered from; "" if none
 
     @classmethod
     def from_proto(cls, message: registry_pb2.ModelVersion) -> ModelVersion:
@@ -52,6 +53,7 @@ class ModelVersion:
             status_message=message.status_message,
             tags={t.key: t.value for t in message.tags},
             aliases=tuple(message.aliases),
+            model_id=message.logged_model_id,
         )
 
 

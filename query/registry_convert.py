@@ -41,6 +41,7 @@ def model_version(record: VersionRecord) -> registry_pb2.ModelVersion:
         status_message=record.status_message,
         tags=_tags(record.tags),
         aliases=list(record.aliases),
+        logged_model_id=record.logged_model_id,
     )
 
 

@@ -21,6 +21,7 @@ class VersionRecord:
     status_message: str
     tags: tuple[tuple[str, str], ...] = ()
     aliases: tuple[str, ...] = ()
+    logged_model_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

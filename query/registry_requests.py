@@ -84,6 +84,7 @@ def create_version(request: registry_pb2.CreateModelVersionRequest) -> c.CreateV
         tags=_tags(list(request.tags)),
         pending=request.pending,
         actor=request.actor,
+        logged_model_id=request.logged_model_id,
     )
 
 

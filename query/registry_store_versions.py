@@ -17,8 +17,8 @@ Connection: TypeAlias = psycopg.Connection[tuple[Any, ...]]
 
 _VERSION = sql.SQL(
     "SELECT v.model_id, m.name, v.version, v.creation_time, v.last_updated_time, v.user_id,"
-    " v.current_stage, v.description, v.source, v.run_id, v.status, v.status_message"
-    " FROM model_versions v JOIN registered_models m USING (model_id) WHERE "
+    " v.current_stage, v.description, v.source, v.run_id, v.status, v.status_message,"
+    " v.logged_model_id FROM model_versions v JOIN registered_models m USING (model_id) WHERE "
 )
 _ORDER = sql.SQL(" ORDER BY m.name, v.version")
 _TAG_MATCH = "EXISTS (SELECT 1 FROM {table} t WHERE {owner} AND t.key = %s AND t.value {op} %s)"
@@ -75,7 +75,21 @@ def versions_where(
     ):
         aliases[(model_id, version)].append(alias)
     found = []
-    for model_id, name, version, created, updated, user, stage, text, source, run, st, msg in rows:
+    for (
+        model_id,
+        name,
+        version,
+        created,
+        updated,
+        user,
+        stage,
+        text,
+        source,
+        run,
+        st,
+        msg,
+        lm,
+    ) in rows:
         key = (model_id, version)
         record = VersionRecord(
             name,
@@ -91,6 +105,7 @@ def versions_where(
             msg,
             tags=tuple(tags[key]),
             aliases=tuple(aliases[key]),
+            logged_model_id=lm,
         )
         found.append((str(model_id), record))
     return found

@@ -77,6 +77,7 @@ class CreateVersion:
     tags: tuple[tuple[str, str], ...] = ()
     pending: bool = False
     actor: str = ""
+    logged_model_id: str = ""  # "" and a source models:/<id>: that id
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TypeAlias
 
 from tracklog.registry import commands as c
-from tracklog.registry import names, stages
+from tracklog.registry import names, stages, uris
 from tracklog.registry.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from tracklog.v1 import events_pb2 as pb
 
@@ -90,6 +90,7 @@ def _create_version(command: c.CreateVersion) -> Payload:
     if not command.source:
         raise InvalidArgument("model version source must not be empty")
     status = stages.PENDING if command.pending else stages.READY
+    logged_model_id = command.logged_model_id or uris.logged_model_id(command.source)
     return pb.ModelVersionCreated(
         source=names.text("source", command.source),
         run_id=names.text("run_id", command.run_id, 256),
@@ -97,6 +98,7 @@ def _create_version(command: c.CreateVersion) -> Payload:
         tags=_tags(command.tags),
         status=stages.status_to_proto(status),
         actor=command.actor,
+        logged_model_id=names.text("logged_model_id", logged_model_id, 256),
     )
 
 

@@ -1,5 +1,5 @@
-"""`models:/` URIs: `models:/name/3`, `models:/name/Production`, `models:/name@champion`;
-and `runs:/<run_id>/<path>` sources."""
+"""`models:/` URIs: `models:/name/3`, `models:/name/Production`, `models:/name@champion`,
+MLflow 3's `models:/<logged model id>`; and `runs:/<run_id>/<path>` sources."""
 
 from __future__ import annotations
 
@@ -45,6 +45,18 @@ def parse_model_uri(uri: str) -> ModelUri:
     if selector.lower() == "latest":
         return ModelUri(name, latest=True)
     return ModelUri(name, stage=stages.parse_stage(selector))
+
+
+def logged_model_id(uri: str) -> str:
+    """The logged model a `models:/<model id>` URI names (one segment, no alias); "" otherwise.
+
+    As MLflow's parser: `models:/name/3` and `models:/name@alias` name registry versions."""
+    if not uri.startswith(MODELS_SCHEME):
+        return ""
+    rest = uri[len(MODELS_SCHEME) :].lstrip("/")
+    if not rest or "/" in rest or "@" in rest:
+        return ""
+    return rest
 
 
 @dataclass(frozen=True, slots=True)

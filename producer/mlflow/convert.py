@@ -106,6 +106,7 @@ def model_version(version: registry_entities.ModelVersion) -> ModelVersion:
         status_message=version.status_message or None,
         tags=[ModelVersionTag(k, v) for k, v in version.tags.items()],
         aliases=list(version.aliases),
+        model_id=version.model_id or None,
     )
 
 

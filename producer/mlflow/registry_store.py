@@ -37,6 +37,7 @@ from tracklog.client import TracklogClient
 from tracklog.mlflow import convert
 from tracklog.mlflow.backend import backend_for
 from tracklog.mlflow.errors import invalid, mlflow_errors
+from tracklog.registry import uris
 
 T = TypeVar("T")
 SERVICE_PAGE = 1000  # the registry service's largest page
@@ -143,6 +144,7 @@ class TracklogRegistryStore(AbstractStore):
         local_model_path: str | None = None,
         model_id: str | None = None,
     ) -> ModelVersion:
+        model_id = model_id or uris.logged_model_id(source) or None  # models:/<model id>
         if model_id and not run_id:  # log_model(registered_model_name=...): the model's run
             run_id = self.client.get_logged_model(model_id).source_run_id
         created = self.client.create_model_version(
@@ -151,6 +153,7 @@ class TracklogRegistryStore(AbstractStore):
             run_id=run_id,
             tags={t.key: t.value for t in tags or []},
             description=description,
+            model_id=model_id,
         )
         return convert.model_version(created)
 

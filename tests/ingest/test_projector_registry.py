@@ -54,6 +54,12 @@ def test_projection_is_pure_and_typed() -> None:
             VersionCreated("s", "r", "", (), "READY"),
         ),
         (
+            pb.ModelVersionCreated(
+                source="s", status=pb.MODEL_VERSION_STATUS_READY, logged_model_id="m-1"
+            ),
+            VersionCreated("s", "", "", (), "READY", logged_model_id="m-1"),
+        ),
+        (
             pb.ModelVersionStageTransitioned(
                 version=2, stage=pb.MODEL_VERSION_STAGE_STAGING, archive_existing_versions=True
             ),

@@ -73,6 +73,8 @@ def test_log_model_register_stage_alias_and_load(guide_uri: str, pipeline: Pipel
     assert (by_alias.predict(features) == expected).all()
     version = client.get_model_version("my-classifier", "1")
     assert version.run_id == run_id and version.source == f"models:/{model_id}"
+    if guide_uri.startswith("tracklog"):  # MLflow's REST ModelVersion (3.17) has no model_id
+        assert version.model_id == model_id
 
     client.log_metric(run_id, "accuracy", 0.93, step=1, model_id=model_id)
     (point,) = client.get_logged_model(model_id).metrics or []
@@ -91,6 +93,8 @@ def test_log_model_register_stage_alias_and_load(guide_uri: str, pipeline: Pipel
         mine = native.get_logged_model(model_id)
         assert (mine.source_run_id, mine.status) == (run_id, "READY")
         assert native.get_run(run_id).info.status == "FINISHED"
+        registered = [native.get_model_version("my-classifier", v).model_id for v in (1, 2)]
+        assert registered == [model_id, model_id]  # recorded through either URI
     finally:
         native.close()
 

@@ -44,6 +44,16 @@ def test_versions_carry_no_number_and_start_ready_or_pending() -> None:
         decide(c.CreateVersion("fraud", ""), MODEL)
 
 
+def test_a_version_records_the_logged_model_it_comes_from() -> None:
+    given = decide(c.CreateVersion("fraud", "s3://m", logged_model_id="m-abc"), MODEL)
+    assert isinstance(given, pb.ModelVersionCreated) and given.logged_model_id == "m-abc"
+    implied = decide(c.CreateVersion("fraud", "models:/m-def"), MODEL)
+    assert isinstance(implied, pb.ModelVersionCreated) and implied.logged_model_id == "m-def"
+    for source in ("models:/fraud/1", "models:/fraud@champion", "runs:/r1/model", "s3://m"):
+        other = decide(c.CreateVersion("fraud", source), MODEL)
+        assert isinstance(other, pb.ModelVersionCreated) and other.logged_model_id == "", source
+
+
 def test_unknown_models_and_versions_are_not_found() -> None:
     with pytest.raises(NotFound, match="registered model 'nope' not found"):
         decide(c.DeleteModel("nope"), None)

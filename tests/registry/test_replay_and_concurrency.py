@@ -79,7 +79,8 @@ def test_replaying_the_topic_leaves_the_registry_identical(
             client.set_registered_model_alias("fraud", "champion", 2)
             client.delete_model_version("fraud", 3)
             client.rename_registered_model("fraud", "fraud2")
-            client.create_model_version("fraud2", "s3://fraud/4")
+            client.create_model_version("fraud2", "s3://fraud/4", model_id="m-" + "4" * 32)
+            assert client.get_model_version("fraud2", 4).model_id == "m-" + "4" * 32
         wait_until(pipeline.worker.drained, what="the first worker to drain")
     before = postgres_snapshot(settings.postgres_dsn, REGISTRY_TABLES)
     assert sorted(row[1] for row in before["model_versions"]) == [1, 2, 4]

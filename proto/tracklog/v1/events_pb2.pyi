@@ -1230,11 +1230,14 @@ class ModelVersionCreated(_message.Message):
     TAGS_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    LOGGED_MODEL_ID_FIELD_NUMBER: _builtins.int
     source: _builtins.str
     run_id: _builtins.str
     description: _builtins.str
     status: Global___ModelVersionStatus.ValueType
     actor: _builtins.str
+    logged_model_id: _builtins.str
+    """The MLflow 3 logged model ("m-..." id) the version was registered from; "" if none."""
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tag]: ...
     def __init__(
@@ -1246,10 +1249,11 @@ class ModelVersionCreated(_message.Message):
         tags: _abc.Iterable[Global___Tag] | None = ...,
         status: Global___ModelVersionStatus.ValueType = ...,
         actor: _builtins.str = ...,
+        logged_model_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "run_id", b"run_id", "source", b"source", "status", b"status", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "logged_model_id", b"logged_model_id", "run_id", b"run_id", "source", b"source", "status", b"status", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

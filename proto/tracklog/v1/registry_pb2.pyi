@@ -125,6 +125,7 @@ class ModelVersion(_message.Message):
     STATUS_MESSAGE_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
     ALIASES_FIELD_NUMBER: _builtins.int
+    LOGGED_MODEL_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     user_id: _builtins.str
@@ -134,6 +135,8 @@ class ModelVersion(_message.Message):
     run_id: _builtins.str
     status: _events_pb2.ModelVersionStatus.ValueType
     status_message: _builtins.str
+    logged_model_id: _builtins.str
+    """The MLflow 3 logged model ("m-..." id) the version was registered from; "" if none."""
     @_builtins.property
     def creation_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -158,10 +161,11 @@ class ModelVersion(_message.Message):
         status_message: _builtins.str = ...,
         tags: _abc.Iterable[_events_pb2.Tag] | None = ...,
         aliases: _abc.Iterable[_builtins.str] | None = ...,
+        logged_model_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["creation_time", b"creation_time", "last_updated_time", b"last_updated_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "creation_time", b"creation_time", "current_stage", b"current_stage", "description", b"description", "last_updated_time", b"last_updated_time", "name", b"name", "run_id", b"run_id", "source", b"source", "status", b"status", "status_message", b"status_message", "tags", b"tags", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "creation_time", b"creation_time", "current_stage", b"current_stage", "description", b"description", "last_updated_time", b"last_updated_time", "logged_model_id", b"logged_model_id", "name", b"name", "run_id", b"run_id", "source", b"source", "status", b"status", "status_message", b"status_message", "tags", b"tags", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -574,6 +578,7 @@ class CreateModelVersionRequest(_message.Message):
     TAGS_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     PENDING_FIELD_NUMBER: _builtins.int
+    LOGGED_MODEL_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     source: _builtins.str
     run_id: _builtins.str
@@ -582,6 +587,10 @@ class CreateModelVersionRequest(_message.Message):
     pending: _builtins.bool
     """Create it PENDING_REGISTRATION (UpdateModelVersion then sets READY or
     FAILED_REGISTRATION); READY when false.
+    """
+    logged_model_id: _builtins.str
+    """The MLflow 3 logged model the version comes from; when "", a source
+    `models:/<logged model id>` names it.
     """
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Tag]: ...
@@ -595,10 +604,11 @@ class CreateModelVersionRequest(_message.Message):
         tags: _abc.Iterable[_events_pb2.Tag] | None = ...,
         actor: _builtins.str = ...,
         pending: _builtins.bool = ...,
+        logged_model_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "name", b"name", "pending", b"pending", "run_id", b"run_id", "source", b"source", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "logged_model_id", b"logged_model_id", "name", b"name", "pending", b"pending", "run_id", b"run_id", "source", b"source", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
