@@ -1,7 +1,9 @@
 """The experiments part of `TracklogTrackingStore` (MLflow's store methods and semantics).
 
 MLflow's client starts runs in experiment "0" when none is set, and every MLflow store
-has it; Tracklog's "Default" experiment has that id, and is created here on first use.
+has it from the start (listed, and oldest); Tracklog's "Default" experiment has that id,
+and is created here on first use: a read of experiment "0", or this process's first
+search or create.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from tracklog.v1 import query_pb2, tracking_pb2
 
 
 class ExperimentsPart(StoreBase):
+    default_seen = False  # this store has read (or created) the Default experiment
+
     @mlflow_errors
     def search_experiments(
         self,
@@ -31,6 +35,7 @@ class ExperimentsPart(StoreBase):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
+        self._see_default()
         request = query_pb2.SearchExperimentsRequest(
             view_type=tracking_pb2.ViewType.ValueType(view_type or ViewType.ACTIVE_ONLY),
             max_results=max_results,
@@ -51,6 +56,7 @@ class ExperimentsPart(StoreBase):
         tags: list[ExperimentTag] | None = None,
     ) -> str:
         _validate_experiment_name(name)
+        self._see_default()
         given = {t.key: t.value for t in tags or []}
         return self.client.create_experiment(
             name, artifact_location or None, given, root=self.artifact_root_uri
@@ -68,7 +74,14 @@ class ExperimentsPart(StoreBase):
                 raise not_found(f"No Experiment with id={experiment_id} exists") from None
             self._create_default()
             reply = self.client.query("GetExperiment", request)
+        if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
+            self.default_seen = True
         return convert.experiment(reply.experiment)
+
+    def _see_default(self) -> None:
+        """The Default experiment, created once if missing (as MLflow's stores have it)."""
+        if not self.default_seen:
+            self.get_experiment(DEFAULT_EXPERIMENT_ID)
 
     def _create_default(self) -> None:
         with contextlib.suppress(TracklogError):  # created meanwhile by another process
