@@ -109,6 +109,12 @@ class QueryServicer(SeriesEndpoints, LoggedModelEndpoints, query_pb2_grpc.QueryS
         return tracking_endpoints.search_experiments(self._pool, request)
 
     @translate_errors
+    def SearchDatasets(
+        self, request: query_pb2.SearchDatasetsRequest, context: grpc.ServicerContext
+    ) -> query_pb2.SearchDatasetsResponse:
+        return tracking_endpoints.search_datasets(self._pool, request)
+
+    @translate_errors
     def WaitFor(
         self, request: tracking_pb2.WaitForRequest, context: grpc.ServicerContext
     ) -> tracking_pb2.WaitForResponse:

@@ -1,4 +1,4 @@
-"""Reads for the tracking calls: experiment search and a run's dataset inputs."""
+"""Reads for the tracking calls: experiment search and the dataset inputs of runs."""
 
 from __future__ import annotations
 
@@ -75,3 +75,18 @@ def run_inputs(pool: Pool, run_id: str) -> list[tracking_pb2.DatasetInput]:
         )
         for name, digest, source_type, source, schema, profile, context in rows
     ]
+
+
+def dataset_summaries(
+    pool: Pool, experiment_ids: list[str], limit: int
+) -> list[tuple[str, str, str, str]]:
+    """Distinct (experiment id, dataset name, digest, context) of the inputs of the runs of
+    these experiments, deleted runs included (as MLflow's stores list them)."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT r.experiment_id, i.dataset_name, i.dataset_digest, i.context"
+            " FROM run_inputs i JOIN runs r ON r.run_id = i.run_id"
+            " WHERE r.experiment_id = ANY(%s) ORDER BY 1, 2, 3, 4 LIMIT %s",
+            (experiment_ids, limit),
+        ).fetchall()
+    return [(str(a), str(b), str(c), str(d)) for a, b, c, d in rows]

@@ -6,7 +6,8 @@ so the Postgres tracking row passing an offset implies the metric points are in
 ClickHouse too), else DeadlineExceeded. `search_experiments`: MLflow's
 search_experiments (offset page tokens, fingerprinted by the query). `service_info`:
 the deployment's artifact root, so that every client puts a new experiment's
-artifacts in the one place the deployment chose.
+artifacts in the one place the deployment chose. `search_datasets`: the summaries of
+the datasets runs of some experiments used (MLflow's runs table filters by them).
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from tracklog.query import convert, paging
 from tracklog.query.errors import InvalidArgument
 from tracklog.query.projection_wait import wait_for_positions
 from tracklog.query.store_postgres import Pool
+from tracklog.query.store_tracking import dataset_summaries
 from tracklog.query.store_tracking import search_experiments as search
 from tracklog.v1 import query_pb2, tracking_pb2
 
 WAIT_SECONDS = (30.0, 300.0)  # (default, maximum)
 EXPERIMENTS_PAGE = (1000, 50_000)
 _SEARCH = "experiment-search"
+DATASET_EXPERIMENTS_MAX = 100
+DATASET_SUMMARIES_MAX = 1000  # as MLflow's SQL store
 
 
 def service_info(artifact_root: str) -> tracking_pb2.GetServiceInfoResponse:
@@ -75,4 +79,22 @@ def search_experiments(
     token = paging.encode_token(_SEARCH, [offset + limit], scope) if more else ""
     return query_pb2.SearchExperimentsResponse(
         experiments=[convert.experiment(r) for r in records], next_page_token=token
+    )
+
+
+def search_datasets(
+    pool: Pool, request: query_pb2.SearchDatasetsRequest
+) -> query_pb2.SearchDatasetsResponse:
+    experiment_ids = list(request.experiment_ids)
+    if not 0 < len(experiment_ids) <= DATASET_EXPERIMENTS_MAX:
+        raise InvalidArgument(
+            f"experiment_ids must hold 1 to {DATASET_EXPERIMENTS_MAX} ids,"
+            f" got {len(experiment_ids)}"
+        )
+    rows = dataset_summaries(pool, experiment_ids, DATASET_SUMMARIES_MAX)
+    return query_pb2.SearchDatasetsResponse(
+        dataset_summaries=[
+            query_pb2.DatasetSummary(experiment_id=e, name=n, digest=d, context=c)
+            for e, n, d, c in rows
+        ]
     )

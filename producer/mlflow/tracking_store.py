@@ -28,6 +28,7 @@ from mlflow.entities import (
     RunTag,
     ViewType,
 )
+from mlflow.entities.dataset_summary import _DatasetSummary
 from mlflow.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from mlflow.utils.name_utils import _generate_random_name
@@ -115,12 +116,22 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
         _validate_run_id(run_id)
         request = query_pb2.GetRunRequest(run_id=run_id)
         try:
+            reply = self._get_run(request)
+        except TracklogError as error:
+            if error.code != "NOT_FOUND":
+                raise
+            raise not_found(f"Run with id={run_id} not found") from None
+        return self._remember(convert.run(reply.run))
+
+    def _get_run(self, request: query_pb2.GetRunRequest) -> query_pb2.GetRunResponse:
+        reply: query_pb2.GetRunResponse
+        try:
             reply = self.client.query("GetRun", request)
         except TracklogError as error:  # another process's new run? read once more after it
             if error.code != "NOT_FOUND" or not self.backend.catch_up():
                 raise
             reply = self.client.query("GetRun", request)
-        return self._remember(convert.run(reply.run))
+        return reply
 
     def _remember(self, found: Run) -> tuple[Run, RunState]:
         params = dict(found.data.params)
@@ -294,6 +305,12 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
             reply = self.client.query("SearchRuns", request)
         return [convert.run(r) for r in reply.runs], reply.next_page_token or None
 
-    def _search_datasets(self, experiment_ids: list[str]) -> list[Any]:
-        """The runs table's dataset filter (summaries of datasets used): none listed yet."""
-        return []
+    @mlflow_errors
+    def _search_datasets(self, experiment_ids: list[str]) -> list[_DatasetSummary]:
+        """The runs table's dataset filter: the datasets the experiments' runs used."""
+        request = query_pb2.SearchDatasetsRequest(experiment_ids=list(experiment_ids))
+        reply = self.client.query("SearchDatasets", request)
+        return [
+            _DatasetSummary(s.experiment_id, s.name, s.digest, s.context or None)
+            for s in reply.dataset_summaries
+        ]

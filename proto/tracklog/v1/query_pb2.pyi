@@ -638,3 +638,76 @@ class SearchExperimentsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SearchExperimentsResponse: _TypeAlias = SearchExperimentsResponse  # noqa: Y015
+
+@_typing.final
+class SearchDatasetsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPERIMENT_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def experiment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """1 to 100 experiment ids."""
+
+    def __init__(
+        self,
+        *,
+        experiment_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["experiment_ids", b"experiment_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchDatasetsRequest: _TypeAlias = SearchDatasetsRequest  # noqa: Y015
+
+@_typing.final
+class DatasetSummary(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPERIMENT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    experiment_id: _builtins.str
+    name: _builtins.str
+    digest: _builtins.str
+    context: _builtins.str
+    """The input's `mlflow.data.context` tag ("training", ...; "" without one)."""
+    def __init__(
+        self,
+        *,
+        experiment_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        digest: _builtins.str = ...,
+        context: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "digest", b"digest", "experiment_id", b"experiment_id", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DatasetSummary: _TypeAlias = DatasetSummary  # noqa: Y015
+
+@_typing.final
+class SearchDatasetsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_SUMMARIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def dataset_summaries(self) -> _containers.RepeatedCompositeFieldContainer[Global___DatasetSummary]:
+        """At most 1000, ordered by experiment id, name, digest and context."""
+
+    def __init__(
+        self,
+        *,
+        dataset_summaries: _abc.Iterable[Global___DatasetSummary] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_summaries", b"dataset_summaries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchDatasetsResponse: _TypeAlias = SearchDatasetsResponse  # noqa: Y015

@@ -103,6 +103,11 @@ class QueryServiceStub:
                 request_serializer=tracklog_dot_v1_dot_logged__models__pb2.SearchLoggedModelsRequest.SerializeToString,
                 response_deserializer=tracklog_dot_v1_dot_logged__models__pb2.SearchLoggedModelsResponse.FromString,
                 _registered_method=True)
+        self.SearchDatasets = channel.unary_unary(
+                '/tracklog.v1.QueryService/SearchDatasets',
+                request_serializer=tracklog_dot_v1_dot_query__pb2.SearchDatasetsRequest.SerializeToString,
+                response_deserializer=tracklog_dot_v1_dot_query__pb2.SearchDatasetsResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -200,6 +205,14 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchDatasets(self, request, context):
+        """The datasets logged as inputs to runs of some experiments, one summary per distinct
+        (experiment, name, digest, context): what MLflow's runs table offers to filter by.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -267,6 +280,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.SearchLoggedModels,
                     request_deserializer=tracklog_dot_v1_dot_logged__models__pb2.SearchLoggedModelsRequest.FromString,
                     response_serializer=tracklog_dot_v1_dot_logged__models__pb2.SearchLoggedModelsResponse.SerializeToString,
+            ),
+            'SearchDatasets': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchDatasets,
+                    request_deserializer=tracklog_dot_v1_dot_query__pb2.SearchDatasetsRequest.FromString,
+                    response_serializer=tracklog_dot_v1_dot_query__pb2.SearchDatasetsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -621,6 +639,33 @@ class QueryService:
             '/tracklog.v1.QueryService/SearchLoggedModels',
             tracklog_dot_v1_dot_logged__models__pb2.SearchLoggedModelsRequest.SerializeToString,
             tracklog_dot_v1_dot_logged__models__pb2.SearchLoggedModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchDatasets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracklog.v1.QueryService/SearchDatasets',
+            tracklog_dot_v1_dot_query__pb2.SearchDatasetsRequest.SerializeToString,
+            tracklog_dot_v1_dot_query__pb2.SearchDatasetsResponse.FromString,
             options,
             channel_credentials,
             insecure,

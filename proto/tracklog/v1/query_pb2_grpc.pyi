@@ -62,6 +62,10 @@ class QueryServiceStub:
     """A logged model (MLflow 3) by id."""
     SearchLoggedModels: _grpc.UnaryUnaryMultiCallable[_logged_models_pb2.SearchLoggedModelsRequest, _logged_models_pb2.SearchLoggedModelsResponse]
     """Logged models of some experiments, filtered and paged, newest first."""
+    SearchDatasets: _grpc.UnaryUnaryMultiCallable[_query_pb2.SearchDatasetsRequest, _query_pb2.SearchDatasetsResponse]
+    """The datasets logged as inputs to runs of some experiments, one summary per distinct
+    (experiment, name, digest, context): what MLflow's runs table offers to filter by.
+    """
 
 @_typing.type_check_only
 class QueryServiceAsyncStub(QueryServiceStub):
@@ -94,6 +98,10 @@ class QueryServiceAsyncStub(QueryServiceStub):
     """A logged model (MLflow 3) by id."""
     SearchLoggedModels: _aio.UnaryUnaryMultiCallable[_logged_models_pb2.SearchLoggedModelsRequest, _logged_models_pb2.SearchLoggedModelsResponse]  # type: ignore[assignment]
     """Logged models of some experiments, filtered and paged, newest first."""
+    SearchDatasets: _aio.UnaryUnaryMultiCallable[_query_pb2.SearchDatasetsRequest, _query_pb2.SearchDatasetsResponse]  # type: ignore[assignment]
+    """The datasets logged as inputs to runs of some experiments, one summary per distinct
+    (experiment, name, digest, context): what MLflow's runs table offers to filter by.
+    """
 
 class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
     """Read side of Tracklog: experiments, runs and metric history."""
@@ -201,5 +209,15 @@ class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_logged_models_pb2.SearchLoggedModelsResponse, _abc.Awaitable[_logged_models_pb2.SearchLoggedModelsResponse]]:
         """Logged models of some experiments, filtered and paged, newest first."""
+
+    @_abc_1.abstractmethod
+    def SearchDatasets(
+        self,
+        request: _query_pb2.SearchDatasetsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.SearchDatasetsResponse, _abc.Awaitable[_query_pb2.SearchDatasetsResponse]]:
+        """The datasets logged as inputs to runs of some experiments, one summary per distinct
+        (experiment, name, digest, context): what MLflow's runs table offers to filter by.
+        """
 
 def add_QueryServiceServicer_to_server(servicer: QueryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
