@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tracklog import events_logged_models as events
 from tracklog import validation
@@ -171,15 +172,26 @@ class LoggedModelsMixin(ExperimentsMixin):
         filter_string: str = "",
         max_results: int = 100,
         page_token: str | None = None,
+        order_by: Sequence[Mapping[str, Any]] | None = None,
+        datasets: Sequence[Mapping[str, Any]] | None = None,
     ) -> PagedList[LoggedModel]:
-        """Models of the experiments, newest first; ``filter_string`` as MLflow's
-        (name, model_type, status, source_run_id, tags.<key>)."""
+        """Models of the experiments, newest first unless ``order_by``; ``filter_string``
+        as MLflow's (name, model_type, status, source_run_id, tags.<key>). ``order_by``
+        and ``datasets`` as MlflowClient's: ``{"field_name": "metrics.acc", "ascending":
+        False, "dataset_name": ...}`` and ``{"dataset_name": ..., "dataset_digest": ...}``."""
         self._sync()
         request = logged_models_pb2.SearchLoggedModelsRequest(
             experiment_ids=list(experiment_ids),
             filter=filter_string,
             max_results=max_results,
             page_token=page_token or "",
+            order_by=[_order(order) for order in order_by or ()],
+            datasets=[
+                logged_models_pb2.LoggedModelDataset(
+                    dataset_name=_text(d, "dataset_name"), dataset_digest=_text(d, "dataset_digest")
+                )
+                for d in datasets or ()
+            ],
         )
         reply = self._call(self._query.SearchLoggedModels, request)
         return PagedList([logged_model(m) for m in reply.models], reply.next_page_token)
@@ -187,3 +199,23 @@ class LoggedModelsMixin(ExperimentsMixin):
     def _emit_model(self, model_id: str, *payloads: Payload) -> None:
         model_id = validation.validate_id("model id", model_id)
         self._writer().emit(model_id, list(payloads))
+
+
+def _text(entry: Mapping[str, Any], key: str) -> str:
+    value = entry.get(key) or ""
+    if not isinstance(value, str):
+        raise TracklogError("INVALID_ARGUMENT", f"{key} must be a string, got {value!r}")
+    return value
+
+
+def _order(entry: Mapping[str, Any]) -> logged_models_pb2.LoggedModelOrder:
+    """MLflow's order_by entry as the query service's (ascending unless said otherwise)."""
+    ascending = entry.get("ascending", True)
+    if not isinstance(ascending, bool):
+        raise TracklogError("INVALID_ARGUMENT", f"ascending must be a boolean, got {ascending!r}")
+    return logged_models_pb2.LoggedModelOrder(
+        field_name=_text(entry, "field_name"),
+        descending=not ascending,
+        dataset_name=_text(entry, "dataset_name"),
+        dataset_digest=_text(entry, "dataset_digest"),
+    )

@@ -3,7 +3,8 @@ which holds the Postgres pool).
 
 GetLoggedModel: NOT_FOUND naming the id when there is no such model (or it is deleted
 and `allow_deleted` is not set). SearchLoggedModels: at least one experiment, at most
-`MODELS_PAGE[1]` results a page; a bad filter or page token is INVALID_ARGUMENT.
+`MODELS_PAGE[1]` results a page; a bad filter, order, dataset or page token is
+INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import grpc
 
 from tracklog.query import paging, store_postgres
 from tracklog.query.errors import InvalidArgument, NotFound, translate_errors
+from tracklog.query.logged_model_order import DatasetFilter, ModelOrder
 from tracklog.query.store_logged_models import get_logged_model, search_logged_models
 from tracklog.v1 import logged_models_pb2
 
@@ -44,7 +46,18 @@ class LoggedModelEndpoints:
         limit = paging.page_size(
             request.max_results, default=default, maximum=maximum, field="max_results"
         )
+        orders = [
+            ModelOrder(o.field_name, o.descending, o.dataset_name, o.dataset_digest)
+            for o in request.order_by
+        ]
+        datasets = [DatasetFilter(d.dataset_name, d.dataset_digest) for d in request.datasets]
         models, token = search_logged_models(
-            self._pool, list(request.experiment_ids), request.filter, limit, request.page_token
+            self._pool,
+            list(request.experiment_ids),
+            request.filter,
+            limit,
+            request.page_token,
+            orders,
+            datasets,
         )
         return logged_models_pb2.SearchLoggedModelsResponse(models=models, next_page_token=token)

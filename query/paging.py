@@ -161,6 +161,7 @@ def logged_model_cursor(token: str, scope: str) -> LoggedModelCursor:
 
 
 RUNS_BY_OFFSET = "runs-by-offset"
+LOGGED_MODELS_BY_OFFSET = "logged-models-by-offset"
 
 
 def run_offset_token(offset: int, scope: str) -> str:
@@ -169,7 +170,20 @@ def run_offset_token(offset: int, scope: str) -> str:
 
 
 def run_offset(token: str, scope: str) -> int:
-    cursor = decode_token(token, RUNS_BY_OFFSET, scope)
+    return _offset(token, RUNS_BY_OFFSET, scope)
+
+
+def logged_model_offset_token(offset: int, scope: str) -> str:
+    """The token of the next page of a logged-model search with an order_by."""
+    return encode_token(LOGGED_MODELS_BY_OFFSET, [offset], scope)
+
+
+def logged_model_offset(token: str, scope: str) -> int:
+    return _offset(token, LOGGED_MODELS_BY_OFFSET, scope)
+
+
+def _offset(token: str, kind: str, scope: str) -> int:
+    cursor = decode_token(token, kind, scope)
     _expect_length(cursor, 1)
     offset = _field(cursor, 0, (int,), "offset")
     if not 0 <= offset < 2**62:

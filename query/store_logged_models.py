@@ -3,9 +3,10 @@
 `get_logged_model` and `search_logged_models` answer `LoggedModel` messages with their
 tags and params sorted by key, the stored status as a `LoggedModelStatus` and times in
 milliseconds. The search lists active models newest first, (creation_time DESC,
-model_id), and pages by keyset: its page token carries the last model's position and
-is fingerprinted by the experiments and the filter. `run_outputs` lists the models a
-run produced, for GetRun.
+model_id), and pages by keyset: its page token carries the last model's position. With
+an order_by (`logged_model_order`) it pages by offset, as MLflow's store does. Either
+token is fingerprinted by the experiments, the filter, the order and the datasets.
+`run_outputs` lists the models a run produced, for GetRun.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 from psycopg import sql
 
-from tracklog.query import convert, logged_model_filter, paging
+from tracklog.query import convert, logged_model_filter, logged_model_order, paging
+from tracklog.query.logged_model_order import DatasetFilter, ModelOrder
 from tracklog.query.records import KeyValue, LoggedModelCursor
 from tracklog.query.store_postgres import Connection, Pool, group_pairs
 from tracklog.v1 import events_pb2, logged_models_pb2
@@ -111,38 +113,66 @@ def get_logged_model(
         return _models(conn, rows)[0] if rows else None
 
 
+def search_scope(
+    experiment_ids: Sequence[str],
+    filter_text: str,
+    orders: Sequence[ModelOrder] = (),
+    datasets: Sequence[DatasetFilter] = (),
+) -> str:
+    """The fingerprint a search's page tokens carry: the query they belong to."""
+    return paging.scope_of(
+        sorted(set(experiment_ids)),
+        filter_text,
+        [[o.field_name, o.descending, o.dataset_name, o.dataset_digest] for o in orders],
+        [[d.dataset_name, d.dataset_digest] for d in datasets],
+    )
+
+
 def search_logged_models(
     pool: Pool,
     experiment_ids: Sequence[str],
     filter_text: str,
     max_results: int,
     page_token: str,
+    orders: Sequence[ModelOrder] = (),
+    datasets: Sequence[DatasetFilter] = (),
 ) -> tuple[list[logged_models_pb2.LoggedModel], str]:
-    """A page of the active models of these experiments that match the filter, newest
-    first, and the token of the next page ('' after the last)."""
+    """A page of the active models of these experiments that match the filter and have a
+    metric on one of `datasets` (when given), in `orders` (newest first when none), and
+    the token of the next page ('' after the last)."""
     clauses, args = logged_model_filter.parse_filter(filter_text)
     experiments = sorted(set(experiment_ids))
-    scope = paging.scope_of(experiments, filter_text)
+    order = logged_model_order.order_sql(orders)
     conditions = [
         sql.SQL("m.experiment_id = ANY(%s)"),
         sql.SQL("m.lifecycle_stage = 'active'"),
         *clauses,
     ]
-    values: list[Any] = [experiments, *args]
-    if page_token:
+    values: list[Any] = [*order.join_args, experiments, *args]
+    if datasets:
+        condition, dataset_args = logged_model_order.datasets_condition(datasets)
+        conditions.append(condition)
+        values += dataset_args
+    scope = search_scope(experiments, filter_text, orders, datasets)
+    offset = 0
+    if orders:  # any order but the default pages by offset
+        offset = paging.logged_model_offset(page_token, scope) if page_token else 0
+    elif page_token:
         after = paging.logged_model_cursor(page_token, scope)
         conditions.append(
             sql.SQL("(m.creation_time < %s OR (m.creation_time = %s AND m.model_id > %s))")
         )
         values += [after.creation_time, after.creation_time, after.model_id]
-    query = _SELECT + sql.SQL(
-        " WHERE {} ORDER BY m.creation_time DESC, m.model_id LIMIT %s"
-    ).format(sql.SQL(" AND ").join(conditions))
+    query = _SELECT + sql.SQL(" {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(
+        order.joins, sql.SQL(" AND ").join(conditions), order.keys
+    )
     with pool.connection() as conn:
-        rows = conn.execute(query, [*values, max_results + 1]).fetchall()
+        rows = conn.execute(query, [*values, max_results + 1, offset]).fetchall()
         models = _models(conn, rows[:max_results])
     if len(rows) <= max_results:
         return models, ""
+    if orders:
+        return models, paging.logged_model_offset_token(offset + max_results, scope)
     last = rows[max_results - 1]
     cursor = LoggedModelCursor(creation_time=last[9], model_id=last[0])
     return models, paging.logged_model_token(cursor, scope)

@@ -30,7 +30,7 @@ from mlflow.utils.name_utils import _generate_random_name
 
 from tracklog import client_logged_models
 from tracklog.events_logged_models import ModelMetric
-from tracklog.mlflow.errors import invalid, mlflow_errors, not_found
+from tracklog.mlflow.errors import mlflow_errors, not_found
 from tracklog.mlflow.store_base import StoreBase, settled
 
 SEARCH_DEFAULT = 100
@@ -102,19 +102,13 @@ class LoggedModelsPart(StoreBase):
         order_by: list[dict[str, Any]] | None = None,
         page_token: str | None = None,
     ) -> PagedList[LoggedModel]:
-        if datasets:
-            raise invalid("search_logged_models by datasets is not supported by Tracklog")
-        for order in order_by or ():
-            field, ascending = order.get("field_name"), order.get("ascending", True)
-            if field not in ("creation_time", "creation_timestamp") or ascending:
-                raise invalid(
-                    f"Tracklog orders logged models newest first; cannot order by {order}"
-                )
         found = self.client.search_logged_models(
             experiment_ids,
             filter_string or "",
             max_results=max_results or SEARCH_DEFAULT,
             page_token=page_token,
+            order_by=order_by,
+            datasets=datasets,
         )
         return PagedList([to_mlflow(m) for m in found], found.token or None)
 

@@ -8,6 +8,7 @@ back through MlflowClient and through Tracklog's gRPC."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import mlflow
 import mlflow.pyfunc
@@ -118,6 +119,53 @@ def test_sklearn_autolog_logs_params_metrics_and_the_model(guide_uri: str) -> No
     assert reloaded.predict(features).shape == (80,)
 
 
+def test_search_logged_models_in_mlflows_orders_datasets_and_pages(guide_uri: str) -> None:
+    client = MlflowClient()
+    experiment_id = client.create_experiment("ordered")
+    run_id = client.create_run(experiment_id).info.run_id
+    ids = {}
+    for name, accuracy in (("b", 0.7), ("c", 0.9), ("a", 0.8), ("d", None)):
+        model_id = client.create_logged_model(experiment_id, name=name).model_id
+        ids[model_id] = name
+        if accuracy is not None:
+            client.log_metric(
+                run_id,
+                "acc",
+                accuracy,
+                step=0,
+                model_id=model_id,
+                dataset_name="test",
+                dataset_digest="d1",
+            )
+    c = next(model_id for model_id, name in ids.items() if name == "c")
+    client.log_metric(run_id, "acc", 0.1, step=1, model_id=c)  # c's latest point, any dataset
+
+    def names(**search: Any) -> list[str]:
+        return [ids[m.model_id] for m in client.search_logged_models([experiment_id], **search)]
+
+    assert names(order_by=[{"field_name": "name"}]) == ["a", "b", "c", "d"]
+    by_accuracy = {"field_name": "metrics.acc", "ascending": False}
+    assert names(order_by=[by_accuracy]) == ["a", "b", "c", "d"]  # no metric: last
+    on_test = {**by_accuracy, "dataset_name": "test"}
+    assert names(order_by=[on_test]) == ["c", "a", "b", "d"]
+    assert names(datasets=[{"dataset_name": "test"}], order_by=[on_test]) == ["c", "a", "b"]
+    oldest_first = mlflow.search_logged_models(
+        [experiment_id], order_by=[{"field_name": "creation_time"}], output_format="list"
+    )
+    assert [ids[m.model_id] for m in oldest_first] == ["b", "c", "a", "d"]
+
+    by_name = [{"field_name": "name", "ascending": False}]
+    first = client.search_logged_models([experiment_id], max_results=3, order_by=by_name)
+    assert [ids[m.model_id] for m in first] == ["d", "c", "b"] and first.token
+    rest = client.search_logged_models(
+        [experiment_id], max_results=3, order_by=by_name, page_token=first.token
+    )
+    assert [ids[m.model_id] for m in rest] == ["a"] and not rest.token
+    with pytest.raises(MlflowException, match=r"Invalid order by field name: params\.lr") as bad:
+        names(order_by=[{"field_name": "params.lr"}])
+    assert bad.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
 def test_logged_models_answer_with_mlflows_error_codes(tracking_uri: str) -> None:
     client = MlflowClient()
     experiment_id = client.create_experiment("errors")
@@ -133,8 +181,8 @@ def test_logged_models_answer_with_mlflows_error_codes(tracking_uri: str) -> Non
     assert missing_tag == "RESOURCE_DOES_NOT_EXIST"
     bad_filter = code(lambda: client.search_logged_models([experiment_id], filter_string="x = 1"))
     assert bad_filter == "INVALID_PARAMETER_VALUE"
-    by_name = [{"field_name": "name", "ascending": True}]
-    unordered = code(lambda: client.search_logged_models([experiment_id], order_by=by_name))
+    by_size = [{"field_name": "size", "ascending": True}]
+    unordered = code(lambda: client.search_logged_models([experiment_id], order_by=by_size))
     assert unordered == "INVALID_PARAMETER_VALUE"
     finalized = client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
     assert finalized.status == LoggedModelStatus.FAILED

@@ -13,6 +13,7 @@ from tests.query.expect import rpc_error
 from tests.query.rows import insert_experiment, insert_run
 from tracklog.query import paging
 from tracklog.query.records import LoggedModelCursor
+from tracklog.query.store_logged_models import search_scope
 from tracklog.v1 import events_pb2, logged_models_pb2, query_pb2, query_pb2_grpc
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
@@ -181,11 +182,11 @@ def test_search_errors_name_the_problem(
     assert bad_filter.startswith("invalid filter at position 0: unknown field 'params.alpha'")
     assert "expected AND" in error(experiment_ids=["e1"], filter="name = 'a' OR name = 'b'")
     assert "invalid page_token" in error(experiment_ids=["e1"], page_token="garbage!")
-    foreign = paging.run_offset_token(3, paging.scope_of(["e1"], ""))
+    foreign = paging.run_offset_token(3, search_scope(["e1"], ""))
     assert "does not come from the logged-models listing" in error(
         experiment_ids=["e1"], page_token=foreign
     )
-    malformed = paging.encode_token("logged-models", ["x"], paging.scope_of(["e1"], ""))
+    malformed = paging.encode_token("logged-models", ["x"], search_scope(["e1"], ""))
     assert "malformed cursor" in error(experiment_ids=["e1"], page_token=malformed)
 
 
@@ -195,7 +196,7 @@ def test_a_token_made_by_the_paging_helper_resumes_after_that_model(
     insert_model(pg, "a", "e1", T0)
     insert_model(pg, "b", "e1", T0 + timedelta(seconds=1))
     cursor = LoggedModelCursor(T0 + timedelta(seconds=1), "b")
-    token = paging.logged_model_token(cursor, paging.scope_of(["e1"], ""))
+    token = paging.logged_model_token(cursor, search_scope(["e1"], ""))
     assert ids(search(stub, "e1", page_token=token)) == ["a"]
 
 

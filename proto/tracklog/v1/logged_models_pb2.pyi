@@ -199,16 +199,26 @@ class SearchLoggedModelsRequest(_message.Message):
     FILTER_FIELD_NUMBER: _builtins.int
     MAX_RESULTS_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
+    DATASETS_FIELD_NUMBER: _builtins.int
     filter: _builtins.str
     """MLflow's filter: clauses joined by AND over name, model_id, model_type, status,
     source_run_id (= != LIKE ILIKE and a quoted string) and tags.<key> (also IS [NOT] NULL).
     """
     max_results: _builtins.int
-    """At most this many models (default 100, at most 1000); newest first."""
+    """At most this many models (default 100, at most 1000); newest first unless order_by."""
     page_token: _builtins.str
     @_builtins.property
     def experiment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """At least one experiment."""
+
+    @_builtins.property
+    def order_by(self) -> _containers.RepeatedCompositeFieldContainer[Global___LoggedModelOrder]:
+        """MLflow's order_by, first key first; ties end newest first, then by model id."""
+
+    @_builtins.property
+    def datasets(self) -> _containers.RepeatedCompositeFieldContainer[Global___LoggedModelDataset]:
+        """Only models with a metric point on one of these datasets."""
 
     def __init__(
         self,
@@ -217,14 +227,76 @@ class SearchLoggedModelsRequest(_message.Message):
         filter: _builtins.str = ...,
         max_results: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        order_by: _abc.Iterable[Global___LoggedModelOrder] | None = ...,
+        datasets: _abc.Iterable[Global___LoggedModelDataset] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["experiment_ids", b"experiment_ids", "filter", b"filter", "max_results", b"max_results", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["datasets", b"datasets", "experiment_ids", b"experiment_ids", "filter", b"filter", "max_results", b"max_results", "order_by", b"order_by", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SearchLoggedModelsRequest: _TypeAlias = SearchLoggedModelsRequest  # noqa: Y015
+
+@_typing.final
+class LoggedModelOrder(_message.Message):
+    """One key of a logged-model search's order (MLflow's order_by entry)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_NAME_FIELD_NUMBER: _builtins.int
+    DESCENDING_FIELD_NUMBER: _builtins.int
+    DATASET_NAME_FIELD_NUMBER: _builtins.int
+    DATASET_DIGEST_FIELD_NUMBER: _builtins.int
+    field_name: _builtins.str
+    """An attribute (name, model_id, experiment_id, creation_timestamp, creation_time,
+    last_updated_timestamp, status, model_type, source_run_id, status_message,
+    artifact_location, lifecycle_stage) or metrics.<key> (the model's latest point).
+    """
+    descending: _builtins.bool
+    """Largest first; ascending when false (MLflow's default)."""
+    dataset_name: _builtins.str
+    """For metrics.<key>: only the points of this dataset ("": any)."""
+    dataset_digest: _builtins.str
+    def __init__(
+        self,
+        *,
+        field_name: _builtins.str = ...,
+        descending: _builtins.bool = ...,
+        dataset_name: _builtins.str = ...,
+        dataset_digest: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_digest", b"dataset_digest", "dataset_name", b"dataset_name", "descending", b"descending", "field_name", b"field_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoggedModelOrder: _TypeAlias = LoggedModelOrder  # noqa: Y015
+
+@_typing.final
+class LoggedModelDataset(_message.Message):
+    """A dataset of a logged-model search: its name, and its digest unless ""."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_NAME_FIELD_NUMBER: _builtins.int
+    DATASET_DIGEST_FIELD_NUMBER: _builtins.int
+    dataset_name: _builtins.str
+    dataset_digest: _builtins.str
+    def __init__(
+        self,
+        *,
+        dataset_name: _builtins.str = ...,
+        dataset_digest: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_digest", b"dataset_digest", "dataset_name", b"dataset_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoggedModelDataset: _TypeAlias = LoggedModelDataset  # noqa: Y015
 
 @_typing.final
 class SearchLoggedModelsResponse(_message.Message):
