@@ -1,0 +1,676 @@
+"""MLflow's REST semantics, as its own stores give them, from `mlflow server` over Tracklog.
+
+One pipeline and one server for the module (starting them is the slow part); each test
+works in experiments of its own, named after the test. Checks go through MLflow's client
+where it is the caller that matters, and through raw HTTP where the status and message
+of a refused request are the behaviour (MLflow answers 400 with its own words).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from mlflow import MlflowClient
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag, ViewType
+from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_USER
+
+from tests.conftest import Backends, settings_on
+from tests.e2e.pipeline import running_pipeline
+from tests.mlflow_plugin.servers import mlflow_server
+from tracklog.mlflow import backend
+
+pytestmark = pytest.mark.integration
+
+API = "/api/2.0/mlflow"
+AJAX = "/ajax-api/2.0/mlflow"
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """The module's server: its URL, its working directory, and the experiments it listed
+    before anything was written through it."""
+
+    url: str
+    cwd: Path
+    first_listing: list[str]
+
+    def post(self, path: str, payload: dict[str, Any]) -> requests.Response:
+        return requests.post(f"{self.url}{path}", json=payload, timeout=60)
+
+    def get(self, endpoint: str, **params: Any) -> requests.Response:
+        return requests.get(f"{self.url}{endpoint}", params=params, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def served(
+    backends: Backends,
+    tmp_root: Path,
+    clickhouse_client: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("rest-semantics")
+    settings = settings_on(backends, tmp_root, backends.bootstrap)
+    with (
+        pytest.MonkeyPatch.context() as env,
+        running_pipeline(settings, clickhouse_client) as pipeline,
+    ):
+        env.setenv("TRACKLOG_SPOOL_DIR", str(folder / "spool"))
+        env.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        kafka = settings.kafka
+        uri = f"tracklog://{pipeline.address}?bootstrap={kafka.bootstrap_servers}&topic={kafka.events_topic}"
+        try:
+            with mlflow_server(uri, folder, folder / "spool", workers=1) as url:
+                listing = [e.name for e in MlflowClient(url).search_experiments()]
+                yield Served(url, folder, listing)
+        finally:
+            backend.close_all()
+
+
+@pytest.fixture
+def client(served: Served) -> MlflowClient:
+    return MlflowClient(served.url)
+
+
+def refused(reply: requests.Response, message: str) -> None:
+    """MLflow's answer to a bad request: HTTP 400 carrying its message."""
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error_code"] == "INVALID_PARAMETER_VALUE", reply.text
+    assert message in reply.json()["message"], reply.text
+
+
+# --- experiments ---------------------------------------------------------------------------
+
+
+def test_the_default_experiment_is_there_from_the_start(served: Served) -> None:
+    assert served.first_listing == ["Default"]
+
+
+def test_experiment_lifecycle_tags_and_lookup_by_name(served: Served, client: MlflowClient) -> None:
+    experiment_id = client.create_experiment(
+        "lifecycle", artifact_location="my_location", tags={"k1": "v1", "k2": "v2"}
+    )
+    found = client.get_experiment(experiment_id)
+    assert (found.name, found.tags) == ("lifecycle", {"k1": "v1", "k2": "v2"})
+    # resolved against the server's working directory (kept as a file: URI by Tracklog)
+    assert found.artifact_location == (served.cwd / "my_location").as_uri()
+    by_name = client.get_experiment_by_name("lifecycle")
+    assert by_name is not None and by_name.experiment_id == experiment_id
+    assert client.get_experiment_by_name("no such experiment") is None
+
+    client.set_experiment_tag(experiment_id, "k1", "changed")
+    client.set_experiment_tag(experiment_id, "multi", "a\nb\nc")
+    client.set_experiment_tag(experiment_id, "empty", "")
+    client.delete_experiment_tag(experiment_id, "k2")
+    other = client.create_experiment("lifecycle-other")
+    assert client.get_experiment(other).tags == {}
+    assert client.get_experiment(experiment_id).tags == {
+        "k1": "changed",
+        "multi": "a\nb\nc",
+        "empty": "",
+    }
+
+    client.rename_experiment(experiment_id, "lifecycle-renamed")
+    assert client.get_experiment(experiment_id).name == "lifecycle-renamed"
+    client.delete_experiment(experiment_id)
+    assert client.get_experiment(experiment_id).lifecycle_stage == "deleted"
+    client.restore_experiment(experiment_id)
+    assert client.get_experiment(experiment_id).lifecycle_stage == "active"
+
+
+def test_bad_create_experiment_requests_answer_400(served: Served) -> None:
+    create = f"{API}/experiments/create"
+    refused(served.post(create, {"name": 123}), "Invalid value 123 for parameter 'name'")
+    refused(served.post(create, {}), "Missing value for required parameter 'name'")
+    refused(
+        served.post(create, {"name": "x", "artifact_location": 9.0}),
+        "Invalid value 9.0 for parameter 'artifact_location'",
+    )
+    refused(served.post(create, {"name": "x", "tags": "5"}), "for parameter 'tags'")
+
+
+def test_search_experiments_filters_orders_pages_and_views(client: MlflowClient) -> None:
+    prefix = "sx-"
+    for name, tags in [("a", {"key": "value"}), ("ab", {"key": "vaLue"}), ("Abc", None)]:
+        client.create_experiment(prefix + name, tags=tags)
+        time.sleep(0.002)  # distinct creation times, as the order is by creation time
+
+    def names(filter_string: str = "", **kwargs: Any) -> list[str]:
+        where = f"name LIKE '{prefix}%'" + (f" AND {filter_string}" if filter_string else "")
+        found = client.search_experiments(filter_string=where, **kwargs)
+        return [e.name.removeprefix(prefix) for e in found]
+
+    assert names() == ["Abc", "ab", "a"]  # newest first
+    assert names(f"attribute.name = '{prefix}a'") == ["a"]
+    assert names(f"attribute.name != '{prefix}a'") == ["Abc", "ab"]
+    assert names(f"name LIKE '{prefix}a%'") == ["ab", "a"]  # LIKE is case-sensitive
+    assert names(f"name ILIKE '{prefix}a%'") == ["Abc", "ab", "a"]
+    assert names("tag.key = 'value'") == ["a"]
+    assert names("tag.key != 'value'") == ["ab"]  # experiments without the tag do not match
+    assert names("tag.key ILIKE '%alu%'") == ["ab", "a"]
+    assert names(order_by=["name DESC"]) == ["ab", "a", "Abc"]  # byte order, not a locale's
+    assert names(order_by=["name ASC"]) == ["Abc", "a", "ab"]
+
+    where = f"name LIKE '{prefix}%'"
+    first = client.search_experiments(filter_string=where, max_results=2)
+    assert [e.name for e in first] == [prefix + "Abc", prefix + "ab"] and first.token
+    rest = client.search_experiments(filter_string=where, max_results=2, page_token=first.token)
+    assert [e.name for e in rest] == [prefix + "a"] and rest.token is None
+
+    deleted = client.get_experiment_by_name(prefix + "ab")
+    assert deleted is not None
+    client.delete_experiment(deleted.experiment_id)
+    assert names(view_type=ViewType.ACTIVE_ONLY) == ["Abc", "a"]
+    assert names(view_type=ViewType.DELETED_ONLY) == ["ab"]
+    assert names(view_type=ViewType.ALL) == ["Abc", "ab", "a"]
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def test_create_run_with_every_argument_and_with_none(client: MlflowClient) -> None:
+    experiment_id = client.create_experiment("create-run")
+    tags = {MLFLOW_USER: "someone", MLFLOW_PARENT_RUN_ID: "7", "my": "tag"}
+    created = client.create_run(experiment_id, start_time=456, run_name="my name", tags=tags)
+    fetched = client.get_run(created.info.run_id)
+    for run in (created, fetched):
+        assert run.info.run_id == created.info.run_id
+        assert run.info.experiment_id == experiment_id
+        assert (run.info.user_id, run.info.start_time, run.info.run_name) == (
+            "someone",
+            456,
+            "my name",
+        )
+        assert tags.items() <= run.data.tags.items()
+        assert run.info.status == "RUNNING" and run.info.end_time is None
+    assert [r.info for r in client.search_runs([experiment_id])] == [fetched.info]
+
+    plain = client.get_run(client.create_run(experiment_id).info.run_id)
+    assert plain.info.user_id == "unknown"
+    assert plain.info.run_name  # a generated name
+    assert plain.info.start_time > 456
+
+
+def test_metrics_params_and_tags_read_back(client: MlflowClient) -> None:
+    run_id = client.create_run(client.create_experiment("logged")).info.run_id
+    client.log_metric(run_id, "metric", 123.456, timestamp=789, step=2)
+    client.log_metric(run_id, "nan", float("nan"))
+    client.log_metric(run_id, "inf", float("inf"))
+    client.log_metric(run_id, "-inf", -float("inf"))
+    client.log_metric(run_id, "stepless", 987.654, timestamp=321)
+    client.log_param(run_id, "param", "value")
+    client.log_param(run_id, "empty-param", "")
+    client.set_tag(run_id, "tag", "do-dah")
+    client.set_tag(run_id, "empty-tag", "")
+    client.log_batch(run_id, params=[Param("batch-empty", "")], tags=[RunTag("batch-empty", "")])
+
+    run = client.get_run(run_id)
+    metrics = run.data.metrics
+    assert metrics["metric"] == 123.456 and metrics["stepless"] == 987.654
+    assert math.isnan(metrics["nan"])
+    assert metrics["inf"] >= 1.7976931348623157e308 and metrics["-inf"] <= -1.7976931348623157e308
+    assert run.data.params == {"param": "value", "empty-param": "", "batch-empty": ""}
+    assert {"tag": "do-dah", "empty-tag": "", "batch-empty": ""}.items() <= run.data.tags.items()
+
+    [point] = client.get_metric_history(run_id, "metric")
+    assert (point.key, point.value, point.timestamp, point.step) == ("metric", 123.456, 789, 2)
+    [stepless] = client.get_metric_history(run_id, "stepless")
+    assert (stepless.timestamp, stepless.step) == (321, 0)
+    assert client.get_metric_history(run_id, "never logged") == []
+
+
+def test_bad_logging_requests_answer_400(served: Served, client: MlflowClient) -> None:
+    run_id = client.create_run(client.create_experiment("bad-logging")).info.run_id
+    metric = {"run_id": run_id, "key": "m", "value": 1, "timestamp": 5, "step": 2}
+    log_metric = f"{API}/runs/log-metric"
+    refused(
+        served.post(log_metric, {**metric, "run_id": 31}),
+        "Invalid value 31 for parameter 'run_id' supplied",
+    )
+    refused(
+        served.post(log_metric, {**metric, "key": 31}),
+        "Invalid value 31 for parameter 'key' supplied",
+    )
+    refused(served.post(log_metric, {**metric, "step": "foo"}), "for parameter 'step' supplied")
+    refused(served.post(log_metric, {**metric, "timestamp": "foo"}), "for parameter 'timestamp'")
+    refused(
+        served.post(log_metric, {**metric, "run_id": None}),
+        "Missing value for required parameter 'run_id'",
+    )
+    refused(
+        served.post(log_metric, {**metric, "key": None}),
+        "Missing value for required parameter 'key'",
+    )
+
+    log_param = f"{API}/runs/log-parameter"
+    refused(
+        served.post(log_param, {"run_id": 31, "key": "p", "value": "1"}),
+        "Invalid value 31 for parameter 'run_id'",
+    )
+    refused(
+        served.post(log_param, {"run_id": run_id, "key": 31, "value": "1"}),
+        "Invalid value 31 for parameter 'key'",
+    )
+
+    set_tag = f"{API}/runs/set-tag"
+    refused(
+        served.post(set_tag, {"run_id": run_id, "key": "t", "value": 41}),
+        "Invalid value 41 for parameter 'value'",
+    )
+    refused(
+        served.post(set_tag, {"run_id": run_id, "value": "v"}),
+        "Missing value for required parameter 'key'",
+    )
+    assert served.post(set_tag, {"run_uuid": run_id, "key": "old-style", "value": "v"}).ok
+    assert client.get_run(run_id).data.tags["old-style"] == "v"
+
+    log_batch = f"{API}/runs/log-batch"
+    for field in ("metrics", "params", "tags"):
+        refused(
+            served.post(log_batch, {"run_id": run_id, field: "foo"}),
+            f"for parameter '{field}' supplied",
+        )
+    refused(
+        served.post(log_batch, {"run_id": run_id, "metrics": [{"key": "mae", "value": 2.5}]}),
+        "Missing value for required parameter 'metrics[0].timestamp'",
+    )
+    stepless = [{"key": "mae", "value": 2.5, "timestamp": 123456789}]
+    assert served.post(log_batch, {"run_id": run_id, "metrics": stepless}).ok
+    many = [{"key": f"m{i}", "value": 1.0, "timestamp": 1, "step": 0} for i in range(1001)]
+    refused(served.post(log_batch, {"run_id": run_id, "metrics": many}), "at most 1000 metrics")
+    params = [{"key": f"p{i}", "value": "v"} for i in range(101)]
+    refused(served.post(log_batch, {"run_id": run_id, "params": params}), "at most 100 params")
+
+    client.log_param(run_id, "once", "1")
+    refused(
+        served.post(log_param, {"run_id": run_id, "key": "once", "value": "2"}),
+        "Changing param values is not allowed",
+    )
+    assert served.post(log_param, {"run_id": run_id, "key": "once", "value": "1"}).ok
+
+    log_inputs = f"{API}/runs/log-inputs"
+    refused(
+        served.post(log_inputs, {"datasets": []}), "Missing value for required parameter 'run_id'"
+    )
+    refused(
+        served.post(log_inputs, {"run_id": run_id, "datasets": "x"}), "for parameter 'datasets'"
+    )
+    assert served.post(log_inputs, {"run_id": run_id}).ok  # MLflow 3: datasets or models
+
+
+def test_delete_tag_and_its_refusals(client: MlflowClient) -> None:
+    run_id = client.create_run(client.create_experiment("delete-tag")).info.run_id
+    client.set_tag(run_id, "taggity", "do-dah")
+    client.delete_tag(run_id, "taggity")
+    assert "taggity" not in client.get_run(run_id).data.tags
+    with pytest.raises(MlflowException, match=r"Run .+ not found"):
+        client.delete_tag("fake_run_id", "taggity")
+    with pytest.raises(MlflowException, match="No tag with name: fakeTag"):
+        client.delete_tag(run_id, "fakeTag")
+    client.delete_run(run_id)
+    with pytest.raises(MlflowException, match=f"The run {run_id} must be in"):
+        client.delete_tag(run_id, "taggity")
+
+
+def test_terminate_rename_delete_and_restore_a_run(client: MlflowClient) -> None:
+    experiment_id = client.create_experiment("run-lifecycle")
+    finished = client.create_run(experiment_id).info.run_id
+    failed = client.create_run(experiment_id).info.run_id
+    before = int(time.time() * 1000)
+    client.set_terminated(finished)
+    client.set_terminated(failed, "FAILED")
+    after = int(time.time() * 1000)
+    for run_id, status in ((finished, "FINISHED"), (failed, "FAILED")):
+        info = client.get_run(run_id).info
+        assert info.status == status and before <= info.end_time <= after
+
+    client.update_run(finished, name="renamed")
+    info = client.get_run(finished).info
+    assert (info.run_name, info.status) == ("renamed", "FINISHED")
+    assert client.get_run(finished).data.tags["mlflow.runName"] == "renamed"
+
+    client.delete_run(failed)
+    assert client.get_run(failed).info.lifecycle_stage == "deleted"
+    assert [r.info.run_id for r in client.search_runs([experiment_id])] == [finished]
+    deleted = client.search_runs([experiment_id], run_view_type=ViewType.DELETED_ONLY)
+    assert [r.info.run_id for r in deleted] == [failed]
+    assert len(client.search_runs([experiment_id], run_view_type=ViewType.ALL)) == 2
+    client.restore_run(failed)
+    assert client.get_run(failed).info.lifecycle_stage == "active"
+
+
+# --- search --------------------------------------------------------------------------------
+
+
+def test_search_runs_pages_ties_in_run_id_order(client: MlflowClient) -> None:
+    experiment_id = client.create_experiment("search-pages")
+    runs = sorted(client.create_run(experiment_id, start_time=1).info.run_id for _ in range(10))
+    pages, token = [], None
+    for _ in range(3):
+        page = client.search_runs([experiment_id], max_results=4, page_token=token)
+        pages.append([r.info.run_id for r in page])
+        token = page.token
+    assert pages == [runs[0:4], runs[4:8], runs[8:]] and token is None
+    with pytest.raises(
+        MlflowException, match="Invalid value 123456789 for parameter 'max_results'"
+    ):
+        client.search_runs([experiment_id], max_results=123456789)
+
+
+def test_search_runs_filters_and_orders(client: MlflowClient) -> None:
+    experiment_id = client.create_experiment("search-filters")
+    made = {}
+    for i, name in enumerate(["low", "mid", "high"]):
+        run_id = client.create_run(experiment_id, run_name=name, start_time=1000 + i).info.run_id
+        client.log_batch(
+            run_id,
+            metrics=[Metric("acc", 0.5 + i / 10, 1, 0)],
+            params=[Param("depth", str(i))],
+            tags=[RunTag("team", "a" if i else "b")],
+        )
+        made[name] = run_id
+
+    def names(filter_string: str = "", order_by: list[str] | None = None) -> list[str]:
+        found = client.search_runs([experiment_id], filter_string, order_by=order_by)
+        return [r.info.run_name for r in found]
+
+    assert names() == ["high", "mid", "low"]  # newest first
+    assert names("metrics.acc > 0.55") == ["high", "mid"]
+    assert names("params.depth = '0'") == ["low"]
+    assert names("tags.team = 'a'", ["metrics.acc ASC"]) == ["mid", "high"]
+    assert names("attributes.run_name = 'mid'") == ["mid"]
+    assert names("run_name LIKE '%i%'") == ["high", "mid"]
+    assert names(f"attributes.run_id IN ('{made['low']}', '{made['high']}')") == ["high", "low"]
+    assert names("attributes.status = 'RUNNING'", ["params.depth DESC"]) == ["high", "mid", "low"]
+    assert names(order_by=["attributes.start_time ASC"]) == ["low", "mid", "high"]
+
+
+# --- metric history ------------------------------------------------------------------------
+
+HISTORY_A = [(1, 2, 10.0), (1, 3, 11.0), (1, 3, 12.0), (2, 3, 12.0)]  # (timestamp, step, value)
+HISTORY_B = [(7, -2, -100.0), (8, 0, 0.0), (8, 0, 1.0), (9, 1, 12.0)]
+
+
+def test_bulk_history_keeps_every_point_in_run_order(served: Served, client: MlflowClient) -> None:
+    bulk = f"{AJAX}/metrics/get-history-bulk"
+    refused(served.get(bulk, metric_key="k"), "must specify at least one run_id")
+    refused(
+        served.get(bulk, run_id=[f"r{i}" for i in range(1000)], metric_key="k"),
+        "cannot specify more than",
+    )
+    refused(served.get(bulk, run_id=["r"]), "must specify a metric_key")
+
+    experiment_id = client.create_experiment("bulk-history")
+    first, second, empty = (client.create_run(experiment_id).info.run_id for _ in range(3))
+    for run_id, shift in ((first, 0.0), (second, 1.0)):
+        for key, history in (("a", HISTORY_A), ("b", HISTORY_B)):
+            for timestamp, step, value in history:
+                client.log_metric(run_id, key, value + shift, timestamp=timestamp, step=step)
+
+    def rows(run_id: str, key: str, shift: float) -> list[dict[str, Any]]:
+        points = HISTORY_A if key == "a" else HISTORY_B
+        return [
+            {"key": key, "timestamp": t, "step": s, "value": v + shift, "run_id": run_id}
+            for t, s, v in points
+        ]
+
+    def fetched(run_ids: list[str], key: str, **extra: Any) -> list[dict[str, Any]]:
+        reply = served.get(bulk, run_id=run_ids, metric_key=key, **extra)
+        assert reply.status_code == 200, reply.text
+        return list(reply.json().get("metrics", []))
+
+    assert fetched([first], "a") == rows(first, "a", 0.0)
+    assert fetched([second], "b") == rows(second, "b", 1.0)
+    both = sorted([(first, 0.0), (second, 1.0)])
+    assert fetched([second, first, empty], "b") == [r for i, s in both for r in rows(i, "b", s)]
+    assert fetched([first], "a", max_results=2) == rows(first, "a", 0.0)[:2]
+
+
+def test_bulk_interval_refuses_bad_requests(served: Served) -> None:
+    url = f"{AJAX}/metrics/get-history-bulk-interval"
+    refused(served.get(url, metric_key="k"), "Missing value for required parameter 'run_ids'.")
+    refused(
+        served.get(url, run_ids=[f"r{i}" for i in range(1000)], metric_key="k"),
+        "GetMetricHistoryBulkInterval request must specify at most 100 run_ids.",
+    )
+    refused(
+        served.get(url, run_ids=["r"], metric_key="k", max_results=0),
+        "max_results must be between 1 and",
+    )
+    refused(
+        served.get(url, run_ids=["r"], metric_key=""),
+        "Missing value for required parameter 'metric_key'",
+    )
+    refused(
+        served.get(url, run_ids=["r"], metric_key="k", start_step=1, end_step=0),
+        "end_step must be greater than start_step. ",
+    )
+    refused(
+        served.get(url, run_ids=["r"], metric_key="k", start_step=1),
+        "If either start step or end step are specified, both must be specified.",
+    )
+
+
+def test_bulk_interval_returns_short_histories_whole(served: Served, client: MlflowClient) -> None:
+    run_id = client.create_run(client.create_experiment("bulk-interval")).info.run_id
+    client.log_batch(run_id, metrics=[Metric("m", float(i), 1, i) for i in range(10)])
+    url = f"{AJAX}/metrics/get-history-bulk-interval"
+    reply = served.get(
+        url, run_ids=[run_id], metric_key="m", start_step=0, end_step=4, max_results=5
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["metrics"] == [
+        {"key": "m", "value": float(i), "timestamp": 1, "step": i, "run_id": run_id}
+        for i in range(5)
+    ]
+    whole = served.get(url, run_ids=[run_id], metric_key="m").json()["metrics"]
+    assert [m["step"] for m in whole] == list(range(10))
+
+
+# --- datasets ------------------------------------------------------------------------------
+
+
+def test_dataset_inputs_and_their_summaries(served: Served, client: MlflowClient) -> None:
+    search = f"{AJAX}/experiments/search-datasets"
+    refused(
+        served.post(search, {}), "SearchDatasets request must specify at least one experiment_id."
+    )
+    refused(
+        served.post(search, {"experiment_ids": [str(i) for i in range(100)]}),
+        "cannot specify more than",
+    )
+
+    experiment_id = client.create_experiment("datasets")
+    run_id = client.create_run(experiment_id).info.run_id
+    dataset = Dataset(name="name1", digest="digest1", source_type="local", source="source1")
+    training = [InputTag(MLFLOW_DATASET_CONTEXT, "training")]
+    plain = Dataset(name="name2", digest="digest2", source_type="code", source="source2")
+    client.log_inputs(run_id, [DatasetInput(dataset, training), DatasetInput(plain, [])])
+
+    inputs = client.get_run(run_id).inputs
+    assert inputs is not None
+    logged = {i.dataset.name: i for i in inputs.dataset_inputs}
+    assert (logged["name1"].dataset.digest, logged["name1"].dataset.source) == (
+        "digest1",
+        "source1",
+    )
+    assert [(t.key, t.value) for t in logged["name1"].tags] == [
+        (MLFLOW_DATASET_CONTEXT, "training")
+    ]
+    assert logged["name2"].tags == []
+
+    reply = served.post(search, {"experiment_ids": [experiment_id]})
+    assert reply.status_code == 200, reply.text
+    summaries = sorted(reply.json()["dataset_summaries"], key=lambda s: str(s["name"]))
+    assert summaries == [
+        {
+            "experiment_id": experiment_id,
+            "name": "name1",
+            "digest": "digest1",
+            "context": "training",
+        },
+        {"experiment_id": experiment_id, "name": "name2", "digest": "digest2"},
+    ]
+
+
+# --- artifacts -----------------------------------------------------------------------------
+
+
+def test_artifacts_through_the_server(served: Served, client: MlflowClient, tmp_path: Path) -> None:
+    experiment_id = client.create_experiment("artifacts")
+    location = client.get_experiment(experiment_id).artifact_location
+    assert location.rstrip("/").rsplit("/", 1)[-1] == experiment_id
+    run = client.create_run(experiment_id)
+    assert run.info.artifact_uri.startswith(location)
+    run_id = run.info.run_id
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "my.file").write_text("Hello, World!")
+    client.log_artifact(run_id, str(source / "my.file"))
+    client.log_artifacts(run_id, str(source), "dir")
+    assert {a.path for a in client.list_artifacts(run_id)} == {"my.file", "dir"}
+    assert [a.path for a in client.list_artifacts(run_id, "dir")] == ["dir/my.file"]
+    copy = Path(client.download_artifacts(run_id, "dir", str(tmp_path / "down")))
+    assert (copy / "my.file").read_text() == "Hello, World!"
+
+    upload = requests.post(
+        f"{served.url}{AJAX}/upload-artifact",
+        params={"run_uuid": run_id, "path": "test.txt"},
+        data="hello world",
+        timeout=60,
+    )
+    assert upload.status_code == 200, upload.text
+    got = served.get("/get-artifact", run_uuid=run_id, path="test.txt")
+    assert (got.status_code, got.text) == (200, "hello world")
+    for path in (f"{API}/artifacts/list", "/get-artifact"):
+        refused(served.get(path, run_id=run_id, path="../path"), "Invalid path")
+
+
+# --- registry sources and GraphQL ----------------------------------------------------------
+
+
+def test_model_version_sources_are_checked(served: Served, client: MlflowClient) -> None:
+    client.create_registered_model("sourced")
+    run = client.create_run(client.create_experiment("sourced"))
+    run_id, artifacts = run.info.run_id, run.info.artifact_uri
+    create = f"{API}/model-versions/create"
+    for good in (f"{artifacts}/model", f"{artifacts}/a///b", f"runs:/{run_id}/m"):
+        reply = served.post(create, {"name": "sourced", "source": good, "run_id": run_id})
+        assert reply.status_code == 200, (good, reply.text)
+    for bad in (f"{artifacts}/../../../", f"{artifacts}/..%2f..%2fother"):
+        reply = served.post(create, {"name": "sourced", "source": bad, "run_id": run_id})
+        refused(reply, "If supplying a source as an http, https,")
+    reply = served.post(create, {"name": "sourced", "source": "/tmp/somewhere"})
+    refused(reply, "To use a local path as a model version")
+    found = client.search_model_versions("name = 'sourced'")
+    assert sorted(v.version for v in found) == ["1", "2", "3"]
+
+
+def _graphql(served: Served, query: str) -> dict[str, Any]:
+    reply = served.post("/graphql", {"query": query, "operationName": "q"})
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()
+    assert not answer.get("errors"), answer
+    return dict(answer["data"])
+
+
+def test_graphql_reads_the_store(served: Served, client: MlflowClient, tmp_path: Path) -> None:
+    experiment_id = client.create_experiment("graphql")
+    client.create_registered_model("graphql-model")
+    first = client.create_run(experiment_id, start_time=1).info.run_id
+    second = client.create_run(experiment_id, start_time=2).info.run_id
+    client.create_model_version("graphql-model", f"runs:/{first}/model", first)
+    client.log_batch(first, metrics=[Metric("m", float(i), 7, i) for i in range(10)])
+    (tmp_path / "test.txt").write_text("hello world")
+    client.log_artifact(first, str(tmp_path / "test.txt"), "testDir")
+
+    data = _graphql(
+        served,
+        f"""query q {{
+          e: mlflowGetExperiment(input: {{experimentId: "{experiment_id}"}}) {{
+            experiment {{ name }}
+          }}
+          r: mlflowGetRun(input: {{runId: "{first}"}}) {{
+            run {{ info {{ status }} experiment {{ name }} modelVersions {{ name }} }}
+          }}
+          h: mlflowGetMetricHistoryBulkInterval(input: {{runIds: ["{first}"], metricKey: "m"}}) {{
+            metrics {{ key step value }}
+          }}
+          a: mlflowListArtifacts(input: {{runId: "{first}", path: "testDir"}}) {{
+            files {{ path isDir fileSize }}
+          }}
+        }}""",
+    )
+    assert data["e"]["experiment"]["name"] == "graphql"
+    assert data["r"]["run"] == {
+        "info": {"status": "RUNNING"},
+        "experiment": {"name": "graphql"},
+        "modelVersions": [{"name": "graphql-model"}],
+    }
+    assert data["h"]["metrics"] == [
+        {"key": "m", "step": str(i), "value": float(i)} for i in range(10)
+    ]
+    assert data["a"]["files"] == [{"path": "testDir/test.txt", "isDir": False, "fileSize": "11"}]
+
+    searched = _graphql(
+        served,
+        f'mutation q {{ mlflowSearchRuns(input: {{experimentIds: ["{experiment_id}"]}}) '
+        "{ runs { info { runId } } } }",
+    )
+    assert searched["mlflowSearchRuns"]["runs"] == [
+        {"info": {"runId": second}},
+        {"info": {"runId": first}},
+    ]
+
+
+def test_refusals_carry_mlflows_codes(served: Served, client: MlflowClient) -> None:
+    experiment_id = client.create_experiment("refusals")
+    taken = served.post(f"{API}/experiments/create", {"name": "refusals"})
+    assert (taken.status_code, taken.json()["error_code"]) == (400, "RESOURCE_ALREADY_EXISTS")
+    missing = served.get(f"{API}/experiments/get", experiment_id="987654321")
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+    no_run = served.get(f"{API}/runs/get", run_id="0123456789abcdef0123456789abcdef")
+    assert (no_run.status_code, no_run.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+    assert "not found" in no_run.json()["message"]
+    bad_filter = served.post(
+        f"{API}/runs/search", {"experiment_ids": [experiment_id], "filter": "metrics.acc >>> 1"}
+    )
+    assert (bad_filter.status_code, bad_filter.json()["error_code"]) == (
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+
+    run_id = client.create_run(experiment_id).info.run_id
+    duplicated = [{"key": "p", "value": "1"}, {"key": "p", "value": "2"}]
+    refused(
+        served.post(f"{API}/runs/log-batch", {"run_id": run_id, "params": duplicated}),
+        "Duplicate parameter keys have been submitted",
+    )
+    client.delete_experiment(experiment_id)
+    refused(
+        served.post(f"{API}/runs/create", {"experiment_id": experiment_id}),
+        f"The experiment {experiment_id} must be in the 'active' state",
+    )
+    client.restore_experiment(experiment_id)
+
+
+def test_the_latest_metric_is_the_one_at_the_highest_step(client: MlflowClient) -> None:
+    run_id = client.create_run(client.create_experiment("latest")).info.run_id
+    client.log_metric(run_id, "m", 1.0, timestamp=10, step=5)
+    client.log_metric(run_id, "m", 9.0, timestamp=20, step=2)  # later, but at a lower step
+    client.log_metric(run_id, "same-step", 3.0, timestamp=10, step=1)
+    client.log_metric(run_id, "same-step", 2.0, timestamp=30, step=1)  # same step, later
+    client.log_metric(run_id, "tie", 4.0, timestamp=10, step=1)
+    client.log_metric(run_id, "tie", 7.0, timestamp=10, step=1)  # same step and time: larger
+    metrics = client.get_run(run_id).data.metrics
+    assert (metrics["m"], metrics["same-step"], metrics["tie"]) == (1.0, 2.0, 7.0)
+    found = client.search_runs([client.get_run(run_id).info.experiment_id], "metrics.m = 1")
+    assert [r.info.run_id for r in found] == [run_id]
