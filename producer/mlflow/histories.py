@@ -5,10 +5,11 @@
 to sample steps, which is what makes its charts slow on long runs. Here ClickHouse
 samples: ``GetMetricSeries`` in LTTB mode on the step axis returns at most
 ``max_results`` points per run that keep the curve's shape, including its first and last
-point. A series of at most ``max_results`` points comes back whole, with timestamps; a
-downsampled one carries steps and values only (the query service's LTTB on the step
-axis), so its points have timestamp 0: MLflow's charts on the step axis are exact, its
-wall-time axis is not, for metrics longer than the chart's sample.
+point (the last alone when one is asked for, as MLflow's SQL store answers). A series
+of at most ``max_results`` points comes back whole, with timestamps; a downsampled one
+carries steps and values only (the query service's LTTB on the step axis), so its points
+have timestamp 0: MLflow's charts on the step axis are exact, its wall-time axis is not,
+for metrics longer than the chart's sample.
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ class HistoriesPart(StoreBase):
 def _points(series: series_pb2.MetricSeries, max_results: int) -> list[MetricWithRunId]:
     steps, values = list(series.steps), list(series.values)
     stamps = list(series.timestamps_ms) or [0] * len(steps)
-    if len(steps) > max_results:  # fewer than 3 asked: keep the ends
-        keep = sorted({0, len(steps) - 1})[: max(1, max_results)]
+    if len(steps) > max_results:  # fewer than 3 asked: the ends, or the last one alone
+        keep = [0, len(steps) - 1] if max_results > 1 else [len(steps) - 1]
         steps, values, stamps = (
             [steps[i] for i in keep],
             [values[i] for i in keep],

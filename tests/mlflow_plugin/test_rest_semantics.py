@@ -473,6 +473,18 @@ def test_bulk_interval_returns_short_histories_whole(served: Served, client: Mlf
     whole = served.get(url, run_ids=[run_id], metric_key="m").json()["metrics"]
     assert [m["step"] for m in whole] == list(range(10))
 
+    def sampled(max_results: int) -> list[int]:
+        reply = served.get(url, run_ids=[run_id], metric_key="m", max_results=max_results)
+        assert reply.status_code == 200, reply.text
+        points = reply.json()["metrics"]
+        assert all(p["value"] == float(p["step"]) for p in points)  # logged points, unmoved
+        return [int(p["step"]) for p in points]
+
+    assert sampled(1) == [9]  # the last point alone, as MLflow's SQL store answers
+    assert sampled(2) == [0, 9]
+    five = sampled(5)  # at most that many per run, the ends kept, in step order
+    assert len(five) <= 5 and five[0] == 0 and five[-1] == 9 and five == sorted(set(five))
+
 
 # --- datasets ------------------------------------------------------------------------------
 
