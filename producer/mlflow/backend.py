@@ -38,6 +38,7 @@ from mlflow.entities import RunInfo
 
 from tracklog.client import TracklogClient
 from tracklog.mlflow import uri
+from tracklog.mlflow.metric_checks import MetricChecks
 from tracklog.read_fence import TopicFence
 from tracklog.session import Session
 
@@ -79,6 +80,7 @@ class Backend:
         self.client = TracklogClient(address.query_addr, session=self.session)
         self._lock = threading.Lock()
         self._runs: dict[str, RunState] = {}
+        self.metric_checks = MetricChecks()
         self.fence = TopicFence(address.kafka) if fenced else None
         if self.fence is not None:
             self.client.fence = self.fence.token

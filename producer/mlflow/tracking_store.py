@@ -216,7 +216,8 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
         self, run_id: str, metrics: list[Metric], params: list[Param], tags: list[RunTag]
     ) -> None:
         _validate_run_id(run_id)
-        metrics, params, tags = _validate_batch_log_data(metrics, params, tags)
+        self.backend.metric_checks.validate(metrics)  # MLflow's checks, its errors
+        _, params, tags = _validate_batch_log_data((), params, tags)
         _validate_batch_log_limits(metrics, params, tags)
         _validate_param_keys_unique(params)
         state = self._active(run_id)
