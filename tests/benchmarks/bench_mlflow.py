@@ -10,6 +10,11 @@ and, on a metric of `--chart-points` points logged on both servers, the web UI's
 request (`get-history-bulk-interval`, 320 samples): p50 over `--chart-requests` calls.
 Each throughput figure is the median of `--repeats` runs (these machines are noisy).
 
+Two ceilings are timed the same way (without the read back): MLflow's client over a store
+that keeps nothing (`null://` in this process), and MLflow's server over it
+(`mlflow_null_store.py`). No store can be faster than MLflow's own code around it, so
+these bound what `tracklog://` and Tracklog's server can reach.
+
 Usage: python tests/benchmarks/bench_mlflow.py [--repeats 5] [--loop-calls 20000]
        [--http-loop-calls 500] [--batches 50] [--http-batches 10]
        [--chart-points 1000000] [--chart-requests 20]
@@ -38,6 +43,7 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
+from tests.benchmarks import mlflow_null_store
 from tests.mlflow_plugin.servers import wait_healthy
 from tracklog.deploy.broker import free_port, port_open
 
@@ -50,6 +56,7 @@ class Target:
     uri: str
     loop_calls: int
     batches: int
+    reads_back: bool = True  # False for the null store's ceilings: it keeps nothing
 
 
 @contextmanager
@@ -99,6 +106,19 @@ def plain_server(work: Path) -> Iterator[str]:
         yield url
 
 
+@contextmanager
+def null_server(work: Path) -> Iterator[str]:
+    """MLflow's server over a store that keeps nothing (the server's own ceiling)."""
+    port = free_port()
+    registry = f"sqlite:///{work / 'null-registry.db'}"
+    command = [sys.executable, mlflow_null_store.__file__, str(port), registry]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    with _process(command, env, work / "null.log") as server:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, server, timeout=180)
+        yield url
+
+
 def _readback(client: MlflowClient, run_id: str, key: str, points: int) -> None:
     """Until the run's history of `key` holds `points` points (it must, sooner or later)."""
     deadline = time.monotonic() + 600
@@ -115,7 +135,8 @@ def loop_rate(target: Target, experiment_id: str) -> float:
     with mlflow.start_run(experiment_id=experiment_id) as run:
         for step in range(target.loop_calls):
             mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
-    _readback(client, run.info.run_id, "loss", target.loop_calls)
+    if target.reads_back:
+        _readback(client, run.info.run_id, "loss", target.loop_calls)
     return target.loop_calls / (time.perf_counter() - started)
 
 
@@ -127,7 +148,8 @@ def batch_rate(target: Target, experiment_id: str) -> float:
     for b in range(target.batches):
         metrics = [Metric("acc", s * 1e-6, now, b * BATCH + s) for s in range(BATCH)]
         client.log_batch(run_id, metrics=metrics)
-    _readback(client, run_id, "acc", target.batches * BATCH)
+    if target.reads_back:
+        _readback(client, run_id, "acc", target.batches * BATCH)
     client.set_terminated(run_id)
     return target.batches * BATCH / (time.perf_counter() - started)
 
@@ -180,13 +202,24 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tracklog-bench-mlflow-"))
     os.environ["TRACKLOG_SPOOL_DIR"] = str(work / "client-spool")
-    with tracklog_stack(work) as (store_uri, tracklog_url), plain_server(work) as plain_url:
+    with (
+        tracklog_stack(work) as (store_uri, tracklog_url),
+        plain_server(work) as plain_url,
+        null_server(work) as null_url,
+    ):
+        http_loop, http_batches = args.http_loop_calls, args.http_batches
         targets = [
             Target("tracklog:// (plugin)", store_uri, args.loop_calls, args.batches),
+            Target("Tracklog's mlflow server", tracklog_url, http_loop, http_batches),
+            Target("plain mlflow server", plain_url, http_loop, http_batches),
             Target(
-                "Tracklog's mlflow server", tracklog_url, args.http_loop_calls, args.http_batches
+                "ceiling: client, null store",
+                mlflow_null_store.register(),
+                args.loop_calls,
+                args.batches,
+                reads_back=False,
             ),
-            Target("plain mlflow server", plain_url, args.http_loop_calls, args.http_batches),
+            Target("ceiling: server, null store", null_url, http_loop, http_batches, False),
         ]
         print(f"median of {args.repeats} runs, points/s until the history reads back")
         print(f"{'target':28} {'log_metric loop':>16} {'log_batch 1000':>16}")
@@ -197,10 +230,10 @@ def main() -> None:
             rates[target.name] = (loop, batch)
             print(f"{target.name:28} {loop:16,.0f} {batch:16,.0f}")
         plain = rates[targets[2].name]
-        for target in targets[:2]:
+        for target in (targets[0], targets[3], targets[1], targets[4]):
             loop, batch = rates[target.name]
             print(
-                f"{target.name} / plain: {loop / plain[0]:.0f}x loop, {batch / plain[1]:.0f}x batch"
+                f"{target.name} / plain: {loop / plain[0]:.1f}x loop, {batch / plain[1]:.1f}x batch"
             )
         print(f"UI chart request, {args.chart_points:,}-point metric, p50 of {args.chart_requests}")
         for name, url, uri in (
