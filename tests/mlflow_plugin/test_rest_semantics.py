@@ -686,3 +686,72 @@ def test_the_latest_metric_is_the_one_at_the_highest_step(client: MlflowClient) 
     assert (metrics["m"], metrics["same-step"], metrics["tie"]) == (1.0, 2.0, 7.0)
     found = client.search_runs([client.get_run(run_id).info.experiment_id], "metrics.m = 1")
     assert [r.info.run_id for r in found] == [run_id]
+
+
+def test_run_lifecycle_rules(served: Served, client: MlflowClient) -> None:
+    experiment_id = client.create_experiment("run-rules")
+    run_id = client.create_run(experiment_id).info.run_id
+    client.set_terminated(run_id, end_time=12345)
+    assert client.get_run(run_id).info.end_time == 12345
+    client.log_metric(run_id, "after-the-end", 1.0)  # a finished run still takes data
+    client.set_tag(run_id, "late", "yes")
+    assert client.get_run(run_id).data.metrics == {"after-the-end": 1.0}
+
+    killed = served.post(f"{API}/runs/update", {"run_id": run_id, "status": "KILLED"})
+    assert killed.status_code == 200, killed.text
+    assert killed.json()["run_info"]["status"] == "KILLED"
+    assert client.get_run(run_id).info.status == "KILLED"
+
+    client.delete_run(run_id)
+    for path, payload in [
+        ("runs/log-metric", {"key": "m", "value": 1, "timestamp": 1}),
+        ("runs/set-tag", {"key": "t", "value": "v"}),
+        ("runs/log-parameter", {"key": "p", "value": "v"}),
+    ]:
+        refused(served.post(f"{API}/{path}", {"run_id": run_id, **payload}), "must be in the")
+    assert client.get_run(run_id).info.lifecycle_stage == "deleted"
+
+    missing = "0123456789abcdef0123456789abcdef"
+    for path in ("runs/delete", "runs/restore"):
+        reply = served.post(f"{API}/{path}", {"run_id": missing})
+        assert (reply.status_code, reply.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_experiment_rules(served: Served, client: MlflowClient) -> None:
+    first = client.create_experiment("rules-one")
+    client.create_experiment("rules-two")
+    taken = served.post(
+        f"{API}/experiments/update", {"experiment_id": first, "new_name": "rules-two"}
+    )
+    assert (taken.status_code, taken.json()["error_code"]) == (400, "RESOURCE_ALREADY_EXISTS")
+    with pytest.raises(MlflowException, match="No tag with name: absent"):
+        client.delete_experiment_tag(first, "absent")
+
+    kept, alone = (client.create_run(first).info.run_id for _ in range(2))
+    client.delete_run(alone)
+    client.delete_experiment(first)  # deletes its runs (MLflow 3's SQL store)...
+    assert client.search_runs([first]) == []
+    deleted = client.search_runs([first], run_view_type=ViewType.DELETED_ONLY)
+    assert sorted(r.info.run_id for r in deleted) == sorted([kept, alone])
+    client.restore_experiment(first)  # ...and restores those, not one deleted before
+    assert [r.info.run_id for r in client.search_runs([first])] == [kept]
+
+
+def test_history_pages_through_rest(served: Served, client: MlflowClient) -> None:
+    run_id = client.create_run(client.create_experiment("history-pages")).info.run_id
+    client.log_batch(run_id, metrics=[Metric("m", float(i), 100 + i, i) for i in range(7)])
+    client.log_metric(run_id, "nan", float("nan"), timestamp=5, step=3)
+    url = f"{API}/metrics/get-history"
+    steps, token = [], ""
+    while True:
+        page = served.get(url, run_id=run_id, metric_key="m", max_results=3, page_token=token)
+        assert page.status_code == 200, page.text
+        steps.append([int(m["step"]) for m in page.json()["metrics"]])
+        token = page.json().get("next_page_token", "")
+        if not token:
+            break
+    assert steps == [[0, 1, 2], [3, 4, 5], [6]]
+    [nan] = served.get(url, run_id=run_id, metric_key="nan").json()["metrics"]
+    assert nan["value"] == "NaN" and (nan["timestamp"], nan["step"]) == (5, 3)
+    missing = served.get(url, run_id="0123456789abcdef0123456789abcdef", metric_key="m")
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
