@@ -197,16 +197,16 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
     @mlflow_errors
     @settled
     def delete_run(self, run_id: str) -> None:
-        self._state(run_id)
+        state = self._state(run_id)
         self.client.delete_run(run_id)
-        self.backend.forget_run(run_id)
+        _staged(state, "deleted")  # the next write here is refused, projected or not
 
     @mlflow_errors
     @settled
     def restore_run(self, run_id: str) -> None:
-        self._state(run_id)
+        state = self._state(run_id)
         self.client.restore_run(run_id)
-        self.backend.forget_run(run_id)
+        _staged(state, "active")
 
     # --- logging ---------------------------------------------------------------------------
 
@@ -315,3 +315,20 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
             _DatasetSummary(s.experiment_id, s.name, s.digest, s.context or None)
             for s in reply.dataset_summaries
         ]
+
+
+def _staged(state: RunState, stage: str) -> None:
+    """What this process knows of a run it just deleted or restored."""
+    old = state.info
+    state.info = RunInfo(
+        run_id=old.run_id,
+        experiment_id=old.experiment_id,
+        user_id=old.user_id,
+        status=old.status,
+        start_time=old.start_time,
+        end_time=old.end_time,
+        lifecycle_stage=stage,
+        artifact_uri=old.artifact_uri,
+        run_name=old.run_name,
+    )
+    state.read_at = time.monotonic()
