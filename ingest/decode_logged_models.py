@@ -97,5 +97,10 @@ MODEL_VALIDATORS: dict[str, Callable[[pb.Envelope], None]] = {
     "logged_model_params_logged": lambda e: _pairs("param", e.logged_model_params_logged.params),
     "logged_model_metrics_logged": _metrics,
 }
-RUN_VALIDATORS: dict[str, Callable[[pb.Envelope], None]] = {"logged_model_output": _output}
+RUN_VALIDATORS: dict[str, Callable[[pb.Envelope], None]] = {
+    "logged_model_output": _output,
+    "logged_model_input": lambda e: checked(
+        validation.validate_id, "model_id", e.logged_model_input.model_id
+    ),
+}
 VALIDATORS = {**MODEL_VALIDATORS, **RUN_VALIDATORS}

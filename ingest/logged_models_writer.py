@@ -16,6 +16,7 @@ from tracklog.ingest.projector_logged_models import (
     LoggedModelChange,
     LoggedModelOp,
     LoggedModelRow,
+    ModelInputRow,
     ModelMetricRows,
     ModelOutputRow,
 )
@@ -40,6 +41,12 @@ def apply_one(conn: Connection, op: LoggedModelOp) -> None:
             "INSERT INTO run_outputs (run_id, model_id, step) VALUES (%s, %s, %s)"
             " ON CONFLICT DO NOTHING",
             (op.run_id, op.model_id, op.step),
+        )
+    elif isinstance(op, ModelInputRow):
+        conn.execute(
+            "INSERT INTO run_model_inputs (run_id, model_id) VALUES (%s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (op.run_id, op.model_id),
         )
     else:
         _change(conn, op)

@@ -20,6 +20,7 @@ KINDS = frozenset(
         "logged_model_tag_deleted",
         "logged_model_deleted",
         "logged_model_output",
+        "logged_model_input",
         "logged_model_params_logged",
         "logged_model_metrics_logged",
     }
@@ -66,6 +67,12 @@ class ModelOutputRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelInputRow:
+    run_id: str
+    model_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ModelMetricRows:
     """Points a run logged for the model: (key, value, timestamp_ms, step, dataset name,
     dataset digest) each."""
@@ -75,8 +82,16 @@ class ModelMetricRows:
     points: tuple[tuple[str, float, int, int, str, str], ...]
 
 
-LoggedModelOp = LoggedModelRow | LoggedModelChange | ModelOutputRow | ModelMetricRows
-LOGGED_MODEL_OPS = (LoggedModelRow, LoggedModelChange, ModelOutputRow, ModelMetricRows)
+LoggedModelOp = (
+    LoggedModelRow | LoggedModelChange | ModelOutputRow | ModelInputRow | ModelMetricRows
+)
+LOGGED_MODEL_OPS = (
+    LoggedModelRow,
+    LoggedModelChange,
+    ModelOutputRow,
+    ModelInputRow,
+    ModelMetricRows,
+)
 
 
 def handles(envelope: pb.Envelope) -> bool:
@@ -129,4 +144,6 @@ def project(envelope: pb.Envelope) -> LoggedModelOp:
     if kind == "logged_model_output":
         output = envelope.logged_model_output
         return ModelOutputRow(owner, output.model_id, output.step)
+    if kind == "logged_model_input":
+        return ModelInputRow(owner, envelope.logged_model_input.model_id)
     raise ValueError(f"not a logged-model event: {kind}")

@@ -253,6 +253,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE model_versions ADD COLUMN logged_model_id text NOT NULL DEFAULT '';
     """,
+    # 9: logged models a run used as inputs (MLflow's log_inputs with models)
+    """
+    CREATE TABLE run_model_inputs (
+        run_id   text NOT NULL,
+        model_id text NOT NULL,
+        PRIMARY KEY (run_id, model_id)
+    );
+    """,
 )
 
 _LOCK_KEY = 0x7472_6B6C  # "trkl"

@@ -159,6 +159,13 @@ class LoggedModelsMixin(ExperimentsMixin):
         payload = events.logged_model_output(model_id, step)
         self._writer().emit(validation.validate_id("run id", run_id), [payload])
 
+    def log_model_inputs(self, run_id: str, model_ids: Sequence[str]) -> None:
+        """Record that the run used these logged models as inputs (MLflow's log_inputs with
+        models); a model recorded before, or twice, is recorded once."""
+        payloads = [events.logged_model_input(model_id) for model_id in model_ids]
+        if payloads:
+            self._writer().emit(validation.validate_id("run id", run_id), payloads)
+
     def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
         self._sync()
         request = logged_models_pb2.GetLoggedModelRequest(

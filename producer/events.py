@@ -39,6 +39,7 @@ Payload: TypeAlias = (
     | pb.LoggedModelTagDeleted
     | pb.LoggedModelDeleted
     | pb.LoggedModelOutput
+    | pb.LoggedModelInput
     | pb.LoggedModelParamsLogged
     | pb.LoggedModelMetricsLogged
 )
@@ -73,6 +74,7 @@ _ROUTES: dict[type[Payload], tuple[str, pb.AggregateType.ValueType]] = {
     pb.LoggedModelTagDeleted: ("logged_model_tag_deleted", _MODEL),
     pb.LoggedModelDeleted: ("logged_model_deleted", _MODEL),
     pb.LoggedModelOutput: ("logged_model_output", _RUN),
+    pb.LoggedModelInput: ("logged_model_input", _RUN),
     pb.LoggedModelParamsLogged: ("logged_model_params_logged", _MODEL),
     pb.LoggedModelMetricsLogged: ("logged_model_metrics_logged", _MODEL),
 }

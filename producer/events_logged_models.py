@@ -115,3 +115,7 @@ def logged_model_deleted(deleted_ns: int) -> pb.LoggedModelDeleted:
 def logged_model_output(model_id: str, step: int) -> pb.LoggedModelOutput:
     model_id = validation.validate_id("model id", model_id)
     return pb.LoggedModelOutput(model_id=model_id, step=validation.int64("step", step))
+
+
+def logged_model_input(model_id: str) -> pb.LoggedModelInput:
+    return pb.LoggedModelInput(model_id=validation.validate_id("model id", model_id))

@@ -22,7 +22,7 @@ from tracklog.query.logged_model_endpoints import LoggedModelEndpoints
 from tracklog.query.records import ExperimentCursor, RunCursor
 from tracklog.query.series_servicer import SeriesEndpoints
 from tracklog.query.store_clickhouse import ClickHouseMetricStore, last_cursor
-from tracklog.query.store_logged_models import run_outputs
+from tracklog.query.store_logged_models import run_models
 from tracklog.query.store_tracking import run_inputs
 from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
 
@@ -68,7 +68,9 @@ class QueryServicer(SeriesEndpoints, LoggedModelEndpoints, query_pb2_grpc.QueryS
         details = store_postgres.get_run(self._pool, requests.run_id(request))
         run = convert.run(details)
         run.inputs.extend(run_inputs(self._pool, details.info.run_id))
-        run.outputs.extend(run_outputs(self._pool, details.info.run_id))
+        outputs, model_inputs = run_models(self._pool, details.info.run_id)
+        run.outputs.extend(outputs)
+        run.model_inputs.extend(model_inputs)
         return query_pb2.GetRunResponse(run=run)
 
     @translate_errors

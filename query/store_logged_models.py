@@ -6,7 +6,7 @@ milliseconds. The search lists active models newest first, (creation_time DESC,
 model_id), and pages by keyset: its page token carries the last model's position. With
 an order_by (`logged_model_order`) it pages by offset, as MLflow's store does. Either
 token is fingerprinted by the experiments, the filter, the order and the datasets.
-`run_outputs` lists the models a run produced, for GetRun.
+`run_models` lists the models a run produced and those it used as inputs, for GetRun.
 """
 
 from __future__ import annotations
@@ -178,11 +178,21 @@ def search_logged_models(
     return models, paging.logged_model_token(cursor, scope)
 
 
-def run_outputs(pool: Pool, run_id: str) -> list[logged_models_pb2.ModelOutput]:
-    """The models the run produced, by step then model id."""
+def run_models(
+    pool: Pool, run_id: str
+) -> tuple[list[logged_models_pb2.ModelOutput], list[logged_models_pb2.ModelInput]]:
+    """The models the run produced, by step then model id, and the logged models it used
+    as inputs, by model id."""
     with pool.connection() as conn:
-        rows = conn.execute(
+        outputs = conn.execute(
             "SELECT model_id, step FROM run_outputs WHERE run_id = %s ORDER BY step, model_id",
             (run_id,),
         ).fetchall()
-    return [logged_models_pb2.ModelOutput(model_id=model_id, step=step) for model_id, step in rows]
+        inputs = conn.execute(
+            "SELECT model_id FROM run_model_inputs WHERE run_id = %s ORDER BY model_id",
+            (run_id,),
+        ).fetchall()
+    return (
+        [logged_models_pb2.ModelOutput(model_id=model_id, step=step) for model_id, step in outputs],
+        [logged_models_pb2.ModelInput(model_id=model_id) for (model_id,) in inputs],
+    )

@@ -9,6 +9,7 @@ from mlflow.entities import (
     Experiment,
     ExperimentTag,
     InputTag,
+    LoggedModelInput,
     LoggedModelOutput,
     Metric,
     Param,
@@ -86,7 +87,8 @@ def run(message: query_pb2.Run) -> Run:
         params=[Param(p.key, p.value) for p in message.data.params],
         tags=[RunTag(t.key, t.value) for t in message.data.tags],
     )
-    inputs = RunInputs([dataset_input(d) for d in message.inputs])
+    models = [LoggedModelInput(m.model_id) for m in message.model_inputs]
+    inputs = RunInputs([dataset_input(d) for d in message.inputs], models)
     outputs = RunOutputs([LoggedModelOutput(o.model_id, o.step) for o in message.outputs])
     return Run(run_info(message.info), data, inputs, outputs)
 

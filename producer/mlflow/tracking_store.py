@@ -43,7 +43,7 @@ from tracklog import entities, events_tracking
 from tracklog.client_errors import TracklogError
 from tracklog.mlflow import convert
 from tracklog.mlflow.backend import RunState
-from tracklog.mlflow.errors import as_mlflow, invalid, mlflow_errors, not_found, unsupported
+from tracklog.mlflow.errors import as_mlflow, invalid, mlflow_errors, not_found
 from tracklog.mlflow.experiments import ExperimentsPart
 from tracklog.mlflow.histories import HistoriesPart
 from tracklog.mlflow.logged_models import LoggedModelsPart, model_points
@@ -260,8 +260,6 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
         models: list[Any] | None = None,
     ) -> None:
         _validate_run_id(run_id)
-        if models:
-            raise unsupported("Logging a model as a run input (log_inputs with models)")
         self._active(run_id)
         payloads = []
         for given in datasets or []:
@@ -280,6 +278,8 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
             )
         if payloads:
             self.backend.session.emit(run_id, payloads)
+        # as MLflow's stores: any model id, each recorded once per run
+        self.client.log_model_inputs(run_id, [model.model_id for model in models or []])
 
     # --- search ----------------------------------------------------------------------------
 

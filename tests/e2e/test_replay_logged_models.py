@@ -1,5 +1,5 @@
 """MLflow 3's logged models (created, params, metrics, tags set and deleted, finalized,
-deleted, a run's outputs) replayed from offset 0 leave the read model identical."""
+deleted, a run's outputs and model inputs) replayed from offset 0 leave the read model identical."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ TABLES = (
     "logged_model_params",
     "logged_model_metrics",
     "run_outputs",
+    "run_model_inputs",
 )
 
 
@@ -44,6 +45,8 @@ def test_replaying_logged_model_events_changes_nothing(
         client.log_model_metrics(kept.model_id, run_id, points)
         client.log_model_metrics(kept.model_id, run_id, points[:1])  # again: one row
         client.log_model_output(run_id, kept.model_id, step=3)  # the same output: one row
+        client.log_model_inputs(run_id, [kept.model_id, "m-unknown", kept.model_id])
+        client.log_model_inputs(run_id, [kept.model_id])  # again: still one row per model
         gone = client.create_logged_model(experiment, "other", model_type="agent")
         client.delete_logged_model(gone.model_id)
         found = client.get_logged_model(kept.model_id)
@@ -61,6 +64,7 @@ def test_replaying_logged_model_events_changes_nothing(
         session.close(10)
     before = postgres_snapshot(settings.postgres_dsn, TABLES)
     assert len(before["logged_models"]) == 2 and len(before["run_outputs"]) == 1
+    assert [row[1] for row in before["run_model_inputs"]] == [kept.model_id, "m-unknown"]
     assert len(before["logged_model_metrics"]) == 2
 
     replay_from_offset_zero(settings, clickhouse_client)

@@ -13,6 +13,7 @@ from tracklog.ingest.decode import InvalidEvent, validate
 from tracklog.ingest.projector_logged_models import (
     LoggedModelChange,
     LoggedModelRow,
+    ModelInputRow,
     ModelMetricRows,
     ModelOutputRow,
 )
@@ -83,6 +84,7 @@ def test_each_event_projects_to_its_operation_and_twice_the_same() -> None:
         ),
         (wrap(MODEL, events.logged_model_deleted(NS)), LoggedModelChange(MODEL, AT, deleted=True)),
         (wrap("run1", events.logged_model_output(MODEL, 4)), ModelOutputRow("run1", MODEL, 4)),
+        (wrap("run1", events.logged_model_input(MODEL)), ModelInputRow("run1", MODEL)),
         (
             wrap(MODEL, events.logged_model_metrics_logged("run1", [METRIC])),
             ModelMetricRows(MODEL, "run1", (("acc", 0.5, 1000, 2, "eval", "d1"),)),
@@ -100,6 +102,11 @@ def test_model_events_travel_on_the_model_and_outputs_on_the_run() -> None:
     output.aggregate_type = pb.AGGREGATE_TYPE_LOGGED_MODEL
     with pytest.raises(InvalidEvent, match="AGGREGATE_TYPE_RUN"):
         validate(output)
+    model_input = wrap("run1", events.logged_model_input(MODEL))
+    assert model_input.aggregate_type == pb.AGGREGATE_TYPE_RUN
+    model_input.logged_model_input.model_id = "not/an id"
+    with pytest.raises(InvalidEvent, match="model_id"):
+        validate(model_input)
 
 
 @pytest.mark.parametrize(
@@ -141,3 +148,5 @@ def test_sdk_builders_refuse_bad_input() -> None:
         events.logged_model_tag_set("bad key!", "v")
     with pytest.raises(ValueError):
         events.logged_model_output("not/an id", 0)
+    with pytest.raises(ValueError):
+        events.logged_model_input("")

@@ -16,7 +16,7 @@ import mlflow.sklearn
 import numpy as np
 import pytest
 from mlflow import MlflowClient
-from mlflow.entities import LoggedModelStatus
+from mlflow.entities import LoggedModelInput, LoggedModelStatus
 from mlflow.exceptions import MlflowException
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -164,6 +164,24 @@ def test_search_logged_models_in_mlflows_orders_datasets_and_pages(guide_uri: st
     with pytest.raises(MlflowException, match=r"Invalid order by field name: params\.lr") as bad:
         names(order_by=[{"field_name": "params.lr"}])
     assert bad.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_logged_models_as_a_runs_inputs(guide_uri: str) -> None:
+    client = MlflowClient()
+    experiment_id = client.create_experiment("inputs")
+    model_id = client.create_logged_model(experiment_id, name="base").model_id
+    run_id = client.create_run(experiment_id).info.run_id
+    unknown = "m-" + "0" * 32  # MLflow's stores record any id
+    client.log_inputs(run_id, models=[LoggedModelInput(model_id), LoggedModelInput(unknown)])
+    client.log_inputs(run_id, models=[LoggedModelInput(model_id)])  # again: recorded once
+    inputs = client.get_run(run_id).inputs
+    assert inputs is not None
+    assert sorted(m.model_id for m in inputs.model_inputs) == sorted([model_id, unknown])
+    assert inputs.dataset_inputs == []
+    client.delete_run(run_id)
+    with pytest.raises(MlflowException) as deleted:
+        client.log_inputs(run_id, models=[LoggedModelInput(model_id)])
+    assert deleted.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
 def test_logged_models_answer_with_mlflows_error_codes(tracking_uri: str) -> None:

@@ -200,7 +200,7 @@ def test_a_token_made_by_the_paging_helper_resumes_after_that_model(
     assert ids(search(stub, "e1", page_token=token)) == ["a"]
 
 
-def test_get_run_carries_the_models_the_run_produced(
+def test_get_run_carries_the_models_the_run_produced_and_used(
     pg: psycopg.Connection[Any], stub: query_pb2_grpc.QueryServiceStub
 ) -> None:
     insert_experiment(pg, "e1", "exp", T0)
@@ -211,7 +211,12 @@ def test_get_run_carries_the_models_the_run_produced(
             "INSERT INTO run_outputs (run_id, model_id, step) VALUES (%s, %s, %s)",
             (run_id, model_id, step),
         )
+    for model_id in ("m-z", "m-y"):
+        pg.execute(
+            "INSERT INTO run_model_inputs (run_id, model_id) VALUES (%s, %s)", ("r1", model_id)
+        )
     run = stub.GetRun(query_pb2.GetRunRequest(run_id="r1"), timeout=10).run
     assert [(o.model_id, o.step) for o in run.outputs] == [("m-c", 0), ("m-a", 5), ("m-b", 5)]
+    assert [i.model_id for i in run.model_inputs] == ["m-y", "m-z"]
     other = stub.GetRun(query_pb2.GetRunRequest(run_id="r2"), timeout=10).run
-    assert list(other.outputs) == []
+    assert list(other.outputs) == [] and list(other.model_inputs) == []

@@ -181,6 +181,7 @@ class Envelope(_message.Message):
     LOGGED_MODEL_OUTPUT_FIELD_NUMBER: _builtins.int
     LOGGED_MODEL_PARAMS_LOGGED_FIELD_NUMBER: _builtins.int
     LOGGED_MODEL_METRICS_LOGGED_FIELD_NUMBER: _builtins.int
+    LOGGED_MODEL_INPUT_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (a UUID, hex)."""
     aggregate_id: _builtins.str
@@ -267,7 +268,7 @@ class Envelope(_message.Message):
     @_builtins.property
     def logged_model_created(self) -> Global___LoggedModelCreated:
         """MLflow 3's logged models (aggregate_id: the model id, "m-" and 32 hex digits),
-        except LoggedModelOutput, which belongs to the run that produced the model.
+        except LoggedModelOutput and LoggedModelInput, which belong to the run.
         """
 
     @_builtins.property
@@ -284,6 +285,10 @@ class Envelope(_message.Message):
     def logged_model_params_logged(self) -> Global___LoggedModelParamsLogged: ...
     @_builtins.property
     def logged_model_metrics_logged(self) -> Global___LoggedModelMetricsLogged: ...
+    @_builtins.property
+    def logged_model_input(self) -> Global___LoggedModelInput:
+        """A logged model the run used as an input (aggregate_id: the run id)."""
+
     def __init__(
         self,
         *,
@@ -332,12 +337,13 @@ class Envelope(_message.Message):
         logged_model_output: Global___LoggedModelOutput | None = ...,
         logged_model_params_logged: Global___LoggedModelParamsLogged | None = ...,
         logged_model_metrics_logged: Global___LoggedModelMetricsLogged | None = ...,
+        logged_model_input: Global___LoggedModelInput | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "logged_model_created", b"logged_model_created", "logged_model_deleted", b"logged_model_deleted", "logged_model_finalized", b"logged_model_finalized", "logged_model_metrics_logged", b"logged_model_metrics_logged", "logged_model_output", b"logged_model_output", "logged_model_params_logged", b"logged_model_params_logged", "logged_model_tag_deleted", b"logged_model_tag_deleted", "logged_model_tag_set", b"logged_model_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "tags_set", b"tags_set"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "logged_model_created", b"logged_model_created", "logged_model_deleted", b"logged_model_deleted", "logged_model_finalized", b"logged_model_finalized", "logged_model_input", b"logged_model_input", "logged_model_metrics_logged", b"logged_model_metrics_logged", "logged_model_output", b"logged_model_output", "logged_model_params_logged", b"logged_model_params_logged", "logged_model_tag_deleted", b"logged_model_tag_deleted", "logged_model_tag_set", b"logged_model_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "tags_set", b"tags_set"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "event_id", b"event_id", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "logged_model_created", b"logged_model_created", "logged_model_deleted", b"logged_model_deleted", "logged_model_finalized", b"logged_model_finalized", "logged_model_metrics_logged", b"logged_model_metrics_logged", "logged_model_output", b"logged_model_output", "logged_model_params_logged", b"logged_model_params_logged", "logged_model_tag_deleted", b"logged_model_tag_deleted", "logged_model_tag_set", b"logged_model_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "sequence", b"sequence", "tags_set", b"tags_set"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "event_id", b"event_id", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "logged_model_created", b"logged_model_created", "logged_model_deleted", b"logged_model_deleted", "logged_model_finalized", b"logged_model_finalized", "logged_model_input", b"logged_model_input", "logged_model_metrics_logged", b"logged_model_metrics_logged", "logged_model_output", b"logged_model_output", "logged_model_params_logged", b"logged_model_params_logged", "logged_model_tag_deleted", b"logged_model_tag_deleted", "logged_model_tag_set", b"logged_model_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "sequence", b"sequence", "tags_set", b"tags_set"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "run_started", "params_logged", "metrics_logged", "tags_set", "run_ended", "registered_model_created", "registered_model_renamed", "registered_model_description_updated", "registered_model_deleted", "registered_model_tag_set", "registered_model_tag_deleted", "model_version_created", "model_version_description_updated", "model_version_deleted", "model_version_tag_set", "model_version_tag_deleted", "model_version_stage_transitioned", "model_version_status_changed", "registered_model_alias_set", "registered_model_alias_deleted", "experiment_renamed", "experiment_deleted", "experiment_restored", "experiment_tag_set", "experiment_tag_deleted", "run_renamed", "run_deleted", "run_restored", "run_tag_deleted", "dataset_input_logged", "artifact_logged", "logged_model_created", "logged_model_finalized", "logged_model_tag_set", "logged_model_tag_deleted", "logged_model_deleted", "logged_model_output", "logged_model_params_logged", "logged_model_metrics_logged"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "run_started", "params_logged", "metrics_logged", "tags_set", "run_ended", "registered_model_created", "registered_model_renamed", "registered_model_description_updated", "registered_model_deleted", "registered_model_tag_set", "registered_model_tag_deleted", "model_version_created", "model_version_description_updated", "model_version_deleted", "model_version_tag_set", "model_version_tag_deleted", "model_version_stage_transitioned", "model_version_status_changed", "registered_model_alias_set", "registered_model_alias_deleted", "experiment_renamed", "experiment_deleted", "experiment_restored", "experiment_tag_set", "experiment_tag_deleted", "run_renamed", "run_deleted", "run_restored", "run_tag_deleted", "dataset_input_logged", "artifact_logged", "logged_model_created", "logged_model_finalized", "logged_model_tag_set", "logged_model_tag_deleted", "logged_model_deleted", "logged_model_output", "logged_model_params_logged", "logged_model_metrics_logged", "logged_model_input"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -1078,6 +1084,29 @@ class LoggedModelOutput(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LoggedModelOutput: _TypeAlias = LoggedModelOutput  # noqa: Y015
+
+@_typing.final
+class LoggedModelInput(_message.Message):
+    """The run used the model as an input (MLflow's log_inputs with models); aggregate_id is
+    the run id. Logging the same model again changes nothing.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model_id", b"model_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoggedModelInput: _TypeAlias = LoggedModelInput  # noqa: Y015
 
 @_typing.final
 class RegisteredModelCreated(_message.Message):

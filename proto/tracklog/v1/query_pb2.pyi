@@ -212,6 +212,7 @@ class Run(_message.Message):
     DATA_FIELD_NUMBER: _builtins.int
     INPUTS_FIELD_NUMBER: _builtins.int
     OUTPUTS_FIELD_NUMBER: _builtins.int
+    MODEL_INPUTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def info(self) -> Global___RunInfo: ...
     @_builtins.property
@@ -224,6 +225,10 @@ class Run(_message.Message):
     def outputs(self) -> _containers.RepeatedCompositeFieldContainer[_logged_models_pb2.ModelOutput]:
         """The models the run produced (log_model), ordered by step and model id."""
 
+    @_builtins.property
+    def model_inputs(self) -> _containers.RepeatedCompositeFieldContainer[_logged_models_pb2.ModelInput]:
+        """The logged models the run used as inputs (log_inputs), by model id."""
+
     def __init__(
         self,
         *,
@@ -231,10 +236,11 @@ class Run(_message.Message):
         data: Global___RunData | None = ...,
         inputs: _abc.Iterable[_tracking_pb2.DatasetInput] | None = ...,
         outputs: _abc.Iterable[_logged_models_pb2.ModelOutput] | None = ...,
+        model_inputs: _abc.Iterable[_logged_models_pb2.ModelInput] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "info", b"info"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "info", b"info", "inputs", b"inputs", "outputs", b"outputs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "info", b"info", "inputs", b"inputs", "model_inputs", b"model_inputs", "outputs", b"outputs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
