@@ -8,6 +8,7 @@ of a refused request are the behaviour (MLflow answers 400 with its own words).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterator
@@ -703,11 +704,12 @@ def test_run_lifecycle_rules(served: Served, client: MlflowClient) -> None:
     assert client.get_run(run_id).info.status == "KILLED"
 
     client.delete_run(run_id)
-    for path, payload in [
+    writes: list[tuple[str, dict[str, Any]]] = [
         ("runs/log-metric", {"key": "m", "value": 1, "timestamp": 1}),
         ("runs/set-tag", {"key": "t", "value": "v"}),
         ("runs/log-parameter", {"key": "p", "value": "v"}),
-    ]:
+    ]
+    for path, payload in writes:
         refused(served.post(f"{API}/{path}", {"run_id": run_id, **payload}), "must be in the")
     assert client.get_run(run_id).info.lifecycle_stage == "deleted"
 
@@ -755,3 +757,76 @@ def test_history_pages_through_rest(served: Served, client: MlflowClient) -> Non
     assert nan["value"] == "NaN" and (nan["timestamp"], nan["step"]) == (5, 3)
     missing = served.get(url, run_id="0123456789abcdef0123456789abcdef", metric_key="m")
     assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_values_mlflow_refuses(served: Served, client: MlflowClient) -> None:
+    run_id = client.create_run(client.create_experiment("refused-values")).info.run_id
+    log_batch = f"{API}/runs/log-batch"
+    long_param = [{"key": "long", "value": "x" * 6001}]
+    long_tag = [{"key": "long", "value": "y" * 8001}]
+    truncated = served.post(log_batch, {"run_id": run_id, "params": long_param, "tags": long_tag})
+    assert truncated.status_code == 200, truncated.text  # cut to MLflow's limits
+    bad_key = [{"key": "../up", "value": "v"}]
+    refused(served.post(log_batch, {"run_id": run_id, "tags": bad_key}), "Invalid value")
+    refused(served.post(f"{API}/experiments/create", {"name": ""}), "name")
+    missing = served.get(f"{API}/experiments/get-by-name", experiment_name="nowhere to be found")
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+    data = client.get_run(run_id).data
+    assert data.params == {"long": "x" * 6000} and data.tags["long"] == "y" * 8000
+    assert "../up" not in data.tags
+
+
+def test_ordered_search_pages_and_the_run_name_tag(client: MlflowClient) -> None:
+    experiment_id = client.create_experiment("ordered-pages")
+    for i in range(7):
+        run_id = client.create_run(experiment_id, run_name=f"r{i}").info.run_id
+        client.log_metric(run_id, "score", float((i * 3) % 7))
+    names: list[str] = []
+    token = None
+    for _ in range(4):
+        page = client.search_runs(
+            [experiment_id], order_by=["metrics.score DESC"], max_results=3, page_token=token
+        )
+        names.extend(r.info.run_name for r in page)
+        token = page.token
+        if token is None:
+            break
+    assert names == [f"r{i}" for i in (2, 4, 6, 1, 3, 5, 0)]
+
+    client.log_batch(run_id, tags=[RunTag("mlflow.runName", "renamed-by-tag")])
+    assert client.get_run(run_id).info.run_name == "renamed-by-tag"
+    found = client.search_runs([experiment_id], "attributes.run_name = 'renamed-by-tag'")
+    assert [r.info.run_id for r in found] == [run_id]
+
+
+def test_fluent_log_input_over_the_server(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+    import pandas as pd
+    from mlflow.data.pandas_dataset import from_pandas
+
+    # the fluent API's active experiment goes back to what it was after the test
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    frame = pd.DataFrame([[1, 2, 3], [1, 2, 3]], columns=["a", "b", "c"])
+    source = tmp_path / "frame.csv"
+    frame.to_csv(source)
+    dataset = from_pandas(frame, source=str(source))
+    mlflow.set_tracking_uri(served.url)
+    try:
+        mlflow.set_experiment("fluent-inputs")
+        with mlflow.start_run() as run:
+            mlflow.log_input(dataset, "train")
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    inputs = MlflowClient(served.url).get_run(run.info.run_id).inputs
+    assert inputs is not None
+    [logged] = inputs.dataset_inputs
+    assert (logged.dataset.name, logged.dataset.digest) == (dataset.name, dataset.digest)
+    assert logged.dataset.source_type == "local"
+    assert json.loads(logged.dataset.source) == {"uri": str(source)}
+    columns = json.loads(logged.dataset.schema or "{}")["mlflow_colspec"]
+    assert [(c["name"], c["type"]) for c in columns] == [(n, "long") for n in "abc"]
+    assert json.loads(logged.dataset.profile or "{}") == {"num_rows": 2, "num_elements": 6}
+    assert [(t.key, t.value) for t in logged.tags] == [(MLFLOW_DATASET_CONTEXT, "train")]
