@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, TypeAlias
 
-EntityKind: TypeAlias = Literal["metric", "param", "tag", "attribute"]
+EntityKind: TypeAlias = Literal["metric", "param", "tag", "attribute", "dataset"]
 Operator: TypeAlias = Literal[
     "=", "!=", ">", ">=", "<", "<=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL"
 ]
@@ -33,6 +33,14 @@ STRING_ATTRIBUTES: dict[str, str] = {
 TIME_ATTRIBUTES: dict[str, str] = {"start_time": "start_time", "end_time": "end_time"}
 ATTRIBUTES: tuple[str, ...] = (*STRING_ATTRIBUTES, *TIME_ATTRIBUTES)
 
+# Dataset input key -> run_inputs column (`datasets.name = 'train'`: a run that used it).
+DATASET_KEYS: dict[str, str] = {
+    "name": "dataset_name",
+    "digest": "dataset_digest",
+    "context": "context",
+}
+DATASET_OPERATORS: tuple[Operator, ...] = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
+
 # The tag MLflow keeps the run name in: searching it searches the run_name attribute.
 RUN_NAME_TAG = "mlflow.runName"
 
@@ -49,12 +57,13 @@ _PLURAL: dict[EntityKind, str] = {
     "param": "params",
     "tag": "tags",
     "attribute": "attributes",
+    "dataset": "datasets",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Identifier:
-    """`metrics.acc`, `params.lr`, `tags.team` or `attributes.status` (key as named)."""
+    """`metrics.acc`, `params.lr`, `tags.team`, `attributes.status` or `datasets.name`."""
 
     kind: EntityKind
     key: str

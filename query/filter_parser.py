@@ -25,6 +25,8 @@ from decimal import Decimal, InvalidOperation
 from tracklog.query.errors import InvalidArgument
 from tracklog.query.filter_ast import (
     ATTRIBUTES,
+    DATASET_KEYS,
+    DATASET_OPERATORS,
     NUMERIC_OPERATORS,
     RUN_NAME_TAG,
     STRING_OPERATORS,
@@ -53,6 +55,8 @@ _PREFIXES: dict[str, EntityKind] = {
     "attributes": "attribute",
     "attr": "attribute",
     "run": "attribute",
+    "dataset": "dataset",
+    "datasets": "dataset",
 }
 MAX_DEPTH = 32
 MAX_COMPARISONS = 100
@@ -151,13 +155,16 @@ class _Parser:
             if not self._keyword("NULL"):
                 raise self._error("NULL after IS" + (" NOT" if negated else ""))
             self._advance()
-            return Comparison(identifier, "IS NOT NULL" if negated else "IS NULL", None)
+            nullness: Operator = "IS NOT NULL" if negated else "IS NULL"
+            self._check_operator(identifier, nullness, at)
+            return Comparison(identifier, nullness, None)
         if self._keyword("NOT", "IN"):
             operator: Operator = "NOT IN" if self._advance().text.upper() == "NOT" else "IN"
             if operator == "NOT IN":
                 if not self._keyword("IN"):
                     raise self._error("IN after NOT")
                 self._advance()
+            self._check_operator(identifier, operator, at)
             return Comparison(identifier, operator, self._list(identifier))
         if self._keyword("LIKE", "ILIKE"):
             operator = "LIKE" if self._advance().text.upper() == "LIKE" else "ILIKE"
@@ -174,10 +181,13 @@ class _Parser:
         if self._token.kind != "OP":
             raise self._error(f"a comparison operator after {str(identifier)!r}")
         symbol: Operator = self._advance().text  # type: ignore[assignment]
+        self._check_operator(identifier, symbol, at)
         return Comparison(identifier, symbol, self._literal(identifier))
 
     def _check_operator(self, identifier: Identifier, operator: Operator, at: Token) -> None:
         allowed = NUMERIC_OPERATORS if identifier.numeric else STRING_OPERATORS
+        if identifier.kind == "dataset":
+            allowed = DATASET_OPERATORS
         if operator not in allowed:
             raise syntax_error(
                 self._what,
@@ -225,7 +235,7 @@ class _Parser:
             raise syntax_error(
                 self._what,
                 token.position,
-                f"expected metrics., params., tags. or attributes. before a key,"
+                f"expected metrics., params., tags., attributes. or datasets. before a key,"
                 f" got {prefix + '.'!r}",
             )
         if not key:
@@ -240,6 +250,12 @@ class _Parser:
             return self._attribute(key, token)
         if kind == "tag" and key == RUN_NAME_TAG:
             return Identifier("attribute", "run_name")
+        if kind == "dataset" and key not in DATASET_KEYS:
+            raise syntax_error(
+                self._what,
+                token.position,
+                f"expected a dataset key ({', '.join(DATASET_KEYS)}), got {key!r}",
+            )
         return Identifier(kind, key)
 
     def _attribute(self, name: str, token: Token) -> Identifier:
@@ -253,7 +269,10 @@ class _Parser:
         return Identifier("attribute", name)
 
     def order_key(self) -> OrderKey:
+        at = self._token
         identifier = self.identifier()
+        if identifier.kind == "dataset":
+            raise syntax_error(self._what, at.position, f"runs cannot be ordered by {identifier}")
         ascending = True
         if self._keyword("ASC", "DESC"):
             ascending = self._advance().text.upper() == "ASC"

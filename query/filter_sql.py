@@ -22,6 +22,7 @@ from typing import Any
 from psycopg import sql
 
 from tracklog.query.filter_ast import (
+    DATASET_KEYS,
     STRING_ATTRIBUTES,
     TIME_ATTRIBUTES,
     AllOf,
@@ -156,6 +157,15 @@ def _attribute(comparison: Comparison, args: Arguments) -> sql.Composable:
     )
 
 
+def _dataset(comparison: Comparison, args: Arguments) -> sql.Composable:
+    """A dataset comparison: EXISTS an input of the run whose name, digest or context matches
+    (as MLflow's SQL store: each comparison may match a different input of the run)."""
+    column = sql.SQL("x.{}").format(sql.Identifier(DATASET_KEYS[comparison.identifier.key]))
+    return sql.SQL("EXISTS (SELECT 1 FROM run_inputs x WHERE x.run_id = r.run_id AND {})").format(
+        _predicate(column, comparison, args)
+    )
+
+
 def where(expression: Expression, args: Arguments) -> sql.Composable:
     """A boolean SQL expression over `runs r` that holds for the runs the filter matches."""
     if isinstance(expression, AllOf):
@@ -166,6 +176,8 @@ def where(expression: Expression, args: Arguments) -> sql.Composable:
         return sql.SQL("({})").format(sql.SQL(" OR ").join(parts))
     if expression.identifier.kind == "attribute":
         return _attribute(expression, args)
+    if expression.identifier.kind == "dataset":
+        return _dataset(expression, args)
     return _keyed(expression, args)
 
 

@@ -519,6 +519,20 @@ def test_dataset_inputs_and_their_summaries(served: Served, client: MlflowClient
     ]
     assert logged["name2"].tags == []
 
+    unused = client.create_run(experiment_id).info.run_id
+
+    def matching(filter_string: str) -> list[str]:
+        return [r.info.run_id for r in client.search_runs([experiment_id], filter_string)]
+
+    assert matching("datasets.name = 'name1'") == [run_id]
+    assert matching("dataset.context = 'training' AND dataset.digest LIKE 'dig%'") == [run_id]
+    assert matching("datasets.name IN ('name2', 'other')") == [run_id]
+    assert matching("datasets.name != 'name1'") == [run_id]  # another input of the run
+    assert matching("datasets.context = 'validation'") == []
+    assert unused not in matching("datasets.name NOT IN ('zzz')")  # it has no input at all
+    with pytest.raises(MlflowException, match="dataset"):
+        matching("datasets.schema = 'x'")
+
     reply = served.post(search, {"experiment_ids": [experiment_id]})
     assert reply.status_code == 200, reply.text
     summaries = sorted(reply.json()["dataset_summaries"], key=lambda s: str(s["name"]))

@@ -34,6 +34,11 @@ LR = Identifier("param", "lr")
         ("tags.mlflow.user = 'ada'", Comparison(Identifier("tag", "mlflow.user"), "=", "ada")),
         ("tags.mlflow.runName = 'r'", Comparison(Identifier("attribute", "run_name"), "=", "r")),
         ("status = 'FINISHED'", Comparison(Identifier("attribute", "status"), "=", "FINISHED")),
+        ("datasets.name = 'train'", Comparison(Identifier("dataset", "name"), "=", "train")),
+        (
+            "dataset.context IN ('a', 'b')",
+            Comparison(Identifier("dataset", "context"), "IN", ("a", "b")),
+        ),
         (
             "attr.run_id in ('a','b')",
             Comparison(Identifier("attribute", "run_id"), "IN", ("a", "b")),
@@ -89,7 +94,10 @@ def test_parses_mlflow_filters(text: str, tree: object) -> None:
         ("metrics.acc LIKE 'a'", "at position 12, operator LIKE is not valid for metrics.acc"),
         ("start_time ILIKE 'a'", "operator ILIKE is not valid for attributes.start_time"),
         ("colour = 'red'", "at position 0, expected an attribute"),
-        ("foo.bar = 'x'", "at position 0, expected metrics., params., tags. or attributes. before"),
+        ("foo.bar = 'x'", "at position 0, expected metrics., params., tags., attributes. or"),
+        ("datasets.schema = 'x'", "at position 0, expected a dataset key (name, digest, context)"),
+        ("datasets.name > 'x'", "at position 14, operator > is not valid for datasets.name"),
+        ("dataset.name IS NULL", "at position 13, operator IS NULL is not valid for datasets"),
         ("attributes.colour = 'x'", "expected an attribute"),
         ("params. `x` = 'a'", "at position 8, expected a key right after 'params.'"),
         ("params.`` = 'a'", "at position 7, expected a key, got ''"),
@@ -123,6 +131,8 @@ def test_parses_order_by_entries() -> None:
     )
     with pytest.raises(InvalidArgument, match=r"order_by\[1\]: at position 10, expected ASC"):
         parse_order_by(["run_id", "params.lr sideways"])
+    with pytest.raises(InvalidArgument, match=r"runs cannot be ordered by datasets\.digest"):
+        parse_order_by(["datasets.digest"])
 
 
 def test_user_values_never_enter_the_sql_text() -> None:
