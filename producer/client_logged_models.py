@@ -183,7 +183,8 @@ class LoggedModelsMixin(ExperimentsMixin):
         datasets: Sequence[Mapping[str, Any]] | None = None,
     ) -> PagedList[LoggedModel]:
         """Models of the experiments, newest first unless ``order_by``; ``filter_string``
-        as MLflow's (name, model_type, status, source_run_id, tags.<key>). ``order_by``
+        as MLflow's (name, model_type, status, source_run_id, tags.<key>, params.<key>,
+        metrics.<key> compared with a number, on ``datasets`` when given). ``order_by``
         and ``datasets`` as MlflowClient's: ``{"field_name": "metrics.acc", "ascending":
         False, "dataset_name": ...}`` and ``{"dataset_name": ..., "dataset_digest": ...}``."""
         self._sync()

@@ -31,19 +31,27 @@ class FilterTarget:
     `attributes` maps each lower-case attribute name to the column it reads;
     `tag_exists` is the subquery "the entity has the tag whose key is %s", with its
     tag table aliased `t` (a value test is appended as `AND t.value <op> %s`);
-    `fields` names the accepted fields in error messages.
+    `fields` names the accepted fields in error messages. A target with
+    `param_exists` (alias `p`) takes `params.<key>` as it takes tags; one with
+    `metric_exists` (alias `x`, its key then `metric_args` bound) takes
+    `metrics.<key> <op> <number>` (= != < <= > >=): some value of the metric compares.
     """
 
     attributes: Mapping[str, sql.Composable]
     tag_exists: sql.Composable
     fields: str
+    param_exists: sql.Composable | None = None
+    metric_exists: sql.Composable | None = None
+    metric_args: tuple[Any, ...] = ()
 
 
 _OPERATORS = {"=": "=", "!=": "<>", "<>": "<>", "LIKE": "LIKE", "ILIKE": "ILIKE"}
+_COMPARISONS = {"=": "=", "!=": "<>", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _ATTRIBUTE_PREFIXES = ("attributes.", "attribute.")
 _TOKEN = re.compile(
     r"\s*(?:(?P<string>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
-    r"|(?P<op>!=|<>|=)"
+    r"|(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+    r"|(?P<op>!=|<>|<=|>=|=|<|>)"
     r"|(?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.(?:`[^`]+`|[A-Za-z0-9_.\-/]+))?))"
 )
 
@@ -91,6 +99,11 @@ def parse_filter(text: str, target: FilterTarget) -> tuple[list[sql.Composable],
             i += _null_test(tokens, i, len(text), target, clauses, args)
             i = _after_clause(tokens, i, len(text))
             continue
+        metric = _prefixed_key(field, ("metric", "metrics"))
+        if metric is not None and target.metric_exists is not None:
+            clauses.append(_metric_clause(metric, tokens[i + 1 : i + 3], target, args))
+            i = _after_clause(tokens, i + 3, len(text))
+            continue
         operator = _OPERATORS.get(op.upper()) if k2 in ("op", "ident") else None
         if operator is None:
             raise InvalidArgument(
@@ -116,12 +129,41 @@ def _after_clause(tokens: Tokens, i: int, end: int) -> int:
     return i
 
 
-def _tag_key(field: str) -> str | None:
-    """The key of `tags.<key>` (backticks removed), or None for any other field."""
+def _prefixed_key(field: str, prefixes: tuple[str, ...]) -> str | None:
+    """The key of `<prefix>.<key>` (backticks removed), or None for any other field."""
     prefix, _, key = field.partition(".")
-    if prefix.lower() not in ("tag", "tags") or not key:
+    if prefix.lower() not in prefixes or not key:
         return None
     return key[1:-1] if key.startswith("`") else key
+
+
+def _tag_key(field: str) -> str | None:
+    return _prefixed_key(field, ("tag", "tags"))
+
+
+def _metric_clause(key: str, rest: Tokens, target: FilterTarget, args: list[Any]) -> sql.Composable:
+    """`metrics.<key> <op> <number>`: the entity has a value of the metric that compares."""
+    (k2, op, p2), (k3, value, p3) = rest
+    operator = _COMPARISONS.get(op) if k2 == "op" else None
+    if operator is None:
+        raise InvalidArgument(
+            f"invalid filter at position {p2}: expected one of = != < <= > >=, got {op!r}"
+        )
+    if k3 != "number":
+        raise InvalidArgument(f"invalid filter at position {p3}: expected a number")
+    assert target.metric_exists is not None
+    args += [key, *target.metric_args, float(value)]
+    return sql.SQL("EXISTS ({} AND x.value {} %s)").format(target.metric_exists, sql.SQL(operator))
+
+
+def clause_fields(text: str) -> list[str]:
+    """The field each clause of a (valid) filter tests, in order."""
+    tokens = _tokens(text)
+    return [
+        word
+        for n, (kind, word, _) in enumerate(tokens)
+        if kind == "ident" and (n == 0 or tokens[n - 1][1].upper() == "AND")
+    ]
 
 
 def _null_test(
@@ -163,6 +205,10 @@ def _clause(
     if key is not None:
         args.append(key)
         return sql.SQL("EXISTS ({} AND t.value {} %s)").format(target.tag_exists, op)
+    param = _prefixed_key(field, ("param", "params"))
+    if param is not None and target.param_exists is not None:
+        args.append(param)
+        return sql.SQL("EXISTS ({} AND p.value {} %s)").format(target.param_exists, op)
     raise InvalidArgument(
         f"invalid filter at position {at}: unknown field {field!r} ({target.fields})"
     )

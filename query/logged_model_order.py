@@ -11,8 +11,8 @@ dataset when the order names one. Missing values (no such metric; no model type,
 source run or status message) sort last in either direction. Ties are broken as MLflow
 does: by creation time, newest first, unless an order names it, then by model id.
 
-`datasets` keeps the models with a metric point on one of the datasets (a name, and a
-digest unless it is empty).
+`dataset_match` is the condition "a metric point is on one of the search's datasets"
+(a name, and a digest unless it is empty) that `logged_model_filter` applies.
 """
 
 from __future__ import annotations
@@ -123,20 +123,22 @@ def order_sql(orders: Sequence[ModelOrder]) -> OrderSql:
     return OrderSql(sql.SQL(" ").join(joins), join_args, sql.SQL(", ").join(keys))
 
 
-def datasets_condition(datasets: Sequence[DatasetFilter]) -> tuple[sql.Composable, list[Any]]:
-    """The condition "the model has a metric point on one of `datasets`" and its arguments."""
+def dataset_match(
+    alias: str, datasets: Sequence[DatasetFilter]
+) -> tuple[sql.Composable, list[Any]]:
+    """The condition "metric point `alias` is on one of `datasets`" and its arguments."""
+    point = sql.Identifier(alias)
     alternatives: list[sql.Composable] = []
     args: list[Any] = []
     for dataset in datasets:
         if not dataset.dataset_name:
             raise InvalidArgument("`dataset_name` in the `datasets` clause must be specified.")
         if dataset.dataset_digest:
-            alternatives.append(sql.SQL("(d.dataset_name = %s AND d.dataset_digest = %s)"))
+            alternatives.append(
+                sql.SQL("({0}.dataset_name = %s AND {0}.dataset_digest = %s)").format(point)
+            )
             args += [dataset.dataset_name, dataset.dataset_digest]
         else:
-            alternatives.append(sql.SQL("d.dataset_name = %s"))
+            alternatives.append(sql.SQL("{}.dataset_name = %s").format(point))
             args.append(dataset.dataset_name)
-    condition = sql.SQL(
-        "EXISTS (SELECT 1 FROM logged_model_metrics d WHERE d.model_id = m.model_id AND ({}))"
-    ).format(sql.SQL(" OR ").join(alternatives))
-    return condition, args
+    return sql.SQL("({})").format(sql.SQL(" OR ").join(alternatives)), args

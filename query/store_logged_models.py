@@ -140,7 +140,7 @@ def search_logged_models(
     """A page of the active models of these experiments that match the filter and have a
     metric on one of `datasets` (when given), in `orders` (newest first when none), and
     the token of the next page ('' after the last)."""
-    clauses, args = logged_model_filter.parse_filter(filter_text)
+    clauses, args = logged_model_filter.parse_filter(filter_text, datasets)
     experiments = sorted(set(experiment_ids))
     order = logged_model_order.order_sql(orders)
     conditions = [
@@ -149,10 +149,6 @@ def search_logged_models(
         *clauses,
     ]
     values: list[Any] = [*order.join_args, experiments, *args]
-    if datasets:
-        condition, dataset_args = logged_model_order.datasets_condition(datasets)
-        conditions.append(condition)
-        values += dataset_args
     scope = search_scope(experiments, filter_text, orders, datasets)
     offset = 0
     if orders:  # any order but the default pages by offset

@@ -149,6 +149,10 @@ def test_search_logged_models_in_mlflows_orders_datasets_and_pages(guide_uri: st
     on_test = {**by_accuracy, "dataset_name": "test"}
     assert names(order_by=[on_test]) == ["c", "a", "b", "d"]
     assert names(datasets=[{"dataset_name": "test"}], order_by=[on_test]) == ["c", "a", "b"]
+    alphabetical = [{"field_name": "name"}]
+    assert names(filter_string="metrics.acc > 0.75", order_by=alphabetical) == ["a", "c"]
+    assert names(filter_string="metrics.acc < 0.5") == ["c"]  # any point: c's 0.1
+    assert names(filter_string="metrics.acc < 0.5", datasets=[{"dataset_name": "test"}]) == []
     oldest_first = mlflow.search_logged_models(
         [experiment_id], order_by=[{"field_name": "creation_time"}], output_format="list"
     )

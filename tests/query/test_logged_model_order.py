@@ -107,6 +107,16 @@ def test_datasets_keep_models_with_a_metric_on_one_of_them(
     assert kept(*either) == ["m-2"]
     assert kept(Dataset(dataset_name="train")) == []
 
+    def matching(text: str, *datasets: Dataset) -> list[str]:
+        return ids(search(stub, "e1", filter=text, datasets=list(datasets)))
+
+    assert matching("metrics.acc >= 0.8") == ["m-2", "m-1"]
+    assert matching("metrics.acc >= 0.8", Dataset(dataset_name="test", dataset_digest="d2")) == [
+        "m-2"
+    ]
+    assert matching("metrics.acc < 0.75", Dataset(dataset_name="test")) == []  # m-3: no dataset
+    assert matching("metrics.acc < 0.75") == ["m-3"]
+
 
 def test_ordered_pages_follow_the_order_with_a_token_bound_to_it(
     pg: psycopg.Connection[Any], stub: query_pb2_grpc.QueryServiceStub

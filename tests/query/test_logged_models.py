@@ -178,8 +178,8 @@ def test_search_errors_name_the_problem(
         experiment_ids=["e1"], max_results=1001
     )
     assert "max_results must not be negative" in error(experiment_ids=["e1"], max_results=-1)
-    bad_filter = error(experiment_ids=["e1"], filter="params.alpha = '1'")
-    assert bad_filter.startswith("invalid filter at position 0: unknown field 'params.alpha'")
+    bad_filter = error(experiment_ids=["e1"], filter="runs.alpha = '1'")
+    assert bad_filter.startswith("invalid filter at position 0: unknown field 'runs.alpha'")
     assert "expected AND" in error(experiment_ids=["e1"], filter="name = 'a' OR name = 'b'")
     assert "invalid page_token" in error(experiment_ids=["e1"], page_token="garbage!")
     foreign = paging.run_offset_token(3, search_scope(["e1"], ""))

@@ -224,7 +224,8 @@ class SearchLoggedModelsRequest(_message.Message):
     DATASETS_FIELD_NUMBER: _builtins.int
     filter: _builtins.str
     """MLflow's filter: clauses joined by AND over name, model_id, model_type, status,
-    source_run_id (= != LIKE ILIKE and a quoted string) and tags.<key> (also IS [NOT] NULL).
+    source_run_id, params.<key> (= != LIKE ILIKE and a quoted string), tags.<key> (also
+    IS [NOT] NULL) and metrics.<key> (= != < <= > >= and a number: some point compares).
     """
     max_results: _builtins.int
     """At most this many models (default 100, at most 1000); newest first unless order_by."""
@@ -239,7 +240,9 @@ class SearchLoggedModelsRequest(_message.Message):
 
     @_builtins.property
     def datasets(self) -> _containers.RepeatedCompositeFieldContainer[Global___LoggedModelDataset]:
-        """Only models with a metric point on one of these datasets."""
+        """metrics.<key> clauses compare only points on these datasets; without such a clause,
+        only models with a metric point on one of them are listed.
+        """
 
     def __init__(
         self,
