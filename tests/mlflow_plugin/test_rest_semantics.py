@@ -545,6 +545,16 @@ def test_dataset_inputs_and_their_summaries(served: Served, client: MlflowClient
         },
         {"experiment_id": experiment_id, "name": "name2", "digest": "digest2"},
     ]
+    data = _graphql(
+        served,
+        f'mutation q {{ mlflowSearchDatasets(input: {{experimentIds: ["{experiment_id}"]}}) '
+        "{ datasetSummaries { name digest context } } }",
+    )
+    found = data["mlflowSearchDatasets"]["datasetSummaries"]
+    assert sorted((d["name"], d["digest"], d["context"]) for d in found) == [
+        ("name1", "digest1", "training"),
+        ("name2", "digest2", ""),
+    ]
 
 
 # --- artifacts -----------------------------------------------------------------------------
