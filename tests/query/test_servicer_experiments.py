@@ -9,7 +9,7 @@ import grpc
 import psycopg
 
 from tests.query.expect import rpc_error
-from tests.query.rows import insert_experiment
+from tests.query.rows import insert_experiment, insert_run
 from tracklog.query import paging
 from tracklog.query.records import RunCursor
 from tracklog.v1 import query_pb2, query_pb2_grpc
@@ -87,3 +87,43 @@ def test_list_experiments_errors(
     runs_token = paging.run_token(RunCursor(T0, "r"), "")
     foreign = query_pb2.ListExperimentsRequest(page_token=runs_token)
     assert "does not come from the experiments listing" in rpc_error(call, foreign, INVALID)
+
+
+def test_search_datasets_lists_each_dataset_a_run_of_the_experiments_used_once(
+    pg: psycopg.Connection[Any], stub: query_pb2_grpc.QueryServiceStub
+) -> None:
+    insert_experiment(pg, "e1", "with-data", T0)
+    insert_experiment(pg, "e2", "other", T0)
+    for run_id, experiment_id in (("r1", "e1"), ("r2", "e1"), ("r3", "e2")):
+        insert_run(pg, run_id, experiment_id)
+    pg.execute("UPDATE runs SET lifecycle_stage = 'deleted' WHERE run_id = 'r2'")
+    inputs = [
+        ("r1", "train", "d1", "training"),
+        ("r1", "eval", "d2", ""),
+        ("r2", "train", "d1", "training"),  # the same summary from another (deleted) run
+        ("r2", "train", "d9", "validation"),
+        ("r3", "elsewhere", "d3", "training"),
+    ]
+    for row in inputs:
+        pg.execute(
+            "INSERT INTO run_inputs (run_id, dataset_name, dataset_digest, context)"
+            " VALUES (%s, %s, %s, %s)",
+            row,
+        )
+
+    def summaries(*experiment_ids: str) -> list[tuple[str, str, str, str]]:
+        request = query_pb2.SearchDatasetsRequest(experiment_ids=experiment_ids)
+        reply = stub.SearchDatasets(request)
+        return [(s.experiment_id, s.name, s.digest, s.context) for s in reply.dataset_summaries]
+
+    assert summaries("e1") == [
+        ("e1", "eval", "d2", ""),
+        ("e1", "train", "d1", "training"),
+        ("e1", "train", "d9", "validation"),
+    ]
+    assert [s[1] for s in summaries("e1", "e2")] == ["eval", "train", "train", "elsewhere"]
+    assert summaries("nothing-here") == []
+    none = query_pb2.SearchDatasetsRequest()
+    assert "experiment_ids" in rpc_error(stub.SearchDatasets, none, INVALID)
+    many = query_pb2.SearchDatasetsRequest(experiment_ids=[str(i) for i in range(101)])
+    assert "experiment_ids" in rpc_error(stub.SearchDatasets, many, INVALID)
