@@ -304,3 +304,27 @@ def test_the_registry_pages_show_the_models_versions_stage_and_alias(
     assert "Production" in _row(page, "Version 1", shots)
     assert "Production" not in _row(page, "Version 2", shots)
     page.screenshot(path=shots / "model-stages.png")
+
+
+def test_an_experiments_genai_pages_render_empty_not_as_errors(
+    served: Served, page: Any, shots: Path
+) -> None:
+    """MLflow 3.17's UI opens an experiment on its GenAI overview, and has tabs for traces,
+    evaluation datasets and judges: Tracklog has none of those, and says so as an empty
+    page, not as "Failed to load chart data" or "Internal server error"."""
+    experiment = f"{served.url}/#/experiments/{served.experiment_id}"
+    _open(page, experiment, "No data available for the selected time range", shots=shots)
+    assert "/overview" in page.url
+    page.screenshot(path=shots / "experiment-overview.png")
+    for tab, shown in (("datasets", "Create dataset"), ("judges", "Judges")):
+        with page.expect_response(
+            lambda reply, tab=tab: (
+                ("/datasets/search" if tab == "datasets" else "/scorers/list") in reply.url
+            ),
+            timeout=WAIT_MS,
+        ) as caught:
+            _open(page, f"{experiment}/{tab}", shown, shots=shots)
+        assert caught.value.status == 200, caught.value.text()
+        page.screenshot(path=shots / f"experiment-{tab}.png")
+    body = page.inner_text("body")
+    assert "Internal server error" not in body and "Failed to load" not in body
