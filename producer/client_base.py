@@ -58,7 +58,7 @@ class ClientBase:
         try:
             return method(request, timeout=self._timeout)
         except grpc.RpcError as error:
-            raise from_rpc(error) from error
+            raise from_rpc(error, self.query_addr) from error
 
     def _sync(self) -> None:
         """Wait until everything this process's session wrote is readable (nothing to wait

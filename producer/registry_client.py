@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import grpc
 
 from tracklog.client_base import ClientBase
+from tracklog.client_errors import unreachable, unreachable_message
 from tracklog.registry import errors, uris
 from tracklog.registry_entities import AuditEntry, ModelVersion, PagedList, RegisteredModel
 from tracklog.session import Session
@@ -42,6 +43,8 @@ class RegistryMixin(ClientBase):
         except grpc.RpcError as error:
             code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
             details = error.details() if isinstance(error, grpc.Call) else str(error)
+            if code == grpc.StatusCode.UNAVAILABLE and unreachable(details or ""):
+                details = unreachable_message(self.query_addr, details or "")
             raise errors.from_code(code.name, details or code.name) from error
 
     # --- registered models ---------------------------------------------------------------
