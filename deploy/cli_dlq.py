@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 
 from tracklog.deploy.cli_models import table
+from tracklog.deploy.reachability import require_kafka
 from tracklog.ingest.dlq import DeadLetter, read_dead_letters
 from tracklog.ingest.dlq_replay import replay
 from tracklog.settings import Settings
@@ -57,7 +58,9 @@ def _position(text: str) -> tuple[int, int]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    dlq = read_dead_letters(Settings.from_env().kafka)
+    kafka = Settings.from_env().kafka
+    require_kafka(kafka)
+    dlq = read_dead_letters(kafka)
     letters = [letter for letter in dlq.letters if letter.matches(args.reason)]
     if args.limit is not None:
         letters = letters[: args.limit]
@@ -83,8 +86,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    require_kafka(settings.kafka)
     report = replay(
-        Settings.from_env(),
+        settings,
         reason=args.reason,
         positions=set(args.offset) if args.offset else None,
         dry_run=args.dry_run,

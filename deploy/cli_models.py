@@ -7,7 +7,6 @@ import argparse
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from tracklog.registry.errors import RegistryError
 from tracklog.registry_client import RegistryClient
 
 
@@ -65,12 +64,8 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run a `models` subcommand; a registry error prints its message and returns 1."""
-    try:
-        return int(args.models_func(args))
-    except RegistryError as error:
-        print(f"error: {error}")
-        return 1
+    """Run a `models` subcommand (failures are explained by `cli_failures`)."""
+    return int(args.models_func(args))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

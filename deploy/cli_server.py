@@ -14,16 +14,13 @@ import subprocess
 import sys
 
 from tracklog.deploy import mlflow_server
+from tracklog.deploy.cli_failures import missing_extra
 from tracklog.settings import Settings
 
 
 def cmd_server(args: argparse.Namespace) -> int:
     if not mlflow_server.available():
-        print(
-            "tracklog server needs MLflow: pip install 'tracklog[mlflow]'",
-            file=sys.stderr,
-        )
-        return 2
+        raise missing_extra("mlflow", "`tracklog server`", "No module named 'mlflow'")
     settings = Settings.from_env()
     artifacts = args.artifacts_destination or settings.artifact_root
     if not artifacts:

@@ -19,6 +19,7 @@ from pathlib import Path
 from kafka import KafkaProducer
 
 from tracklog.deploy.cli_models import table
+from tracklog.deploy.reachability import require_kafka
 from tracklog.settings import Settings, SpoolSettings
 from tracklog.spool import spool_target
 from tracklog.spool_quarantine import QuarantinedRecord, listing, mark_resent, read
@@ -95,6 +96,7 @@ def cmd_resend(args: argparse.Namespace) -> int:
             "to the configured one"
         )
         return 1
+    require_kafka(settings.kafka)
     producer = KafkaProducer(
         **settings.kafka.client_options(),
         client_id="tracklog-spool-resend",

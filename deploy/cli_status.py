@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tracklog.deploy.cli_failures import CliFailure, ExitCode
 from tracklog.ingest.metrics import PREFIX
 from tracklog.settings import Settings
 
@@ -26,6 +26,10 @@ SCRAPE_TIMEOUT_SECONDS = 5.0
 
 class StatusError(Exception):
     """The endpoint did not answer, or did not answer like an ingest worker."""
+
+
+class WorkerUnreachable(StatusError):
+    """Nothing answered at the metrics address."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +151,8 @@ def scrape(address: str, timeout: float = SCRAPE_TIMEOUT_SECONDS) -> WorkerStatu
             text = response.read().decode("utf-8")
     except (OSError, ValueError) as exc:  # URLError, HTTPError, refused, timeout, bad URL
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        raise StatusError(f"no answer from the ingest worker's metrics at {url}: {reason}") from exc
+        message = f"no answer from the ingest worker's metrics at {url}: {reason}"
+        raise WorkerUnreachable(message) from exc
     try:
         return parse_status(text)
     except (ValueError, KeyError) as exc:
@@ -189,9 +194,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     address = args.metrics_addr or Settings.from_env().metrics_addr or DEFAULT_METRICS_ADDR
     try:
         status = scrape(address)
+    except WorkerUnreachable as exc:
+        raise CliFailure(
+            ExitCode.UNREACHABLE,
+            str(exc),
+            "start the stack with `tracklog up`, or pass --metrics-addr / set "
+            "TRACKLOG_METRICS_ADDR to where the worker serves metrics",
+        ) from exc
     except StatusError as exc:
-        print(f"tracklog status: {exc}", file=sys.stderr)
-        return 2
+        raise CliFailure(ExitCode.FAILED, str(exc), "is --metrics-addr a worker's?") from exc
     print(as_json(status, address) if args.json else render(status, address))
     return 0
 

@@ -7,11 +7,8 @@ import argparse
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import grpc
-
 from tracklog.client import TracklogClient
 from tracklog.client_entities import Run
-from tracklog.client_errors import TracklogError
 from tracklog.deploy.cli_models import table
 
 
@@ -120,16 +117,8 @@ def cmd_experiments_list(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run a `runs` / `experiments` subcommand; a service error prints it and returns 1."""
-    try:
-        return int(args.tracking_func(args))
-    except TracklogError as error:
-        print(f"error: {error}")
-        return 1
-    except grpc.RpcError as error:
-        details = error.details() if isinstance(error, grpc.Call) else str(error)
-        print(f"error: {details}")
-        return 1
+    """Run a `runs` / `experiments` subcommand (failures are explained by `cli_failures`)."""
+    return int(args.tracking_func(args))
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

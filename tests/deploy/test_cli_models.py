@@ -57,5 +57,5 @@ def test_models_list_and_versions_print_tables(
         assert rows[2] == ["1", "None", "READY", "-", "abc", "runs:/abc/model"]
         assert rows[3] == ["2", "Production", "READY", "champion", "-", "s3://bucket/fraud/2"]
 
-        assert main(["models", "versions", "nope"]) == 1
-        assert "registered model 'nope' not found" in capsys.readouterr().out
+        assert main(["models", "versions", "nope"]) == 4  # NOT_FOUND
+        assert "registered model 'nope' not found" in capsys.readouterr().err

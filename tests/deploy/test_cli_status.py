@@ -77,7 +77,7 @@ def test_status_json(
 
 def test_status_fails_clearly_when_nothing_answers(capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
-    assert main(["status", "--metrics-addr", f"127.0.0.1:{port}"]) == 2
+    assert main(["status", "--metrics-addr", f"127.0.0.1:{port}"]) == 3  # not reachable
     captured = capsys.readouterr()
     assert captured.out == ""
     assert f"no answer from the ingest worker's metrics at http://127.0.0.1:{port}/metrics" in (
@@ -109,7 +109,7 @@ def test_status_refuses_an_endpoint_that_is_not_a_worker(
 ) -> None:
     server, thread = start_http_server(0, addr="127.0.0.1", registry=CollectorRegistry())
     try:
-        assert main(["status", "--metrics-addr", f"127.0.0.1:{server.server_port}"]) == 2
+        assert main(["status", "--metrics-addr", f"127.0.0.1:{server.server_port}"]) == 1
     finally:
         server.shutdown()
         server.server_close()

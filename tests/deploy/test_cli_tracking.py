@@ -61,7 +61,7 @@ def test_runs_and_experiments_commands_print_tables(
         assert "experiment_id" in out and first in out and "acc     0.95" in out
         assert "train" in out and "training" in out
 
-        assert main(["runs", "get", "missing"]) == 1
-        assert "not found" in capsys.readouterr().out
-        assert main(["runs", "search", "--filter", "metrics.acc >"]) == 1
-        assert "error:" in capsys.readouterr().out
+        assert main(["runs", "get", "missing"]) == 4  # NOT_FOUND
+        assert "not found" in capsys.readouterr().err
+        assert main(["runs", "search", "--filter", "metrics.acc >"]) == 2  # INVALID_ARGUMENT
+        assert capsys.readouterr().err.startswith("error: ")
