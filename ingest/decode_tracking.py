@@ -81,6 +81,11 @@ def _dataset_input(envelope: pb.Envelope) -> None:
     check_text("dataset source type", d.source_type, validation.MAX_KEY_LENGTH)
     for what, value in (("source", d.source), ("schema", d.schema), ("profile", d.profile)):
         check_text(f"dataset {what}", value)
+    for tag in d.tags:
+        if not tag.key:
+            raise InvalidTrackingEvent("a dataset input's tag needs a key")
+        check_text("dataset input tag key", tag.key, validation.MAX_KEY_LENGTH)
+        check_text("dataset input tag value", tag.value)
 
 
 EXPERIMENT_VALIDATORS: dict[str, Callable[[pb.Envelope], None]] = {

@@ -77,6 +77,7 @@ class DatasetInputRow:
     source: str
     schema: str
     profile: str
+    tags: tuple[tuple[str, str], ...] = ()  # the input's other tags, in order
 
 
 # applied in log order by tracking_writer.apply, with the logged models' operations
@@ -118,7 +119,15 @@ def project(envelope: pb.Envelope) -> list[TagChange | TrackingOp]:
     if kind == "dataset_input_logged":
         d = envelope.dataset_input_logged
         row = DatasetInputRow(
-            owner, d.name, d.digest, d.context, d.source_type, d.source, d.schema, d.profile
+            owner,
+            d.name,
+            d.digest,
+            d.context,
+            d.source_type,
+            d.source,
+            d.schema,
+            d.profile,
+            tuple((t.key, t.value) for t in d.tags),
         )
         return [row]
     return []

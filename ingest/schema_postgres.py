@@ -261,6 +261,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, model_id)
     );
     """,
+    # 10: a dataset input's tags other than its context ([[key, value], ...] in order)
+    """
+    ALTER TABLE run_inputs ADD COLUMN tags jsonb NOT NULL DEFAULT '[]';
+    """,
 )
 
 _LOCK_KEY = 0x7472_6B6C  # "trkl"

@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from tracklog.ingest import logged_models_writer
 from tracklog.ingest.projector_logged_models import LOGGED_MODEL_OPS
@@ -56,8 +57,8 @@ def apply(conn: Connection, ops: Sequence[tuple[Position, TrackingOp]]) -> list[
         elif isinstance(op, DatasetInputRow):
             conn.execute(
                 "INSERT INTO run_inputs (run_id, dataset_name, dataset_digest, context,"
-                " source_type, source, schema, profile) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT DO NOTHING",
+                " source_type, source, schema, profile, tags)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (
                     op.run_id,
                     op.name,
@@ -67,6 +68,7 @@ def apply(conn: Connection, ops: Sequence[tuple[Position, TrackingOp]]) -> list[
                     op.source,
                     op.schema,
                     op.profile,
+                    Jsonb([list(tag) for tag in op.tags]),
                 ),
             )
     return conflicts

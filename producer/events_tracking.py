@@ -8,6 +8,8 @@ status, the end time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tracklog import validation
 from tracklog.events import timestamp
 from tracklog.v1 import events_pb2 as pb
@@ -80,13 +82,17 @@ def dataset_input_logged(
     schema: str,
     profile: str,
     context: str,
+    tags: Sequence[tuple[str, str]] = (),
 ) -> pb.DatasetInputLogged:
+    """A run's dataset input; `tags` are its tags other than the context, in order."""
     if not name or not digest:
         raise ValueError("a dataset input needs a name and a digest")
     if len(name) > validation.MAX_KEY_LENGTH or len(digest) > 64:
         raise ValueError(
             f"dataset name is at most {validation.MAX_KEY_LENGTH} and digest 64 characters"
         )
+    if any(not key for key, _ in tags):
+        raise ValueError("a dataset input's tag needs a key")
     return pb.DatasetInputLogged(
         name=name,
         digest=digest,
@@ -95,4 +101,5 @@ def dataset_input_logged(
         schema=schema,
         profile=profile,
         context=context,
+        tags=[pb.Tag(key=k, value=v) for k, v in tags],
     )

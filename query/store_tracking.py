@@ -59,8 +59,9 @@ def _with_tags(conn: Connection, rows: list[tuple[Any, ...]]) -> list[Experiment
 def run_inputs(pool: Pool, run_id: str) -> list[tracking_pb2.DatasetInput]:
     with pool.connection() as conn:
         rows = conn.execute(
-            "SELECT dataset_name, dataset_digest, source_type, source, schema, profile, context"
-            " FROM run_inputs WHERE run_id = %s ORDER BY dataset_name, dataset_digest, context",
+            "SELECT dataset_name, dataset_digest, source_type, source, schema, profile, context,"
+            " tags FROM run_inputs WHERE run_id = %s"
+            " ORDER BY dataset_name, dataset_digest, context",
             (run_id,),
         ).fetchall()
     return [
@@ -72,8 +73,9 @@ def run_inputs(pool: Pool, run_id: str) -> list[tracking_pb2.DatasetInput]:
             schema=schema,
             profile=profile,
             context=context,
+            tags=[tracking_pb2.InputTag(key=key, value=value) for key, value in tags],
         )
-        for name, digest, source_type, source, schema, profile, context in rows
+        for name, digest, source_type, source, schema, profile, context, tags in rows
     ]
 
 

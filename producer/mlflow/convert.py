@@ -77,7 +77,10 @@ def dataset_input(message: tracking_pb2.DatasetInput) -> DatasetInput:
         schema=message.schema or None,
         profile=message.profile or None,
     )
-    tags = [InputTag(MLFLOW_DATASET_CONTEXT, message.context)] if message.context else []
+    # as MLflow's log_input orders them: the given tags, then the context
+    tags = [InputTag(t.key, t.value) for t in message.tags]
+    if message.context:
+        tags.append(InputTag(MLFLOW_DATASET_CONTEXT, message.context))
     return DatasetInput(dataset, tags)
 
 

@@ -274,6 +274,7 @@ class TracklogTrackingStore(ExperimentsPart, HistoriesPart, LoggedModelsPart, Un
                     schema=dataset.schema or "",
                     profile=dataset.profile or "",
                     context=context,
+                    tags=[(t.key, t.value) for t in given.tags if t.key != MLFLOW_DATASET_CONTEXT],
                 )
             )
         if payloads:

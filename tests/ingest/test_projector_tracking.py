@@ -86,6 +86,27 @@ def test_each_event_projects_to_its_operations_and_twice_the_same() -> None:
             ],
         ),
         (
+            wrap(
+                "run",
+                events_tracking.dataset_input_logged(
+                    name="eval",
+                    digest="d2",
+                    source_type="code",
+                    source="{}",
+                    schema="",
+                    profile="",
+                    context="",
+                    tags=[("origin", "lab"), ("split", "b")],
+                ),
+            ),
+            [
+                DatasetInputRow(
+                    *("run", "eval", "d2", "", "code", "{}", "", ""),
+                    (("origin", "lab"), ("split", "b")),
+                )
+            ],
+        ),
+        (
             wrap("run", events_tracking.run_status("KILLED", 5)),
             [RunEndRow("run", "KILLED", datetime.fromtimestamp(0.005, UTC))],
         ),

@@ -503,7 +503,7 @@ def test_dataset_inputs_and_their_summaries(served: Served, client: MlflowClient
     experiment_id = client.create_experiment("datasets")
     run_id = client.create_run(experiment_id).info.run_id
     dataset = Dataset(name="name1", digest="digest1", source_type="local", source="source1")
-    training = [InputTag(MLFLOW_DATASET_CONTEXT, "training")]
+    training = [InputTag("foo", "baz"), InputTag(MLFLOW_DATASET_CONTEXT, "training")]
     plain = Dataset(name="name2", digest="digest2", source_type="code", source="source2")
     client.log_inputs(run_id, [DatasetInput(dataset, training), DatasetInput(plain, [])])
 
@@ -515,7 +515,8 @@ def test_dataset_inputs_and_their_summaries(served: Served, client: MlflowClient
         "source1",
     )
     assert [(t.key, t.value) for t in logged["name1"].tags] == [
-        (MLFLOW_DATASET_CONTEXT, "training")
+        ("foo", "baz"),
+        (MLFLOW_DATASET_CONTEXT, "training"),
     ]
     assert logged["name2"].tags == []
 
@@ -841,7 +842,7 @@ def test_fluent_log_input_over_the_server(
     try:
         mlflow.set_experiment("fluent-inputs")
         with mlflow.start_run() as run:
-            mlflow.log_input(dataset, "train")
+            mlflow.log_input(dataset, "train", {"foo": "baz"})
     finally:
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
     inputs = MlflowClient(served.url).get_run(run.info.run_id).inputs
@@ -853,4 +854,7 @@ def test_fluent_log_input_over_the_server(
     columns = json.loads(logged.dataset.schema or "{}")["mlflow_colspec"]
     assert [(c["name"], c["type"]) for c in columns] == [(n, "long") for n in "abc"]
     assert json.loads(logged.dataset.profile or "{}") == {"num_rows": 2, "num_elements": 6}
-    assert [(t.key, t.value) for t in logged.tags] == [(MLFLOW_DATASET_CONTEXT, "train")]
+    assert [(t.key, t.value) for t in logged.tags] == [
+        ("foo", "baz"),
+        (MLFLOW_DATASET_CONTEXT, "train"),
+    ]

@@ -807,6 +807,7 @@ class DatasetInputLogged(_message.Message):
     SCHEMA_FIELD_NUMBER: _builtins.int
     PROFILE_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     digest: _builtins.str
     source_type: _builtins.str
@@ -819,6 +820,10 @@ class DatasetInputLogged(_message.Message):
     """JSON: e.g. {"num_rows": 100, "num_elements": 400}."""
     context: _builtins.str
     """The `mlflow.data.context` tag of the input: "training", "validation", ..."""
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tag]:
+        """The input's other tags (MLflow's InputTag), in the order given."""
+
     def __init__(
         self,
         *,
@@ -829,10 +834,11 @@ class DatasetInputLogged(_message.Message):
         schema: _builtins.str = ...,
         profile: _builtins.str = ...,
         context: _builtins.str = ...,
+        tags: _abc.Iterable[Global___Tag] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "digest", b"digest", "name", b"name", "profile", b"profile", "schema", b"schema", "source", b"source", "source_type", b"source_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "digest", b"digest", "name", b"name", "profile", b"profile", "schema", b"schema", "source", b"source", "source_type", b"source_type", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -133,6 +133,7 @@ class DatasetInput(_message.Message):
     SCHEMA_FIELD_NUMBER: _builtins.int
     PROFILE_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     digest: _builtins.str
     source_type: _builtins.str
@@ -140,6 +141,10 @@ class DatasetInput(_message.Message):
     schema: _builtins.str
     profile: _builtins.str
     context: _builtins.str
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___InputTag]:
+        """The input's other tags, in the order logged (the context is not among them)."""
+
     def __init__(
         self,
         *,
@@ -150,14 +155,37 @@ class DatasetInput(_message.Message):
         schema: _builtins.str = ...,
         profile: _builtins.str = ...,
         context: _builtins.str = ...,
+        tags: _abc.Iterable[Global___InputTag] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "digest", b"digest", "name", b"name", "profile", b"profile", "schema", b"schema", "source", b"source", "source_type", b"source_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "digest", b"digest", "name", b"name", "profile", b"profile", "schema", b"schema", "source", b"source", "source_type", b"source_type", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DatasetInput: _TypeAlias = DatasetInput  # noqa: Y015
+
+@_typing.final
+class InputTag(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    value: _builtins.str
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        value: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InputTag: _TypeAlias = InputTag  # noqa: Y015
 
 @_typing.final
 class GetServiceInfoRequest(_message.Message):
