@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import platform
+import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -39,6 +40,8 @@ def mask_dsn(dsn: str) -> str:
     """A DSN with its password (and any token-like query value) replaced by ***."""
     if not dsn:
         return "(not set)"
+    if "://" not in dsn:  # libpq's key=value form
+        return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", dsn)
     parts = urlsplit(dsn)
     netloc = parts.netloc
     if "@" in netloc:
@@ -51,6 +54,8 @@ def mask_dsn(dsn: str) -> str:
         if p
         for k in [p.split("=", 1)[0]]
     )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return dsn  # nothing secret (urlunsplit would also turn chdb:///x into chdb:/x)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
