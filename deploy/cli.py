@@ -18,8 +18,9 @@ from tracklog.deploy import (
     cli_tracking,
     cli_up,
 )
-from tracklog.deploy.cli_failures import EXIT_CODES_HELP, report
+from tracklog.deploy.cli_failures import EXIT_CODES_HELP, report, require_extra
 from tracklog.deploy.data_dir import tracklog_version
+from tracklog.deploy.reachability import require_kafka, require_query_service
 from tracklog.settings import Settings
 
 VERBOSE_HELP = "debug logging (also kafka-python's and grpc's) and tracebacks"
@@ -43,6 +44,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from tracklog.deploy.demo import run_demo
 
     settings = Settings.from_env()
+    require_extra("demo", "`tracklog demo`", ["sklearn"])
+    require_query_service(settings.query_addr)
+    require_kafka(settings.kafka)
     return 0 if run_demo(settings, settings.query_addr) else 1
 
 

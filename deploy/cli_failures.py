@@ -8,8 +8,11 @@ Commands raise `CliFailure` themselves where they know better than the exception
 from __future__ import annotations
 
 import errno
+import importlib
 import sys
 import traceback
+import warnings
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import TextIO
 
@@ -28,6 +31,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4  # a run, experiment or model that does not exist
     MISSING_EXTRA = 5  # an optional dependency is not installed
     LOCAL_STATE = 6  # the data directory (locked, unusable, newer) or a port taken
+    PERMISSION = 7  # the service refused: not authenticated or not allowed
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -41,6 +45,7 @@ exit codes:
   4  not found: the run, experiment or model does not exist
   5  an optional extra is not installed (the message names the pip install line)
   6  the data directory is locked, unusable or from a newer version, or a port is taken
+  7  permission refused by the service (not authenticated, or not allowed)
 
 -v / --verbose (before or after the command): debug logging and tracebacks.
 `tracklog doctor` prints a report to paste into a bug report."""
@@ -84,6 +89,17 @@ def missing_extra(extra: str, needed_by: str, detail: str) -> CliFailure:
     )
 
 
+def require_extra(extra: str, needed_by: str, modules: Sequence[str]) -> None:
+    """CliFailure (missing extra) unless every one of `modules` imports."""
+    for module in modules:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. platformdirs about XDG_RUNTIME_DIR
+                importlib.import_module(module)
+        except ImportError as error:
+            raise missing_extra(extra, needed_by, str(error)) from error
+
+
 def kafka_unreachable(bootstrap: str, reason: str) -> CliFailure:
     return CliFailure(
         ExitCode.UNREACHABLE,
@@ -116,6 +132,12 @@ def _from_status(code: str, details: str) -> CliFailure:
         )
     if code == "NOT_FOUND":
         return CliFailure(ExitCode.NOT_FOUND, details)
+    if code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
+        return CliFailure(
+            ExitCode.PERMISSION,
+            f"{details} ({code})",
+            "check the credentials this command runs with (`tracklog doctor` shows the set-up)",
+        )
     if code == "INVALID_ARGUMENT":
         return CliFailure(ExitCode.USAGE, details)
     return CliFailure(ExitCode.FAILED, f"{details} ({code})")
@@ -138,10 +160,10 @@ def _from_import(error: ImportError) -> CliFailure | None:
 
 
 def _kafka_failure(error: Exception) -> CliFailure | None:
-    from kafka.errors import KafkaTimeoutError, NoBrokersAvailable
+    from kafka import errors
 
-    if isinstance(error, NoBrokersAvailable) or (
-        isinstance(error, KafkaTimeoutError) and "bootstrap" in str(error)
+    if isinstance(error, errors.KafkaConnectionError) or (
+        isinstance(error, errors.KafkaTimeoutError) and "bootstrap" in str(error)
     ):
         bootstrap = Settings.from_env().kafka.bootstrap_servers
         return kafka_unreachable(bootstrap, type(error).__name__)
@@ -163,6 +185,12 @@ def explain(error: BaseException) -> CliFailure:
         return failure
     if isinstance(error, Exception) and (failure := _kafka_failure(error)) is not None:
         return failure
+    if isinstance(error, ValueError):  # a setting or an input refused with its reason
+        return CliFailure(
+            ExitCode.FAILED,
+            str(error) or type(error).__name__,
+            "`tracklog doctor` shows what is configured; -v prints the traceback",
+        )
     if isinstance(error, PermissionError):
         return CliFailure(
             ExitCode.LOCAL_STATE,
@@ -185,7 +213,10 @@ def report(error: BaseException, verbose: bool, stream: TextIO | None = None) ->
     out = stream if stream is not None else sys.stderr
     if verbose:
         traceback.print_exception(error, file=out)
-    failure = explain(error)
+    try:
+        failure = explain(error)
+    except Exception:  # explaining must not hide the failure
+        failure = CliFailure(ExitCode.FAILED, f"{type(error).__name__}: {error}")
     for line in failure.lines():
         print(line, file=out)
     return int(failure.code)

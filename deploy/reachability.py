@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 
-from tracklog.deploy.cli_failures import kafka_unreachable
+from tracklog.deploy.cli_failures import kafka_unreachable, query_unreachable
 from tracklog.settings import KafkaSettings
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -48,3 +48,10 @@ def require_kafka(kafka: KafkaSettings) -> None:
     reason = kafka_reason(kafka.bootstrap_servers)
     if reason is not None:
         raise kafka_unreachable(kafka.bootstrap_servers, reason)
+
+
+def require_query_service(address: str) -> None:
+    """CliFailure (exit 3) unless something accepts connections at the query address."""
+    reason = unreachable_reason(address)
+    if reason is not None:
+        raise query_unreachable(address, reason)

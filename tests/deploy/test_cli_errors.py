@@ -214,25 +214,35 @@ def test_bad_arguments_keep_argparse_usage(env: dict[str, str]) -> None:
     ]
 
 
-def _not_found(message: str) -> grpc.RpcMethodHandler[bytes, bytes]:
+def _refused(code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler[bytes, bytes]:
     def abort(request: bytes, context: grpc.ServicerContext) -> bytes:
-        context.abort(grpc.StatusCode.NOT_FOUND, message)
+        context.abort(code, message)
 
     return grpc.unary_unary_rpc_method_handler(abort)
 
 
 @pytest.fixture
 def nothing_exists() -> Iterator[str]:
-    """A query service on port 0 that answers NOT_FOUND to the lookups below."""
+    """A query service on port 0 that refuses the calls below."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     server.add_generic_rpc_handlers(
         [
             grpc.method_handlers_generic_handler(
-                "tracklog.v1.QueryService", {"GetRun": _not_found("run 'nope' not found")}
+                "tracklog.v1.QueryService",
+                {
+                    "GetRun": _refused(grpc.StatusCode.NOT_FOUND, "run 'nope' not found"),
+                    "SearchExperiments": _refused(
+                        grpc.StatusCode.PERMISSION_DENIED, "user 'bob' may not read experiments"
+                    ),
+                },
             ),
             grpc.method_handlers_generic_handler(
                 "tracklog.v1.RegistryService",
-                {"GetRegisteredModel": _not_found("registered model 'nope' not found")},
+                {
+                    "GetRegisteredModel": _refused(
+                        grpc.StatusCode.NOT_FOUND, "registered model 'nope' not found"
+                    )
+                },
             ),
         ]
     )
@@ -257,6 +267,35 @@ def test_not_found(
     result = tracklog(command, {**env, "TRACKLOG_QUERY_ADDR": nothing_exists})
     assert result.returncode == 4  # ExitCode.NOT_FOUND
     assert result.stderr.splitlines() == [message]
+
+
+def test_permission_refused(nothing_exists: str, env: dict[str, str]) -> None:
+    result = tracklog(["experiments", "list"], {**env, "TRACKLOG_QUERY_ADDR": nothing_exists})
+    assert result.returncode == 7  # ExitCode.PERMISSION
+    assert result.stderr.splitlines() == [
+        "error: user 'bob' may not read experiments (PERMISSION_DENIED)",
+        "hint: check the credentials this command runs with (`tracklog doctor` shows the set-up)",
+    ]
+
+
+def test_demo_without_the_stack(env: dict[str, str]) -> None:
+    result = tracklog(["demo"], env)
+    assert result.returncode == 3
+    address = env["TRACKLOG_QUERY_ADDR"]
+    assert result.stderr.splitlines() == [
+        f"error: the query service at {address} is not reachable (Connection refused)",
+        QUERY_HINT,
+    ]
+
+
+def test_a_missing_setting_is_one_line(env: dict[str, str]) -> None:
+    env = {k: v for k, v in env.items() if k != "TRACKLOG_POSTGRES_DSN"}
+    result = tracklog(["query"], env)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: no Postgres DSN: set TRACKLOG_POSTGRES_DSN",
+        "hint: `tracklog doctor` shows what is configured; -v prints the traceback",
+    ]
 
 
 def test_help_documents_the_exit_codes(env: dict[str, str]) -> None:
