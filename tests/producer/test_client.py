@@ -97,7 +97,9 @@ def test_experiments_create_rename_tag_delete_restore_and_search(
         assert [e.name for e in second] == ["fraud"] and not second.token
         with pytest.raises(TracklogError) as bad:
             client.search_experiments(filter_string="name = 'x' OR 1=1")
-        assert bad.value.code == "INVALID_ARGUMENT" and "position 14" in str(bad.value)
+        assert bad.value.code == "INVALID_ARGUMENT" and "position 11: expected AND" in str(
+            bad.value
+        )
 
         client.restore_experiment(churn)
         assert client.get_experiment(churn).lifecycle_stage == "active"
