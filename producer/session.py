@@ -99,6 +99,7 @@ class Session:
         if self.spool is not None:
             factory = self.spool.as_factory()
         self._sender = Sender(self._batcher, factory, linger_seconds=linger_seconds)
+        self._bootstrap = kafka.bootstrap_servers  # named when a flush times out
         self._lock = threading.Lock()
         self._live: dict[str, dict[str, str]] = {}  # live run id -> params logged so far
         self._ended: set[str] = set()
@@ -383,7 +384,11 @@ class Session:
         TimeoutError when not everything was acknowledged in time or a send was lost."""
         token = self.flush(timeout)
         if not token:
-            raise TimeoutError(f"not everything logged was acknowledged within {timeout}s")
+            raise TimeoutError(
+                f"not everything logged was acknowledged by Kafka at {self._bootstrap} within "
+                f"{timeout}s; is it reachable (TRACKLOG_KAFKA_BOOTSTRAP)? Unsent events are "
+                "kept and sent once it is"
+            )
         return str(token)
 
     def emit(

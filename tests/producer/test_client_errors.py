@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tracklog import TracklogClient
+from tracklog import Session, TracklogClient
 from tracklog.client_errors import TracklogError
 from tracklog.deploy.broker import free_port
 from tracklog.registry.errors import Unavailable
 from tracklog.registry_client import RegistryClient
+from tracklog.settings import KafkaSettings, SpoolSettings
 
 
 def expected_message(address: str) -> str:
@@ -39,6 +40,26 @@ def test_a_registry_read_names_the_address_and_the_hint() -> None:
     with RegistryClient(address) as client, pytest.raises(Unavailable) as caught:
         client.get_registered_model("fraud")
     assert str(caught.value) == expected_message(address)
+
+
+def test_a_read_after_writes_kafka_did_not_take_names_kafka(tmp_path: Path) -> None:
+    bootstrap = f"127.0.0.1:{free_port()}"
+    session = Session(
+        KafkaSettings(bootstrap_servers=bootstrap), spool=SpoolSettings(tmp_path / "spool")
+    )
+    try:
+        client = TracklogClient(f"127.0.0.1:{free_port()}", session=session, wait_timeout=1.0)
+        run_id = "0" * 32
+        client.log_metric(run_id, "loss", 0.5)
+        with client, pytest.raises(TracklogError) as caught:
+            client.get_run(run_id)  # read-your-writes: waits for Kafka first
+    finally:
+        session.close(0.5)
+    assert caught.value.code == "DEADLINE_EXCEEDED"
+    assert str(caught.value) == (
+        f"not everything logged was acknowledged by Kafka at {bootstrap} within 1.0s; is it "
+        "reachable (TRACKLOG_KAFKA_BOOTSTRAP)? Unsent events are kept and sent once it is"
+    )
 
 
 def test_logging_goes_on_and_warns_once_that_events_are_spooled(tmp_path: Path) -> None:
