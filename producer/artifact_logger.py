@@ -28,6 +28,7 @@ from tracklog import artifact_content, events
 from tracklog.artifact_store import (
     FileInfo,
     StoredFile,
+    experiment_root,
     join,
     join_uri,
     normalize_root,
@@ -92,7 +93,7 @@ class ArtifactLogger:
         if artifact_location is not None:
             if not artifact_location.strip() or "\x00" in artifact_location:
                 raise ValueError(f"invalid artifact_location {artifact_location!r}")
-            location = normalize_root(artifact_location)
+            location = experiment_root(artifact_location)
             with self._known.lock:
                 self._known.locations[experiment_id] = location
             return location

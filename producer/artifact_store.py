@@ -107,6 +107,14 @@ def normalize_root(root: str) -> str:
     return root.rstrip("/")
 
 
+def experiment_root(location: str) -> str:
+    """An experiment's given location as MLflow's stores keep it: a plain path made absolute
+    (still a path), a URI as `normalize_root` gives it."""
+    if _scheme(location) == "":
+        return str(Path(location).resolve())
+    return normalize_root(location)
+
+
 def local_path_of(uri: str) -> Path:
     """The directory a ``file://`` URI or plain path names."""
     if _scheme(uri) == "file":

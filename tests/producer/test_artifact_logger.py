@@ -53,9 +53,10 @@ def test_layout_default_and_per_experiment(
         env.aggregate_id: env.experiment_created for _, env in payloads(sink, "experiment_created")
     }
     assert created[default.experiment_id].artifact_location == f"{root}/{default.experiment_id}"
-    assert created[custom.experiment_id].artifact_location == (tmp_path / "custom").as_uri()
+    # a plain path stays a path, made absolute (as MLflow's stores keep it)
+    assert created[custom.experiment_id].artifact_location == str(tmp_path / "custom")
     started = {key: env.run_started.artifact_uri for key, env in payloads(sink, "run_started")}
-    assert started[placed.run_id] == f"{(tmp_path / 'custom').as_uri()}/{placed.run_id}/artifacts"
+    assert started[placed.run_id] == f"{tmp_path / 'custom'}/{placed.run_id}/artifacts"
     assert started[stranger.run_id] == f"{root}/unknown0/{stranger.run_id}/artifacts"
     assert (tmp_path / "custom" / placed.run_id / "artifacts" / "x.txt").read_text() == "x"
 

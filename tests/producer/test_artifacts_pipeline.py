@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tracklog import FileInfo, Session
-from tracklog.artifact_store import join_uri, normalize_root
+from tracklog.artifact_store import experiment_root, join_uri, normalize_root
 from tracklog.client_artifacts import ArtifactsMixin
 from tracklog.settings import Settings
 from tracklog.v1 import query_pb2_grpc
@@ -129,7 +129,7 @@ def test_artifacts_round_trip_and_projection(
     with session.start_run() as placed:
         session.artifacts.log_text("placed", "where.txt")
         placed_uri = session.artifacts.get_artifact_uri()
-    assert placed_uri == f"{normalize_root(custom_location)}/{placed.run_id}/artifacts"
+    assert placed_uri == f"{experiment_root(custom_location)}/{placed.run_id}/artifacts"
     assert session.artifacts.list_artifacts(run_id=placed.run_id) == [
         FileInfo("where.txt", False, 6)
     ]
@@ -148,7 +148,7 @@ def test_artifacts_round_trip_and_projection(
                 "SELECT artifact_location FROM experiments WHERE experiment_id = %s",
                 (custom.experiment_id,),
             ).fetchone()
-        assert row == (normalize_root(custom_location),)
+        assert row == (experiment_root(custom_location),)
         projected = stored_artifacts(settings.postgres_dsn, run.run_id)
         for path, digest in local.items():
             assert projected[path] == ((everything / path).stat().st_size, digest)
