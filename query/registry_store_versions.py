@@ -75,37 +75,15 @@ def versions_where(
     ):
         aliases[(model_id, version)].append(alias)
     found = []
-    for (
-        model_id,
-        name,
-        version,
-        created,
-        updated,
-        user,
-        stage,
-        text,
-        source,
-        run,
-        st,
-        msg,
-        lm,
-    ) in rows:
+    for model_id, name, version, *fields, logged_model_id in rows:
         key = (model_id, version)
         record = VersionRecord(
             name,
             int(version),
-            created,
-            updated,
-            user,
-            stage,
-            text,
-            source,
-            run,
-            st,
-            msg,
+            *fields,  # creation time .. status message, in VersionRecord's order
             tags=tuple(tags[key]),
             aliases=tuple(aliases[key]),
-            logged_model_id=lm,
+            logged_model_id=logged_model_id,
         )
         found.append((str(model_id), record))
     return found
