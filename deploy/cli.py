@@ -29,7 +29,9 @@ VERBOSE_HELP = "debug logging (also kafka-python's and grpc's) and tracebacks"
 def cmd_ingest(args: argparse.Namespace) -> int:
     from tracklog.ingest.worker import run_worker
 
-    run_worker(Settings.from_env())
+    settings = Settings.from_env()
+    require_kafka(settings.kafka)  # at start: one line rather than retrying in silence
+    run_worker(settings)
     return 0
 
 
@@ -90,22 +92,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 QUIET_LOGGERS = ("kafka", "grpc")  # their connection errors: -v shows them
+# long-running services keep kafka-python's and grpc's warnings in their logs, as operators expect
+SERVICE_COMMANDS = frozenset({"up", "ingest", "query"})
 
 
-def configure_logging(verbose: bool) -> None:
+def configure_logging(verbose: bool, service: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet = logging.WARNING if service else logging.CRITICAL + 1
     for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.CRITICAL + 1)
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else quiet)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)  # bad arguments: usage and exit 2
     args.argv = argv
-    configure_logging(args.verbose)
+    configure_logging(args.verbose, service=args.command in SERVICE_COMMANDS)
     try:
         return int(args.func(args))
     except (Exception, KeyboardInterrupt) as error:

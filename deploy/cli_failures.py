@@ -197,6 +197,12 @@ def explain(error: BaseException) -> CliFailure:
             f"permission denied: {error.filename or error}",
             "run as a user who may read and write it, or choose another path",
         )
+    if isinstance(error, RuntimeError) and "Failed to bind to address" in str(error):  # grpc
+        return CliFailure(
+            ExitCode.LOCAL_STATE,
+            f"the query service cannot listen: {str(error).split(';')[0]} (a port taken?)",
+            "stop what listens there, or set TRACKLOG_QUERY_ADDR to a free host:port",
+        )
     if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
         return CliFailure(
             ExitCode.LOCAL_STATE, f"a port is taken ({error})", "stop what uses it, or use another"

@@ -105,6 +105,36 @@ def test_kafka_not_reachable(env: dict[str, str]) -> None:
     ]
 
 
+def test_ingest_without_kafka(env: dict[str, str]) -> None:
+    result = tracklog(["ingest"], env)
+    assert result.returncode == 3
+    bootstrap = env["TRACKLOG_KAFKA_BOOTSTRAP"]
+    assert result.stderr.splitlines()[0] == (
+        f"error: Kafka is not reachable at {bootstrap} (Connection refused)"
+    )
+
+
+def test_query_service_port_taken(tmp_path: Path, env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        env = {
+            **env,
+            "TRACKLOG_QUERY_ADDR": address,
+            "TRACKLOG_POSTGRES_DSN": f"postgresql://tracklog@127.0.0.1:{free_port()}/tracklog",
+            "TRACKLOG_CLICKHOUSE_DSN": f"chdb://{tmp_path / 'chdb'}",
+        }
+        result = tracklog(["query"], env)
+    assert result.returncode == 6
+    # a service: its own log lines (the pool, grpc's core) may come first
+    assert result.stderr.splitlines()[-2:] == [
+        f"error: the query service cannot listen: Failed to bind to address {address} "
+        "(a port taken?)",
+        "hint: stop what listens there, or set TRACKLOG_QUERY_ADDR to a free host:port",
+    ]
+
+
 def test_worker_metrics_not_reachable(env: dict[str, str]) -> None:
     result = tracklog(["status"], env)
     assert result.returncode == 3
