@@ -109,6 +109,12 @@ def kafka_unreachable(bootstrap: str, reason: str) -> CliFailure:
 
 
 def query_unreachable(address: str, reason: str) -> CliFailure:
+    if not address.rpartition(":")[2].isdigit():
+        return CliFailure(
+            ExitCode.UNREACHABLE,
+            f"TRACKLOG_QUERY_ADDR={address} names no port ({reason})",
+            "set it to host:port, e.g. 127.0.0.1:50051 (what `tracklog up` prints)",
+        )
     return CliFailure(
         ExitCode.UNREACHABLE,
         f"the query service at {address} is not reachable ({reason})",
@@ -118,7 +124,7 @@ def query_unreachable(address: str, reason: str) -> CliFailure:
 
 
 def _last_reason(details: str) -> str:
-    return details.rsplit(": ", 1)[-1].strip() or details
+    return details.rsplit(": ", 1)[-1].strip().rstrip("]") or details
 
 
 def _from_status(code: str, details: str) -> CliFailure:

@@ -74,6 +74,17 @@ def test_query_service_not_running(command: list[str], env: dict[str, str]) -> N
     assert result.stdout == ""
 
 
+def test_query_addr_without_a_port(env: dict[str, str]) -> None:
+    result = tracklog(["runs", "search"], {**env, "TRACKLOG_QUERY_ADDR": "localhost"})
+    assert result.returncode == 3
+    assert result.stderr.splitlines()[0].startswith(
+        "error: TRACKLOG_QUERY_ADDR=localhost names no port ("
+    )
+    assert result.stderr.splitlines()[1:] == [
+        "hint: set it to host:port, e.g. 127.0.0.1:50051 (what `tracklog up` prints)"
+    ]
+
+
 def test_read_commands_open_no_kafka_connection(env: dict[str, str]) -> None:
     with socket.socket() as kafka:
         kafka.bind(("127.0.0.1", 0))
