@@ -14,7 +14,7 @@ import mlflow
 import pytest
 
 from tests.e2e.pipeline import Pipeline, running_pipeline
-from tests.mlflow_plugin.servers import mlflow_server
+from tests.mlflow_plugin.servers import mlflow_server, store_uri
 from tracklog.mlflow import backend
 from tracklog.settings import Settings
 
@@ -33,8 +33,7 @@ def tracking_uri(
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
-    kafka = settings.kafka
-    uri = f"tracklog://{pipeline.address}?bootstrap={kafka.bootstrap_servers}&topic={kafka.events_topic}"
+    uri = store_uri(pipeline, settings)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:

@@ -1,4 +1,5 @@
-"""`mlflow server --backend-store-uri tracklog://...` as a subprocess, for the tests."""
+"""`mlflow server --backend-store-uri tracklog://...` as a subprocess, for the tests, and the
+pipeline a module's server runs over."""
 
 from __future__ import annotations
 
@@ -10,8 +11,37 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from tests.conftest import Backends, settings_on
+from tests.e2e.pipeline import Pipeline, running_pipeline
 from tracklog.deploy.broker import free_port
+from tracklog.settings import Settings
+
+
+def store_uri(pipeline: Pipeline, settings: Settings) -> str:
+    """The ``tracklog://`` URI of a test pipeline (its query service, broker and topic)."""
+    kafka = settings.kafka
+    query = f"bootstrap={kafka.bootstrap_servers}&topic={kafka.events_topic}"
+    return f"tracklog://{pipeline.address}?{query}"
+
+
+@contextmanager
+def module_pipeline(
+    backends: Backends, tmp_root: Path, clickhouse_client: Any, folder: Path
+) -> Iterator[tuple[Pipeline, Settings, str]]:
+    """A pipeline of its own for a test module (the conftest's are per test), with the
+    spool under ``folder`` and MLflow's telemetry off; (pipeline, settings, store URI)."""
+    settings = settings_on(backends, tmp_root, backends.bootstrap)
+    with (
+        pytest.MonkeyPatch.context() as env,
+        running_pipeline(settings, clickhouse_client) as pipeline,
+    ):
+        env.setenv("TRACKLOG_SPOOL_DIR", str(folder / "spool"))
+        env.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        yield pipeline, settings, store_uri(pipeline, settings)
 
 
 def wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 120) -> None:

@@ -23,9 +23,8 @@ from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunT
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_USER
 
-from tests.conftest import Backends, settings_on
-from tests.e2e.pipeline import running_pipeline
-from tests.mlflow_plugin.servers import mlflow_server
+from tests.conftest import Backends
+from tests.mlflow_plugin.servers import mlflow_server, module_pipeline
 from tracklog.mlflow import backend
 
 pytestmark = pytest.mark.integration
@@ -58,15 +57,7 @@ def served(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("rest-semantics")
-    settings = settings_on(backends, tmp_root, backends.bootstrap)
-    with (
-        pytest.MonkeyPatch.context() as env,
-        running_pipeline(settings, clickhouse_client) as pipeline,
-    ):
-        env.setenv("TRACKLOG_SPOOL_DIR", str(folder / "spool"))
-        env.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-        kafka = settings.kafka
-        uri = f"tracklog://{pipeline.address}?bootstrap={kafka.bootstrap_servers}&topic={kafka.events_topic}"
+    with module_pipeline(backends, tmp_root, clickhouse_client, folder) as (_, _, uri):
         try:
             with mlflow_server(uri, folder, folder / "spool", workers=1) as url:
                 listing = [e.name for e in MlflowClient(url).search_experiments()]

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import Backends, settings_on
-from tests.e2e.pipeline import running_pipeline, wait_until
-from tests.mlflow_plugin.servers import mlflow_server
+from tests.conftest import Backends
+from tests.e2e.pipeline import wait_until
+from tests.mlflow_plugin.servers import mlflow_server, module_pipeline
 from tracklog import Session
 from tracklog.mlflow import backend
 from tracklog.settings import Settings
@@ -71,21 +71,17 @@ def served(
     """One pipeline, its runs and model, and `mlflow server` over it, for every test here
     (the conftest's pipeline fixtures are per test; this builds the same once)."""
     folder = tmp_path_factory.mktemp("web-ui")
-    settings = settings_on(backends, tmp_root, backends.bootstrap)
-    with (
-        pytest.MonkeyPatch.context() as env,
-        running_pipeline(settings, clickhouse_client) as pipeline,
+    with module_pipeline(backends, tmp_root, clickhouse_client, folder) as (
+        pipeline,
+        settings,
+        uri,
     ):
-        env.setenv("TRACKLOG_SPOOL_DIR", str(folder / "spool"))
-        env.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
         long_run, short_run = _log_natively(settings)
         wait_until(
             lambda: len(pipeline.history(long_run, "curve")) == LONG,
             timeout=300,
             what=f"{LONG} points of 'curve' projected",
         )
-        kafka = settings.kafka
-        uri = f"tracklog://{pipeline.address}?bootstrap={kafka.bootstrap_servers}&topic={kafka.events_topic}"
         _register(uri, long_run, short_run)
         with mlflow_server(uri, folder, folder / "spool", workers=1) as url:
             experiment = MlflowClient(url).get_experiment_by_name("ui-native")
