@@ -151,7 +151,8 @@ def _from_status(code: str, details: str) -> CliFailure:
 
 def _modules_in(error: ImportError) -> list[str]:
     """The module that failed to import, then those whose code raised it (innermost first)."""
-    names = [error.name or ""]
+    cause = error.__cause__
+    names = [error.name or "", cause.name or "" if isinstance(cause, ImportError) else ""]
     frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
     names += [str(frame.f_globals.get("__name__", "")) for frame in reversed(frames)]
     return [name.split(".")[0] for name in names if name]
