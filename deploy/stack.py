@@ -14,6 +14,7 @@ Layout of the data directory:
     archive/     the event archive (Avro files; `tracklog replay` rebuilds from it)
     broker.log   Tansu's output
     mlflow.log   MLflow's server's output (when the mlflow extra is installed)
+    tracklog.lock, tracklog-data.json   held and stamped by `tracklog up` (deploy/data_dir.py)
 """
 
 from __future__ import annotations
