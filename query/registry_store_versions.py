@@ -75,15 +75,37 @@ def versions_where(
     ):
         aliases[(model_id, version)].append(alias)
     found = []
-    for model_id, name, version, *fields, logged_model_id in rows:
+    for (
+        model_id,
+        name,
+        version,
+        created,
+        updated,
+        user,
+        stage,
+        text,
+        source,
+        run,
+        st,
+        msg,
+        lm,
+    ) in rows:
         key = (model_id, version)
         record = VersionRecord(
             name,
             int(version),
-            *fields,  # creation time .. status message, in VersionRecord's order
+            created,
+            updated,
+            user,
+            stage,
+            text,
+            source,
+            run,
+            st,
+            msg,
             tags=tuple(tags[key]),
             aliases=tuple(aliases[key]),
-            logged_model_id=logged_model_id,
+            logged_model_id=lm,
         )
         found.append((str(model_id), record))
     return found
