@@ -54,6 +54,7 @@ class SeriesQuery:
     axis: Axis
     min_step: int | None = None
     max_step: int | None = None
+    with_timestamps: bool = False  # LTTB on the step axis: the kept points' timestamps too
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
@@ -90,7 +91,14 @@ def series_query(request: series_pb2.GetMetricSeriesRequest) -> SeriesQuery:
     if min_step is not None and max_step is not None and min_step > max_step:
         raise InvalidArgument(f"min_step ({min_step}) must not exceed max_step ({max_step})")
     return SeriesQuery(
-        run_ids, keys, points, _MODES[request.mode], _AXES[request.x_axis], min_step, max_step
+        run_ids,
+        keys,
+        points,
+        _MODES[request.mode],
+        _AXES[request.x_axis],
+        min_step,
+        max_step,
+        request.with_timestamps,
     )
 
 

@@ -6,6 +6,8 @@ left out. A series of at most `SHORT_FACTOR * max_points` points is also read wh
 (exact duplicates collapsed) and returned whole when it has at most `max_points`
 distinct points. Otherwise it is downsampled: only the x-axis coordinate comes back
 (steps on the step axis, timestamps_ms on time axes), the other column stays empty.
+With `with_timestamps` on the step axis, one more query reads the kept points'
+timestamps (matched by run, key, step and value).
 MIN_MAX_AVG: equal-width x buckets, each with count, x range, min, max and average.
 A requested (run, key) with no point gives an empty series.
 """
@@ -92,6 +94,7 @@ def _lttb(
     ]
     whole = store.points(query, short, finite=True)
     result: dict[Pair, series_pb2.MetricSeries] = {}
+    downsampled: list[tuple[Pair, Any, Any, int]] = []
     for pair, start, end in segments:
         origin = origins.get(pair[0], 0)
         cols = whole.get(pair)
@@ -99,23 +102,51 @@ def _lttb(
             result[pair] = _whole(query, pair, cols, origin)
             continue
         total = len(cols.steps) if cols is not None else int(counts[start])
-        result[pair] = _downsampled(query, pair, x_all[start:end], y_all[start:end], origin, total)
+        x, y = x_all[start:end], y_all[start:end]
+        keep = np.r_[True, (x[1:] != x[:-1]) | (y[1:] != y[:-1])]  # exact repeats dropped
+        downsampled.append((pair, x[keep], y[keep], total))
+    stamps = _kept_timestamps(store, query, downsampled)
+    for pair, x, y, total in downsampled:
+        origin = origins.get(pair[0], 0)
+        result[pair] = _downsampled(query, pair, x, y, origin, total, stamps)
     return result
 
 
+Kept = dict[tuple[str, str, int, float], int]
+
+
+def _kept_timestamps(
+    store: ClickHouseSeriesStore, query: SeriesQuery, series: list[tuple[Pair, Any, Any, int]]
+) -> Kept | None:
+    """The kept points' timestamps when asked for (on the step axis), else None."""
+    if not query.with_timestamps or query.axis != "step" or not series:
+        return None
+    kept = [
+        (run, key, step, value)
+        for (run, key), x, y, _ in series
+        for step, value in zip(x.astype(np.int64).tolist(), y.tolist(), strict=True)
+    ]
+    return store.timestamps_at(query, kept)
+
+
 def _downsampled(
-    query: SeriesQuery, pair: Pair, x: Any, y: Any, origin: int, total: int
+    query: SeriesQuery, pair: Pair, x: Any, y: Any, origin: int, total: int, stamps: Kept | None
 ) -> series_pb2.MetricSeries:
-    """A natively LTTB-downsampled series: (x, value) only, exact repeats dropped."""
-    keep = np.r_[True, (x[1:] != x[:-1]) | (y[1:] != y[:-1])]
-    x, y = x[keep], y[keep]
+    """A natively LTTB-downsampled series: (x, value), and timestamps when looked up."""
     coordinate = x.astype(np.int64).tolist()
     values = y.tolist()
     on_step = query.axis == "step"
+    run, key = pair
+    times = (
+        [stamps.get((run, key, s, v), 0) for s, v in zip(coordinate, values, strict=True)]
+        if stamps is not None
+        else None
+    )
 
     def point(i: int) -> series_pb2.SeriesPoint:
-        step, stamp = (coordinate[i], 0) if on_step else (0, coordinate[i])
-        return _point(query, step, stamp, values[i], origin)
+        if not on_step:
+            return _point(query, 0, coordinate[i], values[i], origin)
+        return _point(query, coordinate[i], times[i] if times else 0, values[i], origin)
 
     message = series_pb2.MetricSeries(
         run_id=pair[0],
@@ -127,6 +158,8 @@ def _downsampled(
     )
     message.xs.extend((x - origin).tolist())
     (message.steps if on_step else message.timestamps_ms).extend(coordinate)
+    if times is not None:
+        message.timestamps_ms.extend(times)
     message.values.extend(values)
     return message
 

@@ -115,6 +115,25 @@ class ClickHouseSeriesStore:
         statement = f"SELECT run_id, key, n_points, p.1, p.2 FROM ({inner}) ARRAY JOIN kept AS p"
         return self._metrics.columns(statement, parameters, _IN_ORDER)
 
+    def timestamps_at(
+        self, query: SeriesQuery, kept: list[tuple[str, str, int, float]]
+    ) -> dict[tuple[str, str, int, float], int]:
+        """The timestamp of each kept (run, key, step, value) point (the earliest, if the
+        same point was logged more than once)."""
+        if not kept:
+            return {}
+        parameters: dict[str, Any] = {"kept": kept}
+        statement = (
+            f"SELECT run_id, key, step, value, min(timestamp_ms) FROM {self._table}"
+            f"{self._where(query, parameters)}"
+            " AND (run_id, key, step, value) IN {kept:Array(Tuple(String, String, Int64, Float64))}"
+            " GROUP BY run_id, key, step, value"
+        )
+        columns = self._metrics.columns(statement, parameters)
+        if not columns:
+            return {}
+        return {(r, k, s, v): t for r, k, s, v, t in zip(*columns, strict=True)}
+
     def counts(self, query: SeriesQuery) -> dict[Pair, tuple[int, float, float]]:
         """(count, smallest x, largest x) of every requested series that has points."""
         parameters: dict[str, Any] = {}

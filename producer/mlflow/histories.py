@@ -6,10 +6,8 @@ to sample steps, which is what makes its charts slow on long runs. Here ClickHou
 samples: ``GetMetricSeries`` in LTTB mode on the step axis returns at most
 ``max_results`` points per run that keep the curve's shape, including its first and last
 point (the last alone when one is asked for, as MLflow's SQL store answers). A series
-of at most ``max_results`` points comes back whole, with timestamps; a downsampled one
-carries steps and values only (the query service's LTTB on the step axis), so its points
-have timestamp 0: MLflow's charts on the step axis are exact, its wall-time axis is not,
-for metrics longer than the chart's sample.
+of at most ``max_results`` points comes back whole; a downsampled one has its kept
+points' timestamps looked up (``with_timestamps``), so the UI's wall-time axes are right.
 """
 
 from __future__ import annotations
@@ -78,6 +76,7 @@ class HistoriesPart(StoreBase):
             x_axis=series_pb2.SERIES_X_AXIS_STEP,
             min_step=start_step,
             max_step=end_step,
+            with_timestamps=True,  # the UI's wall-time axes
         )
         with as_mlflow():
             reply = self.client.query("GetMetricSeries", request)

@@ -240,6 +240,9 @@ def test_the_run_page_shows_values_and_charts_the_long_metric_from_samples(
     assert 3 <= len(points) <= int(asked["max_results"][0]) < LONG
     assert steps[0] == 0 and steps[-1] == LONG - 1 and steps == sorted(steps)
     assert points[0]["value"] == 1.0 and points[-1]["value"] == 1.0 / LONG
+    # each sample carries its point's own time (the charts' wall-time axes use it)
+    stamps = [int(point["timestamp"]) for point in points]
+    assert stamps == sorted(stamps) and stamps[0] > 1_700_000_000_000
 
     cards = page.get_by_test_id("experiment-view-compare-runs-card")
     chart = cards.filter(has=page.get_by_text("curve", exact=True))

@@ -123,6 +123,16 @@ def test_downsampling_keeps_first_last_and_each_buckets_min_max(
     assert (lttb.last_point.step, lttb.last_point.value) == kept[-1]
     assert len(kept) <= max_points and set(kept) <= {(p[0], p[2]) for p in points}
     assert list(lttb.steps) == sorted(lttb.steps)
+    # with_timestamps: the same points, each with its own timestamp (the earliest logged)
+    stamped = _series(stub, [run], ["m"], max_points=max_points, mode=LTTB, with_timestamps=True)
+    timed = list(zip(stamped[0].steps, stamped[0].values, stamped[0].timestamps_ms, strict=True))
+    assert [(step, value) for step, value, _ in timed] == kept
+    for step, value, stamp in timed:
+        assert stamp == min(t for s, t, v in points if (s, v) == (step, value))
+    assert (stamped[0].first_point.timestamp_ms, stamped[0].last_point.timestamp_ms) == (
+        timed[0][2],
+        timed[-1][2],
+    )
     # MIN_MAX_AVG: every bucket's count, x range, min, max and average.
     steps = np.array([p[0] for p in points], dtype=float)
     values = np.array([p[2] for p in points])

@@ -24,39 +24,39 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tracklog/v1/series.proto\x12\x0btracklog.v1\"\xef\x01\n\x16GetMetricSeriesRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\x13\n\x0bmetric_keys\x18\x02 \x03(\t\x12\x12\n\nmax_points\x18\x03 \x01(\x05\x12)\n\x04mode\x18\x04 \x01(\x0e\x32\x1b.tracklog.v1.DownsampleMode\x12(\n\x06x_axis\x18\x05 \x01(\x0e\x32\x18.tracklog.v1.SeriesXAxis\x12\x15\n\x08min_step\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12\x15\n\x08max_step\x18\x07 \x01(\x03H\x01\x88\x01\x01\x42\x0b\n\t_min_stepB\x0b\n\t_max_step\"K\n\x0bSeriesPoint\x12\t\n\x01x\x18\x01 \x01(\x01\x12\x0c\n\x04step\x18\x02 \x01(\x03\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x03\x12\r\n\x05value\x18\x04 \x01(\x01\"\xd8\x02\n\x0cMetricSeries\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nmetric_key\x18\x02 \x01(\t\x12\x14\n\x0ctotal_points\x18\x03 \x01(\x03\x12\x13\n\x0b\x64ownsampled\x18\x04 \x01(\x08\x12\x10\n\x08\x62ucketed\x18\x05 \x01(\x08\x12\n\n\x02xs\x18\x06 \x03(\x01\x12\r\n\x05steps\x18\x07 \x03(\x03\x12\x15\n\rtimestamps_ms\x18\x08 \x03(\x03\x12\x0e\n\x06values\x18\t \x03(\x01\x12\x0e\n\x06x_ends\x18\n \x03(\x01\x12\x0c\n\x04mins\x18\x0b \x03(\x01\x12\x0c\n\x04maxs\x18\x0c \x03(\x01\x12\x0c\n\x04\x61vgs\x18\r \x03(\x01\x12\x0e\n\x06\x63ounts\x18\x0e \x03(\x03\x12-\n\x0b\x66irst_point\x18\x0f \x01(\x0b\x32\x18.tracklog.v1.SeriesPoint\x12,\n\nlast_point\x18\x10 \x01(\x0b\x32\x18.tracklog.v1.SeriesPoint\"D\n\x17GetMetricSeriesResponse\x12)\n\x06series\x18\x01 \x03(\x0b\x32\x19.tracklog.v1.MetricSeries\"4\n\x12\x43omparedParamValue\x12\x0f\n\x07present\x18\x01 \x01(\x08\x12\r\n\x05value\x18\x02 \x01(\t\"O\n\x0fParamComparison\x12\x0b\n\x03key\x18\x01 \x01(\t\x12/\n\x06values\x18\x02 \x03(\x0b\x32\x1f.tracklog.v1.ComparedParamValue\"|\n\x13\x43omparedMetricValue\x12\x0f\n\x07present\x18\x01 \x01(\x08\x12\x0c\n\x04last\x18\x02 \x01(\x01\x12\x11\n\tlast_step\x18\x03 \x01(\x03\x12\x19\n\x11last_timestamp_ms\x18\x04 \x01(\x03\x12\x0b\n\x03min\x18\x05 \x01(\x01\x12\x0b\n\x03max\x18\x06 \x01(\x01\"Q\n\x10MetricComparison\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x30\n\x06values\x18\x02 \x03(\x0b\x32 .tracklog.v1.ComparedMetricValue\"%\n\x12\x43ompareRunsRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\"\xc5\x01\n\x13\x43ompareRunsResponse\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\x36\n\x10\x64iffering_params\x18\x02 \x03(\x0b\x32\x1c.tracklog.v1.ParamComparison\x12\x35\n\x0f\x61greeing_params\x18\x03 \x03(\x0b\x32\x1c.tracklog.v1.ParamComparison\x12.\n\x07metrics\x18\x04 \x03(\x0b\x32\x1d.tracklog.v1.MetricComparison\"T\n\x1aStreamMetricHistoryRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nmetric_key\x18\x02 \x01(\t\x12\x12\n\nchunk_size\x18\x03 \x01(\x05\"g\n\x1bStreamMetricHistoryResponse\x12\x12\n\nmetric_key\x18\x01 \x01(\t\x12\r\n\x05steps\x18\x02 \x03(\x03\x12\x15\n\rtimestamps_ms\x18\x03 \x03(\x03\x12\x0e\n\x06values\x18\x04 \x03(\x01*l\n\x0e\x44ownsampleMode\x12\x1f\n\x1b\x44OWNSAMPLE_MODE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44OWNSAMPLE_MODE_LTTB\x10\x01\x12\x1f\n\x1b\x44OWNSAMPLE_MODE_MIN_MAX_AVG\x10\x02*\x82\x01\n\x0bSeriesXAxis\x12\x1d\n\x19SERIES_X_AXIS_UNSPECIFIED\x10\x00\x12\x16\n\x12SERIES_X_AXIS_STEP\x10\x01\x12\x1b\n\x17SERIES_X_AXIS_WALL_TIME\x10\x02\x12\x1f\n\x1bSERIES_X_AXIS_RELATIVE_TIME\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tracklog/v1/series.proto\x12\x0btracklog.v1\"\x88\x02\n\x16GetMetricSeriesRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\x13\n\x0bmetric_keys\x18\x02 \x03(\t\x12\x12\n\nmax_points\x18\x03 \x01(\x05\x12)\n\x04mode\x18\x04 \x01(\x0e\x32\x1b.tracklog.v1.DownsampleMode\x12(\n\x06x_axis\x18\x05 \x01(\x0e\x32\x18.tracklog.v1.SeriesXAxis\x12\x15\n\x08min_step\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12\x15\n\x08max_step\x18\x07 \x01(\x03H\x01\x88\x01\x01\x12\x17\n\x0fwith_timestamps\x18\x08 \x01(\x08\x42\x0b\n\t_min_stepB\x0b\n\t_max_step\"K\n\x0bSeriesPoint\x12\t\n\x01x\x18\x01 \x01(\x01\x12\x0c\n\x04step\x18\x02 \x01(\x03\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x03\x12\r\n\x05value\x18\x04 \x01(\x01\"\xd8\x02\n\x0cMetricSeries\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nmetric_key\x18\x02 \x01(\t\x12\x14\n\x0ctotal_points\x18\x03 \x01(\x03\x12\x13\n\x0b\x64ownsampled\x18\x04 \x01(\x08\x12\x10\n\x08\x62ucketed\x18\x05 \x01(\x08\x12\n\n\x02xs\x18\x06 \x03(\x01\x12\r\n\x05steps\x18\x07 \x03(\x03\x12\x15\n\rtimestamps_ms\x18\x08 \x03(\x03\x12\x0e\n\x06values\x18\t \x03(\x01\x12\x0e\n\x06x_ends\x18\n \x03(\x01\x12\x0c\n\x04mins\x18\x0b \x03(\x01\x12\x0c\n\x04maxs\x18\x0c \x03(\x01\x12\x0c\n\x04\x61vgs\x18\r \x03(\x01\x12\x0e\n\x06\x63ounts\x18\x0e \x03(\x03\x12-\n\x0b\x66irst_point\x18\x0f \x01(\x0b\x32\x18.tracklog.v1.SeriesPoint\x12,\n\nlast_point\x18\x10 \x01(\x0b\x32\x18.tracklog.v1.SeriesPoint\"D\n\x17GetMetricSeriesResponse\x12)\n\x06series\x18\x01 \x03(\x0b\x32\x19.tracklog.v1.MetricSeries\"4\n\x12\x43omparedParamValue\x12\x0f\n\x07present\x18\x01 \x01(\x08\x12\r\n\x05value\x18\x02 \x01(\t\"O\n\x0fParamComparison\x12\x0b\n\x03key\x18\x01 \x01(\t\x12/\n\x06values\x18\x02 \x03(\x0b\x32\x1f.tracklog.v1.ComparedParamValue\"|\n\x13\x43omparedMetricValue\x12\x0f\n\x07present\x18\x01 \x01(\x08\x12\x0c\n\x04last\x18\x02 \x01(\x01\x12\x11\n\tlast_step\x18\x03 \x01(\x03\x12\x19\n\x11last_timestamp_ms\x18\x04 \x01(\x03\x12\x0b\n\x03min\x18\x05 \x01(\x01\x12\x0b\n\x03max\x18\x06 \x01(\x01\"Q\n\x10MetricComparison\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x30\n\x06values\x18\x02 \x03(\x0b\x32 .tracklog.v1.ComparedMetricValue\"%\n\x12\x43ompareRunsRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\"\xc5\x01\n\x13\x43ompareRunsResponse\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\x36\n\x10\x64iffering_params\x18\x02 \x03(\x0b\x32\x1c.tracklog.v1.ParamComparison\x12\x35\n\x0f\x61greeing_params\x18\x03 \x03(\x0b\x32\x1c.tracklog.v1.ParamComparison\x12.\n\x07metrics\x18\x04 \x03(\x0b\x32\x1d.tracklog.v1.MetricComparison\"T\n\x1aStreamMetricHistoryRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nmetric_key\x18\x02 \x01(\t\x12\x12\n\nchunk_size\x18\x03 \x01(\x05\"g\n\x1bStreamMetricHistoryResponse\x12\x12\n\nmetric_key\x18\x01 \x01(\t\x12\r\n\x05steps\x18\x02 \x03(\x03\x12\x15\n\rtimestamps_ms\x18\x03 \x03(\x03\x12\x0e\n\x06values\x18\x04 \x03(\x01*l\n\x0e\x44ownsampleMode\x12\x1f\n\x1b\x44OWNSAMPLE_MODE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44OWNSAMPLE_MODE_LTTB\x10\x01\x12\x1f\n\x1b\x44OWNSAMPLE_MODE_MIN_MAX_AVG\x10\x02*\x82\x01\n\x0bSeriesXAxis\x12\x1d\n\x19SERIES_X_AXIS_UNSPECIFIED\x10\x00\x12\x16\n\x12SERIES_X_AXIS_STEP\x10\x01\x12\x1b\n\x17SERIES_X_AXIS_WALL_TIME\x10\x02\x12\x1f\n\x1bSERIES_X_AXIS_RELATIVE_TIME\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tracklog.v1.series_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DOWNSAMPLEMODE']._serialized_start=1551
-  _globals['_DOWNSAMPLEMODE']._serialized_end=1659
-  _globals['_SERIESXAXIS']._serialized_start=1662
-  _globals['_SERIESXAXIS']._serialized_end=1792
+  _globals['_DOWNSAMPLEMODE']._serialized_start=1576
+  _globals['_DOWNSAMPLEMODE']._serialized_end=1684
+  _globals['_SERIESXAXIS']._serialized_start=1687
+  _globals['_SERIESXAXIS']._serialized_end=1817
   _globals['_GETMETRICSERIESREQUEST']._serialized_start=42
-  _globals['_GETMETRICSERIESREQUEST']._serialized_end=281
-  _globals['_SERIESPOINT']._serialized_start=283
-  _globals['_SERIESPOINT']._serialized_end=358
-  _globals['_METRICSERIES']._serialized_start=361
-  _globals['_METRICSERIES']._serialized_end=705
-  _globals['_GETMETRICSERIESRESPONSE']._serialized_start=707
-  _globals['_GETMETRICSERIESRESPONSE']._serialized_end=775
-  _globals['_COMPAREDPARAMVALUE']._serialized_start=777
-  _globals['_COMPAREDPARAMVALUE']._serialized_end=829
-  _globals['_PARAMCOMPARISON']._serialized_start=831
-  _globals['_PARAMCOMPARISON']._serialized_end=910
-  _globals['_COMPAREDMETRICVALUE']._serialized_start=912
-  _globals['_COMPAREDMETRICVALUE']._serialized_end=1036
-  _globals['_METRICCOMPARISON']._serialized_start=1038
-  _globals['_METRICCOMPARISON']._serialized_end=1119
-  _globals['_COMPARERUNSREQUEST']._serialized_start=1121
-  _globals['_COMPARERUNSREQUEST']._serialized_end=1158
-  _globals['_COMPARERUNSRESPONSE']._serialized_start=1161
-  _globals['_COMPARERUNSRESPONSE']._serialized_end=1358
-  _globals['_STREAMMETRICHISTORYREQUEST']._serialized_start=1360
-  _globals['_STREAMMETRICHISTORYREQUEST']._serialized_end=1444
-  _globals['_STREAMMETRICHISTORYRESPONSE']._serialized_start=1446
-  _globals['_STREAMMETRICHISTORYRESPONSE']._serialized_end=1549
+  _globals['_GETMETRICSERIESREQUEST']._serialized_end=306
+  _globals['_SERIESPOINT']._serialized_start=308
+  _globals['_SERIESPOINT']._serialized_end=383
+  _globals['_METRICSERIES']._serialized_start=386
+  _globals['_METRICSERIES']._serialized_end=730
+  _globals['_GETMETRICSERIESRESPONSE']._serialized_start=732
+  _globals['_GETMETRICSERIESRESPONSE']._serialized_end=800
+  _globals['_COMPAREDPARAMVALUE']._serialized_start=802
+  _globals['_COMPAREDPARAMVALUE']._serialized_end=854
+  _globals['_PARAMCOMPARISON']._serialized_start=856
+  _globals['_PARAMCOMPARISON']._serialized_end=935
+  _globals['_COMPAREDMETRICVALUE']._serialized_start=937
+  _globals['_COMPAREDMETRICVALUE']._serialized_end=1061
+  _globals['_METRICCOMPARISON']._serialized_start=1063
+  _globals['_METRICCOMPARISON']._serialized_end=1144
+  _globals['_COMPARERUNSREQUEST']._serialized_start=1146
+  _globals['_COMPARERUNSREQUEST']._serialized_end=1183
+  _globals['_COMPARERUNSRESPONSE']._serialized_start=1186
+  _globals['_COMPARERUNSRESPONSE']._serialized_end=1383
+  _globals['_STREAMMETRICHISTORYREQUEST']._serialized_start=1385
+  _globals['_STREAMMETRICHISTORYREQUEST']._serialized_end=1469
+  _globals['_STREAMMETRICHISTORYRESPONSE']._serialized_start=1471
+  _globals['_STREAMMETRICHISTORYRESPONSE']._serialized_end=1574
 # @@protoc_insertion_point(module_scope)

@@ -87,6 +87,7 @@ class GetMetricSeriesRequest(_message.Message):
     X_AXIS_FIELD_NUMBER: _builtins.int
     MIN_STEP_FIELD_NUMBER: _builtins.int
     MAX_STEP_FIELD_NUMBER: _builtins.int
+    WITH_TIMESTAMPS_FIELD_NUMBER: _builtins.int
     max_points: _builtins.int
     """At most this many points (or buckets) per series: default 1000, at most 10000, at least 3."""
     mode: Global___DownsampleMode.ValueType
@@ -94,6 +95,10 @@ class GetMetricSeriesRequest(_message.Message):
     min_step: _builtins.int
     """Only points with min_step <= step <= max_step (bounds inclusive, each optional)."""
     max_step: _builtins.int
+    with_timestamps: _builtins.bool
+    """LTTB on the step axis: a downsampled series also carries each kept point's timestamp
+    (one more lookup of the kept points; the web UI's wall-time axis needs it).
+    """
     @_builtins.property
     def run_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """1 to 1000 runs."""
@@ -112,10 +117,11 @@ class GetMetricSeriesRequest(_message.Message):
         x_axis: Global___SeriesXAxis.ValueType = ...,
         min_step: _builtins.int | None = ...,
         max_step: _builtins.int | None = ...,
+        with_timestamps: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_max_step", b"_max_step", "_min_step", b"_min_step", "max_step", b"max_step", "min_step", b"min_step"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_step", b"_max_step", "_min_step", b"_min_step", "max_points", b"max_points", "max_step", b"max_step", "metric_keys", b"metric_keys", "min_step", b"min_step", "mode", b"mode", "run_ids", b"run_ids", "x_axis", b"x_axis"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_step", b"_max_step", "_min_step", b"_min_step", "max_points", b"max_points", "max_step", b"max_step", "metric_keys", b"metric_keys", "min_step", b"min_step", "mode", b"mode", "run_ids", b"run_ids", "with_timestamps", b"with_timestamps", "x_axis", b"x_axis"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_step: _TypeAlias = _typing.Literal["max_step"]  # noqa: Y015
     _WhichOneofArgType__max_step: _TypeAlias = _typing.Literal["_max_step", b"_max_step"]  # noqa: Y015
@@ -193,7 +199,8 @@ class MetricSeries(_message.Message):
     timestamps_ms and values are empty. Otherwise xs, steps, timestamps_ms, values are points,
     except for LTTB-downsampled series (downsampled and not bucketed): only the x-axis
     coordinate is returned, steps on the step axis and timestamps_ms on time axes; the other
-    column is empty, and the matching field of first_point / last_point is 0.
+    column is empty, and the matching field of first_point / last_point is 0 (on the step
+    axis with with_timestamps, timestamps_ms and the points' timestamps are set too).
     """
     @_builtins.property
     def xs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
