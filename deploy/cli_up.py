@@ -32,12 +32,15 @@ def _host_port(address: str) -> tuple[str, int]:
     return ("127.0.0.1" if host in ("", "0.0.0.0", "::") else host), int(port or 0)
 
 
-def require_free_ports(broker_port: int, settings: Settings) -> None:
+def require_free_ports(broker_port: int, mlflow_port: int, settings: Settings) -> None:
     """CliFailure (exit 6) naming the first port the stack needs that something holds."""
     wanted = [
         ("127.0.0.1", broker_port, "the embedded broker's", "pass --broker-port PORT"),
         (*_host_port(settings.query_addr), "the query service's", "set TRACKLOG_QUERY_ADDR"),
-    ]  # a taken metrics or MLflow port is logged and the stack runs on without it
+    ]  # a taken metrics port is logged and the stack runs on without it
+    if mlflow_port and mlflow_server.available():
+        web = "pass --mlflow-port PORT (0: no web UI)"
+        wanted.append(("127.0.0.1", mlflow_port, "MLflow's web UI's", web))
     for host, port, what, todo in wanted:
         if port and port_open(host, port):
             raise CliFailure(
@@ -102,7 +105,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         require_extra("embedded", "`tracklog up`", EMBEDDED_MODULES)
         claim = claim_data_dir(Path(args.data_dir))  # held while the stack runs
         try:
-            require_free_ports(args.broker_port, Settings.from_env())
+            require_free_ports(args.broker_port, args.mlflow_port, Settings.from_env())
             return _run_stack_in_own_session(args.argv)
         finally:
             claim.release()

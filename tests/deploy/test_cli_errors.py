@@ -246,6 +246,21 @@ def test_broker_port_taken(tmp_path: Path, env: dict[str, str]) -> None:
     ]
 
 
+def test_web_ui_port_taken(tmp_path: Path, env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = ["up", "--data-dir", str(tmp_path / "d"), "--broker-port", str(free_port())]
+        result = tracklog([*command, "--mlflow-port", str(port)], env)
+    assert result.returncode == 6
+    assert result.stderr.splitlines() == [
+        f"error: port 127.0.0.1:{port} (MLflow's web UI's) is taken; "
+        "is another `tracklog up` running?",
+        "hint: stop what listens there, or pass --mlflow-port PORT (0: no web UI)",
+    ]
+
+
 def test_bad_arguments_keep_argparse_usage(env: dict[str, str]) -> None:
     result = tracklog(["runs", "get"], env)
     assert result.returncode == 2  # ExitCode.USAGE
