@@ -12,9 +12,12 @@ from typing import Any
 
 import mlflow
 import pytest
+from mlflow import MlflowClient
 
+from tests.conftest import Backends
 from tests.e2e.pipeline import Pipeline, running_pipeline
-from tests.mlflow_plugin.servers import mlflow_server, store_uri
+from tests.mlflow_plugin.rest import RestServer
+from tests.mlflow_plugin.servers import mlflow_server, module_pipeline, store_uri
 from tracklog.mlflow import backend
 from tracklog.settings import Settings
 
@@ -58,3 +61,28 @@ def guide_uri(
         mlflow.set_tracking_uri(url)
         mlflow.set_registry_uri(url)
         yield url
+
+
+@pytest.fixture(scope="package")
+def rest_server(
+    backends: Backends,
+    tmp_root: Path,
+    clickhouse_client: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RestServer]:
+    """One `mlflow server` over one pipeline for the REST-semantics modules (starting them
+    is the slow part); what it listed first is kept for the "Default" experiment's test."""
+    folder = tmp_path_factory.mktemp("rest-semantics")
+    with module_pipeline(backends, tmp_root, clickhouse_client, folder) as (_, _, uri):
+        try:
+            with mlflow_server(uri, folder, folder / "spool", workers=1) as url:
+                listing = [e.name for e in MlflowClient(url).search_experiments()]
+                yield RestServer(url, folder, listing)
+        finally:
+            backend.close_all()
+
+
+@pytest.fixture
+def client(rest_server: RestServer) -> MlflowClient:
+    """MLflow's client of the REST-semantics server."""
+    return MlflowClient(rest_server.url)
