@@ -37,6 +37,10 @@ def tracking_uri(
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
     uri = store_uri(pipeline, settings)
+    # set_registry_uri also exports MLFLOW_REGISTRY_URI and set_registry_uri(None) leaves it:
+    # set through monkeypatch, it is gone after the test (a later MlflowClient(url) took
+    # its registry from a pipeline already stopped)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
@@ -85,4 +89,4 @@ def rest_server(
 @pytest.fixture
 def client(rest_server: RestServer) -> MlflowClient:
     """MLflow's client of the REST-semantics server."""
-    return MlflowClient(rest_server.url)
+    return MlflowClient(rest_server.url, registry_uri=rest_server.url)
