@@ -121,10 +121,6 @@ class Backend:
                 del self._runs[next(iter(self._runs))]
             return self._runs.setdefault(run_id, state)
 
-    def forget_run(self, run_id: str) -> None:
-        with self._lock:
-            self._runs.pop(run_id, None)
-
     def close(self) -> None:
         self.client.close()
         self.session.close()
