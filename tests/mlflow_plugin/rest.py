@@ -1,5 +1,12 @@
 """What the REST-semantics tests (test_rest_*.py) share: the server they talk to, and how
-MLflow refuses a bad request."""
+MLflow refuses a bad request.
+
+They run against the package's one `mlflow server` over one Tracklog pipeline (`rest_server`
+in tests/mlflow_plugin/conftest.py); each test works in experiments of its own, named after
+the test. Checks go through MLflow's client where it is the caller that matters, and through
+raw HTTP where the status and message of a refused request are the behaviour (MLflow answers
+400 with its own words).
+"""
 
 from __future__ import annotations
 

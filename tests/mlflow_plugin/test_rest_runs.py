@@ -1,9 +1,6 @@
 """MLflow's REST semantics for runs and their logging, from `mlflow server` over Tracklog.
 
-The package's one server over one pipeline (`rest_server`, tests/mlflow_plugin/conftest.py);
-each test works in experiments of its own, named after the test. Checks go through MLflow's
-client where it is the caller that matters, and through raw HTTP where the status and message
-of a refused request are the behaviour (MLflow answers 400 with its own words).
+How these tests work: tests/mlflow_plugin/rest.py.
 """
 
 from __future__ import annotations
