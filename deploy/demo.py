@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from tracklog.settings import Settings
+from tracklog.contract.settings import Settings
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
 STEPS = 1000

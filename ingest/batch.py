@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tracklog.ingest import projector_clickhouse, projector_postgres
-from tracklog.ingest.decode import InvalidEvent, decode
-from tracklog.ingest.projector_clickhouse import MetricPoints
-from tracklog.ingest.projector_postgres import PostgresOp
+from tracklog.ingest.decode.envelope import InvalidEvent, decode
+from tracklog.ingest.projectors import clickhouse as projector_clickhouse
+from tracklog.ingest.projectors import postgres as projector_postgres
+from tracklog.ingest.projectors.clickhouse import MetricPoints
+from tracklog.ingest.projectors.postgres import PostgresOp
 from tracklog.ingest.records import Position, Record
 
 

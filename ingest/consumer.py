@@ -21,9 +21,9 @@ from typing import Any
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.structs import TopicPartition
 
+from tracklog.contract.settings import Settings
+from tracklog.contract.topics import log_name
 from tracklog.ingest.records import Position, Record
-from tracklog.settings import Settings
-from tracklog.topics import log_name
 
 log = logging.getLogger(__name__)
 

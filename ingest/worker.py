@@ -5,10 +5,10 @@ A store that fails pauses consumption: the worker keeps polling (so it stays in
 the consumer group) with every partition paused, retries the same batch with
 exponential back-off, logs why, commits nothing, and resumes by itself once the
 write succeeds. A restart at any point, SIGKILL included, replays safely: both
-writers skip records they already hold (ingest/batch_writer.py).
+writers skip records they already hold (ingest/writers/batch.py).
 
 With an archive root set, every consumed record is also archived to Avro files
-(ingest/worker_archive.py). With a metrics address set, the worker serves
+(ingest/archive/worker_side.py). With a metrics address set, the worker serves
 Prometheus metrics (ingest/metrics.py).
 """
 
@@ -26,8 +26,10 @@ from typing import Any
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from tracklog.contract.settings import Settings
+from tracklog.contract.topics import ensure_topics, topic_of
+from tracklog.ingest.archive.worker_side import WorkerArchive
 from tracklog.ingest.batch import ProjectedBatch, project_batch
-from tracklog.ingest.batch_writer import BatchWriter, StoreFailure
 from tracklog.ingest.consumer import (
     Partition,
     ResumeFromStores,
@@ -37,11 +39,9 @@ from tracklog.ingest.consumer import (
     log_namer,
     records_of,
 )
+from tracklog.ingest.dead_letters.poison import write_isolating
 from tracklog.ingest.metrics import IngestMetrics, MetricsServer
-from tracklog.ingest.poison import write_isolating
-from tracklog.ingest.worker_archive import WorkerArchive
-from tracklog.settings import Settings
-from tracklog.topics import ensure_topics, topic_of
+from tracklog.ingest.writers.batch import BatchWriter, StoreFailure
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ class Worker:
 
 def run_worker(settings: Settings) -> None:
     """The standalone `tracklog ingest` process: run until SIGTERM or SIGINT."""
-    from tracklog.deploy.clickhouse import connect
+    from tracklog.contract.read_model.clickhouse_client import connect
 
     stop = threading.Event()
 

@@ -15,59 +15,129 @@ Memory and blocking policy of the SDK (quoted by the README):
     the broker finally rejects are logged as errors and make ``flush`` return
     False, and at exit the default session warns how many events and points it
     could not send.
+
+Importing `tracklog` loads only this module: each name below is imported on first use
+(PEP 562), so `tracklog.ingest`, `tracklog.query` and the contract load none of the SDK.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from tracklog import _fork_safety  # noqa: F401  (first: before anything imports grpc)
-from tracklog.artifact_store import FileInfo
-from tracklog.batcher import BufferFullError
-from tracklog.client import TracklogClient
-from tracklog.client_entities import DatasetInput, Run, RunData
-from tracklog.client_errors import TracklogError
-from tracklog.client_search import ViewType
-from tracklog.entities import Experiment, Metric, Param, RunInfo, RunTag, Unsent
-from tracklog.fluent import (
-    active_run,
-    configure,
-    end_run,
-    flush,
-    get_artifact_uri,
-    get_session,
-    log_artifact,
-    log_artifacts,
-    log_batch,
-    log_dict,
-    log_figure,
-    log_metric,
-    log_metrics,
-    log_param,
-    log_params,
-    log_text,
-    search_runs,
-    set_experiment,
-    set_tag,
-    set_tags,
-    start_run,
-)
-from tracklog.fluent_tracking import (
-    create_experiment,
-    delete_experiment,
-    delete_run,
-    delete_tag,
-    get_client,
-    get_experiment,
-    get_experiment_by_name,
-    get_run,
-    last_active_run,
-    log_input,
-    search_experiments,
-    set_experiment_tag,
-    set_experiment_tags,
-)
-from tracklog.registry.errors import RegistryError
-from tracklog.registry_client import RegistryClient, register_model, resolve_model_uri
-from tracklog.registry_entities import ModelVersion, RegisteredModel
-from tracklog.run import ActiveRun
-from tracklog.session import Session
+
+if TYPE_CHECKING:
+    from tracklog.artifacts.store import FileInfo
+    from tracklog.client.entities import DatasetInput, Run, RunData
+    from tracklog.client.errors import TracklogError
+    from tracklog.client.registry import RegistryClient, register_model, resolve_model_uri
+    from tracklog.client.registry_entities import ModelVersion, RegisteredModel
+    from tracklog.client.search import ViewType
+    from tracklog.client.tracklog_client import TracklogClient
+    from tracklog.entities import Experiment, Metric, Param, RunInfo, RunTag, Unsent
+    from tracklog.fluent.runs import (
+        active_run,
+        configure,
+        end_run,
+        flush,
+        get_artifact_uri,
+        get_session,
+        log_artifact,
+        log_artifacts,
+        log_batch,
+        log_dict,
+        log_figure,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        log_text,
+        search_runs,
+        set_experiment,
+        set_tag,
+        set_tags,
+        start_run,
+    )
+    from tracklog.fluent.tracking import (
+        create_experiment,
+        delete_experiment,
+        delete_run,
+        delete_tag,
+        get_client,
+        get_experiment,
+        get_experiment_by_name,
+        get_run,
+        last_active_run,
+        log_input,
+        search_experiments,
+        set_experiment_tag,
+        set_experiment_tags,
+    )
+    from tracklog.registry.errors import RegistryError
+    from tracklog.run import ActiveRun
+    from tracklog.sending.batcher import BufferFullError
+    from tracklog.session import Session
+
+# public name -> the module that defines it
+_EXPORTS: dict[str, str] = {
+    "ActiveRun": "tracklog.run",
+    "BufferFullError": "tracklog.sending.batcher",
+    "DatasetInput": "tracklog.client.entities",
+    "Experiment": "tracklog.entities",
+    "FileInfo": "tracklog.artifacts.store",
+    "Metric": "tracklog.entities",
+    "ModelVersion": "tracklog.client.registry_entities",
+    "Param": "tracklog.entities",
+    "RegisteredModel": "tracklog.client.registry_entities",
+    "RegistryClient": "tracklog.client.registry",
+    "RegistryError": "tracklog.registry.errors",
+    "Run": "tracklog.client.entities",
+    "RunData": "tracklog.client.entities",
+    "RunInfo": "tracklog.entities",
+    "RunTag": "tracklog.entities",
+    "Session": "tracklog.session",
+    "TracklogClient": "tracklog.client.tracklog_client",
+    "TracklogError": "tracklog.client.errors",
+    "Unsent": "tracklog.entities",
+    "ViewType": "tracklog.client.search",
+    "active_run": "tracklog.fluent.runs",
+    "configure": "tracklog.fluent.runs",
+    "create_experiment": "tracklog.fluent.tracking",
+    "delete_experiment": "tracklog.fluent.tracking",
+    "delete_run": "tracklog.fluent.tracking",
+    "delete_tag": "tracklog.fluent.tracking",
+    "end_run": "tracklog.fluent.runs",
+    "flush": "tracklog.fluent.runs",
+    "get_artifact_uri": "tracklog.fluent.runs",
+    "get_client": "tracklog.fluent.tracking",
+    "get_experiment": "tracklog.fluent.tracking",
+    "get_experiment_by_name": "tracklog.fluent.tracking",
+    "get_run": "tracklog.fluent.tracking",
+    "get_session": "tracklog.fluent.runs",
+    "last_active_run": "tracklog.fluent.tracking",
+    "log_artifact": "tracklog.fluent.runs",
+    "log_artifacts": "tracklog.fluent.runs",
+    "log_batch": "tracklog.fluent.runs",
+    "log_dict": "tracklog.fluent.runs",
+    "log_figure": "tracklog.fluent.runs",
+    "log_input": "tracklog.fluent.tracking",
+    "log_metric": "tracklog.fluent.runs",
+    "log_metrics": "tracklog.fluent.runs",
+    "log_param": "tracklog.fluent.runs",
+    "log_params": "tracklog.fluent.runs",
+    "log_text": "tracklog.fluent.runs",
+    "register_model": "tracklog.client.registry",
+    "resolve_model_uri": "tracklog.client.registry",
+    "search_experiments": "tracklog.fluent.tracking",
+    "search_runs": "tracklog.fluent.runs",
+    "set_experiment": "tracklog.fluent.runs",
+    "set_experiment_tag": "tracklog.fluent.tracking",
+    "set_experiment_tags": "tracklog.fluent.tracking",
+    "set_tag": "tracklog.fluent.runs",
+    "set_tags": "tracklog.fluent.runs",
+    "start_run": "tracklog.fluent.runs",
+}
 
 __all__ = [
     "ActiveRun",
@@ -127,3 +197,17 @@ __all__ = [
     "set_tags",
     "start_run",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Import a public name on first use, then keep it as a plain module attribute."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tracklog' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tracklog import events_tracking
+from tracklog.events import lifecycle as events_tracking
 from tracklog.v1 import events_pb2 as pb
 
 

@@ -21,8 +21,8 @@ from typing import Any
 import grpc
 
 from tracklog import experiment_names
+from tracklog.contract.ids import experiment_id_for
 from tracklog.experiment_names import Resolved
-from tracklog.ids import experiment_id_for
 from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class Deployment:
         self, query_addr: str, fallback_root: str, timeout: float = LOOKUP_TIMEOUT_SECONDS
     ) -> None:
         self.query_addr = query_addr
-        self.fallback_root = fallback_root  # a URI (artifact_store.normalize_root)
+        self.fallback_root = fallback_root  # a URI (locations.normalize_root)
         self._timeout = timeout
         self._lock = threading.Lock()
         self._channel: grpc.Channel | None = None

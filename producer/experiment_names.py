@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from tracklog.ids import experiment_id_for
+from tracklog.contract.ids import experiment_id_for
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
 LOOKUP_TIMEOUT_SECONDS = 2.0

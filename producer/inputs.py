@@ -1,4 +1,4 @@
-"""Turn what callers pass into validated columns and pairs, using `tracklog.validation`.
+"""Turn what callers pass into validated columns and pairs, using `tracklog.contract.validation`.
 
 The common case (a known key, a finite float, int step and timestamp) is checked
 inline; everything else goes through the shared validation functions, so the rules
@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Mapping
 
-from tracklog import validation
-from tracklog.batcher import Points
+from tracklog.contract import validation
 from tracklog.entities import Metric, Param, RunTag
+from tracklog.sending.batcher import Points
 
 _MAX = sys.float_info.max
 _I64_MIN, _I64_MAX = validation.INT64_MIN, validation.INT64_MAX

@@ -14,19 +14,21 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tracklog import events, flush_tokens, inputs, validation
-from tracklog.artifact_logger import DEFAULT_ARTIFACT_ROOT, ArtifactLogger
-from tracklog.artifact_store import normalize_root
-from tracklog.batcher import ENVELOPE_ROOM_BYTES, Batcher, PendingEvent
+from tracklog import inputs
+from tracklog.artifacts.logger import DEFAULT_ARTIFACT_ROOT, ArtifactLogger
+from tracklog.contract import flush_tokens, validation
+from tracklog.contract.flush_tokens import FlushToken
+from tracklog.contract.ids import DEFAULT_EXPERIMENT_NAME, new_run_id
+from tracklog.contract.locations import normalize_root
+from tracklog.contract.settings import KafkaSettings, SdkLimits, Settings, SpoolSettings
 from tracklog.deployment import LOOKUP_TIMEOUT_SECONDS, Deployment
 from tracklog.entities import Experiment, Metric, Param, RunInfo, RunTag, Unsent
-from tracklog.flush_tokens import FlushToken
-from tracklog.ids import DEFAULT_EXPERIMENT_NAME, new_run_id
+from tracklog.events import payloads as events
 from tracklog.run import ActiveRun, source_name, system_tags, user_name
-from tracklog.sender import Sender
-from tracklog.settings import KafkaSettings, SdkLimits, Settings, SpoolSettings
-from tracklog.sink import EventSink, kafka_sink_factory
-from tracklog.spool import open_spool, spool_producer_options, spool_target
+from tracklog.sending.batcher import ENVELOPE_ROOM_BYTES, Batcher, PendingEvent
+from tracklog.sending.sender import Sender
+from tracklog.sending.sink import EventSink, kafka_sink_factory
+from tracklog.spool.spooling_sink import open_spool, spool_producer_options, spool_target
 from tracklog.system_metrics import SystemMetricsMonitor
 
 
@@ -40,7 +42,7 @@ _open_sessions: weakref.WeakSet[Session] = weakref.WeakSet()
 @atexit.register
 def _close_open_sessions() -> None:
     """At interpreter exit, close the sessions nobody closed (the default one is closed
-    before, with its runs ended: `tracklog.fluent`), flushing for at most
+    before, with its runs ended: `tracklog.fluent.runs`), flushing for at most
     TRACKLOG_EXIT_FLUSH_SECONDS in all; what Kafka has not acknowledged stays spooled."""
     deadline = time.monotonic() + float(os.environ.get("TRACKLOG_EXIT_FLUSH_SECONDS", "30"))
     for session in list(_open_sessions):
@@ -380,7 +382,7 @@ class Session:
 
     def flush_token(self, timeout: float | None = None) -> str:
         """Flush, then name what was written: per (log, partition) the highest acknowledged
-        offset (tracklog.flush_tokens; the query service's WaitFor takes it). Raises
+        offset (tracklog.contract.flush_tokens; the query service's WaitFor takes it). Raises
         TimeoutError when not everything was acknowledged in time or a send was lost."""
         token = self.flush(timeout)
         if not token:

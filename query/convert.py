@@ -8,7 +8,8 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tracklog.query.paging import to_micros
-from tracklog.query.records import (
+from tracklog.query.requests import status_value
+from tracklog.query.stores.records import (
     ExperimentRecord,
     KeyValue,
     LatestMetric,
@@ -16,7 +17,6 @@ from tracklog.query.records import (
     RunDetails,
     RunRecord,
 )
-from tracklog.query.requests import status_value
 from tracklog.v1 import events_pb2, query_pb2
 
 

@@ -20,7 +20,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tracklog.query.errors import InvalidArgument
-from tracklog.query.records import ExperimentCursor, LoggedModelCursor, PointCursor, RunCursor
+from tracklog.query.stores.records import (
+    ExperimentCursor,
+    LoggedModelCursor,
+    PointCursor,
+    RunCursor,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from tracklog.query import paging
 from tracklog.query.errors import InvalidArgument
-from tracklog.query.filter_parser import parse_filter, parse_order_by
-from tracklog.query.records import (
+from tracklog.query.filters.parser import parse_filter, parse_order_by
+from tracklog.query.stores.records import (
     ExperimentCursor,
     KeyValue,
     MetricHistoryQuery,

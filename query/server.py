@@ -22,13 +22,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from tracklog.deploy.clickhouse import connect as clickhouse_connect
-from tracklog.query import store_postgres
-from tracklog.query.registry_servicer import RegistryServicer
-from tracklog.query.registry_writes import RegistryWrites
+from tracklog.contract.read_model.clickhouse_client import connect as clickhouse_connect
+from tracklog.contract.settings import Settings
+from tracklog.query.registry.servicer import RegistryServicer
+from tracklog.query.registry.writes import RegistryWrites
 from tracklog.query.servicer import QueryServicer
-from tracklog.query.store_clickhouse import ClickHouseMetricStore
-from tracklog.settings import Settings
+from tracklog.query.stores import postgres as store_postgres
+from tracklog.query.stores.clickhouse import ClickHouseMetricStore
 from tracklog.v1 import query_pb2, query_pb2_grpc, registry_pb2, registry_pb2_grpc
 
 log = logging.getLogger(__name__)

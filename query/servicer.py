@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import grpc
 
-from tracklog.query import (
-    convert,
-    paging,
-    requests,
-    store_postgres,
-    store_search,
-    tracking_endpoints,
-)
+from tracklog.query import convert, paging, requests, tracking_endpoints
 from tracklog.query.errors import NotFound, translate_errors
 from tracklog.query.logged_model_endpoints import LoggedModelEndpoints
-from tracklog.query.records import ExperimentCursor, RunCursor
-from tracklog.query.series_servicer import SeriesEndpoints
-from tracklog.query.store_clickhouse import ClickHouseMetricStore, last_cursor
-from tracklog.query.store_logged_models import run_models
-from tracklog.query.store_tracking import run_inputs
+from tracklog.query.series.servicer import SeriesEndpoints
+from tracklog.query.stores import postgres as store_postgres
+from tracklog.query.stores import search as store_search
+from tracklog.query.stores.clickhouse import ClickHouseMetricStore, last_cursor
+from tracklog.query.stores.logged_models import run_models
+from tracklog.query.stores.records import ExperimentCursor, RunCursor
+from tracklog.query.stores.tracking import run_inputs
 from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
 
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from tracklog import flush_tokens
-from tracklog.artifact_store import normalize_root
+from tracklog.contract import flush_tokens
+from tracklog.contract.locations import normalize_root
 from tracklog.query import convert, paging
 from tracklog.query.errors import InvalidArgument
-from tracklog.query.projection_wait import wait_for_positions
-from tracklog.query.store_postgres import Pool
-from tracklog.query.store_tracking import dataset_summaries
-from tracklog.query.store_tracking import search_experiments as search
+from tracklog.query.stores.postgres import Pool
+from tracklog.query.stores.projection_wait import wait_for_positions
+from tracklog.query.stores.tracking import dataset_summaries
+from tracklog.query.stores.tracking import search_experiments as search
 from tracklog.v1 import query_pb2, tracking_pb2
 
 WAIT_SECONDS = (30.0, 300.0)  # (default, maximum)

@@ -1,6 +1,6 @@
 """The decider: a command plus the current state -> the events to emit, or a domain error.
 
-Pure: the caller reads the state (query/registry_store.py) and produces the events. The
+Pure: the caller reads the state (query/registry/store.py) and produces the events. The
 projection re-checks what only it can see race-free (a name taken meanwhile, a version
 deleted meanwhile) and records such conflicts for the waiting caller.
 """

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from tracklog.deploy.broker import TansuBroker, free_port
-from tracklog.deploy.clickhouse import connect as clickhouse_connect
-from tracklog.deploy.postgres import EmbeddedPostgres, create_database
-from tracklog.settings import KafkaSettings, Settings
-from tracklog.topics import ensure_topics
+from tracklog.contract.read_model.clickhouse_client import connect as clickhouse_connect
+from tracklog.contract.settings import KafkaSettings, Settings
+from tracklog.contract.topics import ensure_topics
+from tracklog.deploy.embedded.broker import TansuBroker, free_port
+from tracklog.deploy.embedded.postgres import EmbeddedPostgres, create_database
 
 USE_CONTAINERS = os.environ.get("TRACKLOG_TEST_CONTAINERS") == "1"
 

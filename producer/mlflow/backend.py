@@ -14,7 +14,7 @@ At most `MAX_KNOWN_RUNS` runs are remembered; the oldest is forgotten first (and
 again if it is logged to).
 
 Inside MLflow's server (several worker processes, each with its own backend) the
-backend is fenced (`tracklog.read_fence`): `settle` after a write waits for Kafka's
+backend is fenced (`tracklog.client.read_fence`): `settle` after a write waits for Kafka's
 acknowledgement, and reads wait for the topic's end offsets. A fenced worker trusts what
 it remembers of a run for `FENCED_TRUST_SECONDS` after reading it, then reads it again:
 another worker may have deleted it (a write to a run another worker deleted less than
@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 
 from mlflow.entities import RunInfo
 
-from tracklog.client import TracklogClient
+from tracklog.client.read_fence import TopicFence
+from tracklog.client.tracklog_client import TracklogClient
 from tracklog.mlflow import uri
 from tracklog.mlflow.metric_checks import MetricChecks
-from tracklog.read_fence import TopicFence
 from tracklog.session import Session
 
 log = logging.getLogger("tracklog.mlflow")

@@ -29,7 +29,7 @@ from mlflow.entities.model_registry import (
 )
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-from tracklog import registry_entities
+from tracklog.client import registry_entities
 from tracklog.v1 import events_pb2, query_pb2, tracking_pb2
 
 

@@ -16,9 +16,9 @@ from typing import ParamSpec, TypeVar
 from mlflow.exceptions import MlflowException
 from mlflow.protos import databricks_pb2 as codes
 
-from tracklog.batcher import BufferFullError
-from tracklog.client_errors import TracklogError
+from tracklog.client.errors import TracklogError
 from tracklog.registry.errors import RegistryError
+from tracklog.sending.batcher import BufferFullError
 
 P = ParamSpec("P")
 R = TypeVar("R")

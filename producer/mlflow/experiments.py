@@ -15,8 +15,8 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
 from mlflow.utils.validation import _validate_experiment_name, _validate_experiment_tag
 
-from tracklog.client_errors import TracklogError
-from tracklog.ids import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
+from tracklog.client.errors import TracklogError
+from tracklog.contract.ids import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
 from tracklog.mlflow import convert
 from tracklog.mlflow.errors import invalid, mlflow_errors, not_found
 from tracklog.mlflow.store_base import StoreBase, settled

@@ -28,8 +28,8 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_MODELS
 from mlflow.utils.name_utils import _generate_random_name
 
-from tracklog import client_logged_models
-from tracklog.events_logged_models import ModelMetric
+from tracklog.client import logged_models as client_logged_models
+from tracklog.events.logged_models import ModelMetric
 from tracklog.mlflow.errors import mlflow_errors, not_found
 from tracklog.mlflow.store_base import StoreBase, settled
 

@@ -32,8 +32,8 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry import SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT
 from mlflow.store.model_registry.abstract_store import AbstractStore
 
-from tracklog import registry_entities
-from tracklog.client import TracklogClient
+from tracklog.client import registry_entities
+from tracklog.client.tracklog_client import TracklogClient
 from tracklog.mlflow import convert
 from tracklog.mlflow.backend import backend_for
 from tracklog.mlflow.errors import invalid, mlflow_errors

@@ -8,7 +8,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from mlflow.store.tracking.abstract_store import AbstractStore
 
-from tracklog.client import TracklogClient
+from tracklog.client.tracklog_client import TracklogClient
 from tracklog.mlflow.backend import Backend, backend_for
 
 P = ParamSpec("P")

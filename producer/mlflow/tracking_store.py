@@ -39,8 +39,9 @@ from mlflow.utils.validation import (
     _validate_run_id,
 )
 
-from tracklog import entities, events_tracking
-from tracklog.client_errors import TracklogError
+from tracklog import entities
+from tracklog.client.errors import TracklogError
+from tracklog.events import lifecycle as events_tracking
 from tracklog.mlflow import convert
 from tracklog.mlflow.backend import RunState
 from tracklog.mlflow.errors import as_mlflow, invalid, mlflow_errors, not_found

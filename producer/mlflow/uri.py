@@ -9,7 +9,7 @@ string is refused, so a typo does not silently write somewhere else.
 ``read_fence=on|off`` (default: on inside ``mlflow server``, off elsewhere) makes every
 write wait for Kafka's acknowledgement and every read wait for the topic's end offsets,
 so that a write one server worker answered is visible to a read any other worker serves
-(`tracklog.read_fence`).
+(`tracklog.client.read_fence`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import dataclasses
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
-from tracklog.settings import KafkaSettings, Settings
+from tracklog.contract.settings import KafkaSettings, Settings
 
 SCHEME = "tracklog"
 QUERY_KEYS = {"bootstrap": "bootstrap_servers", "topic": "events_topic"}

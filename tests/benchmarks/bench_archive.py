@@ -20,13 +20,13 @@ import uuid
 import zlib
 from pathlib import Path
 
-from tracklog.deploy.clickhouse import connect
-from tracklog.deploy.postgres import EmbeddedPostgres, create_database
-from tracklog.ingest import archive_format
-from tracklog.ingest.archive import open_archive
-from tracklog.ingest.rebuild import rebuild_from_archive, wipe_read_models
+from tracklog.contract.read_model.clickhouse_client import connect
+from tracklog.contract.settings import KafkaSettings, Settings
+from tracklog.deploy.embedded.postgres import EmbeddedPostgres, create_database
+from tracklog.ingest.archive import format as archive_format
+from tracklog.ingest.archive.event_archive import open_archive
+from tracklog.ingest.archive.rebuild import rebuild_from_archive, wipe_read_models
 from tracklog.ingest.records import Position, Record
-from tracklog.settings import KafkaSettings, Settings
 from tracklog.v1 import events_pb2 as pb
 
 PARTITIONS = 4

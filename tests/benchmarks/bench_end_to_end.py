@@ -26,8 +26,8 @@ from pathlib import Path
 import grpc
 
 from tracklog import Session
-from tracklog.deploy.broker import free_port, port_open
-from tracklog.settings import KafkaSettings, SpoolSettings
+from tracklog.contract.settings import KafkaSettings, SpoolSettings
+from tracklog.deploy.embedded.broker import free_port, port_open
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
 
@@ -48,7 +48,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "tracklog.deploy.cli",
+            "tracklog.deploy.cli.main",
             "up",
             "--data-dir",
             data_dir,

@@ -21,12 +21,12 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
-from tracklog.deploy.broker import TansuBroker, free_port
-from tracklog.deploy.clickhouse import connect
-from tracklog.deploy.postgres import EmbeddedPostgres, create_database
+from tracklog.contract.read_model.clickhouse_client import connect
+from tracklog.contract.settings import KafkaSettings, Settings
+from tracklog.contract.topics import ensure_topics
+from tracklog.deploy.embedded.broker import TansuBroker, free_port
+from tracklog.deploy.embedded.postgres import EmbeddedPostgres, create_database
 from tracklog.ingest.worker import Worker
-from tracklog.settings import KafkaSettings, Settings
-from tracklog.topics import ensure_topics
 from tracklog.v1 import events_pb2 as pb
 
 RUNS, KEYS = 10, ("loss", "accuracy", "learning_rate", "grad_norm")

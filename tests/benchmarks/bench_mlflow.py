@@ -45,7 +45,7 @@ from mlflow.entities import Metric
 
 from tests.benchmarks import mlflow_null_store
 from tests.mlflow_plugin.servers import wait_healthy
-from tracklog.deploy.broker import free_port, port_open
+from tracklog.deploy.embedded.broker import free_port, port_open
 
 BATCH = 1_000
 
@@ -81,7 +81,14 @@ def tracklog_stack(work: Path) -> Iterator[tuple[str, str]]:
         "TRACKLOG_QUERY_ADDR": f"127.0.0.1:{query}",
         "TRACKLOG_SPOOL_DIR": str(work / "stack-spool"),
     }
-    command = [sys.executable, "-m", "tracklog.deploy.cli", "up", "--data-dir", str(work / "data")]
+    command = [
+        sys.executable,
+        "-m",
+        "tracklog.deploy.cli.main",
+        "up",
+        "--data-dir",
+        str(work / "data"),
+    ]
     command += ["--broker-port", str(broker), "--mlflow-port", str(web)]
     with _process(command, env, work / "stack.log") as stack:
         url = f"http://127.0.0.1:{web}"

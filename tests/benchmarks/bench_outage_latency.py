@@ -24,10 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script
 
 from tests.faults.call_latency import CallLatencies, latency_sensitive, log_paced, report
-from tracklog.deploy.broker import TansuBroker, free_port
+from tracklog.contract.settings import KafkaSettings, SpoolSettings
+from tracklog.contract.topics import ensure_topics
+from tracklog.deploy.embedded.broker import TansuBroker, free_port
 from tracklog.session import Session
-from tracklog.settings import KafkaSettings, SpoolSettings
-from tracklog.topics import ensure_topics
 
 KEYS = ("loss", "accuracy", "lr", "grad_norm")
 CALLS_PER_SECOND = 5_500

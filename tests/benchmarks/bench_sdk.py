@@ -28,10 +28,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from tracklog import Session
-from tracklog.deploy.broker import TansuBroker, free_port
-from tracklog.settings import KafkaSettings, Settings, SpoolSettings
-from tracklog.sink import EventSink, kafka_sink_factory
-from tracklog.topics import ensure_topics
+from tracklog.contract.settings import KafkaSettings, Settings, SpoolSettings
+from tracklog.contract.topics import ensure_topics
+from tracklog.deploy.embedded.broker import TansuBroker, free_port
+from tracklog.sending.sink import EventSink, kafka_sink_factory
 
 
 @contextmanager

@@ -25,10 +25,10 @@ from pathlib import Path
 import grpc
 import psycopg
 
-from tracklog.deploy.postgres import EmbeddedPostgres
-from tracklog.ingest import schema_postgres
+from tracklog.contract.read_model import postgres_schema as schema_postgres
+from tracklog.contract.settings import Settings
+from tracklog.deploy.embedded.postgres import EmbeddedPostgres
 from tracklog.query.server import create_server
-from tracklog.settings import Settings
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
 EXPERIMENTS = 10

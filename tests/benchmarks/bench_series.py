@@ -25,11 +25,12 @@ import grpc
 import numpy as np
 import psycopg
 
-from tracklog.deploy.clickhouse import connect
-from tracklog.deploy.postgres import EmbeddedPostgres
-from tracklog.ingest import schema_clickhouse, schema_postgres
+from tracklog.contract.read_model import clickhouse_schema as schema_clickhouse
+from tracklog.contract.read_model import postgres_schema as schema_postgres
+from tracklog.contract.read_model.clickhouse_client import connect
+from tracklog.contract.settings import Settings
+from tracklog.deploy.embedded.postgres import EmbeddedPostgres
 from tracklog.query.server import create_server
-from tracklog.settings import Settings
 from tracklog.v1 import query_pb2_grpc, series_pb2
 
 DATABASE = "bench"

@@ -7,10 +7,9 @@ from typing import Any
 import pytest
 
 import tracklog
+from tests.e2e.pipeline import running_pipeline
+from tracklog.contract.settings import Settings
 from tracklog.deploy.demo import run_demo
-from tracklog.settings import Settings
-
-from ..e2e.pipeline import running_pipeline
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from kafka.admin import KafkaAdminClient
 
-from tracklog.settings import Settings
+from tracklog.contract.settings import Settings
 
 
 def test_each_test_gets_its_own_topic_and_databases(settings: Settings, clickhouse_client) -> None:  # type: ignore[no-untyped-def]

@@ -17,12 +17,11 @@ import grpc
 import psycopg
 import pytest
 
+from tests.e2e.pipeline import wait_until
 from tracklog import Session
-from tracklog.deploy.broker import free_port, port_open
-from tracklog.settings import Settings
+from tracklog.contract.settings import Settings
+from tracklog.deploy.embedded.broker import free_port, port_open
 from tracklog.v1 import events_pb2, query_pb2, query_pb2_grpc
-
-from ..e2e.pipeline import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +41,7 @@ def environment(settings: Settings, chdb_dir: Path, query_port: int) -> dict[str
 
 def start(command: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tracklog.deploy.cli", command],
+        [sys.executable, "-m", "tracklog.deploy.cli.main", command],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 import grpc
 import psycopg
 
+from tracklog.contract.settings import Settings
 from tracklog.ingest.worker import Worker
 from tracklog.query.server import create_server
-from tracklog.settings import Settings
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
 T = TypeVar("T")

@@ -25,14 +25,14 @@ import pytest
 from kafka import KafkaProducer
 
 from tests.e2e.pipeline import running_pipeline, wait_until
+from tests.producer.spool.test_kafka import broker_for, unreachable
 from tests.producer.test_kafka_delivery import of, read_topic
-from tests.producer.test_spool_kafka import broker_for, unreachable
 from tracklog import Session
-from tracklog.deploy import cli
-from tracklog.ingest.dlq import read_dead_letters
-from tracklog.ingest.dlq_replay import replay
-from tracklog.settings import Settings
-from tracklog.spool_quarantine import listing
+from tracklog.contract.settings import Settings
+from tracklog.deploy.cli import main as cli
+from tracklog.ingest.dead_letters.reader import read_dead_letters
+from tracklog.ingest.dead_letters.replay import replay
+from tracklog.spool.quarantine import listing
 from tracklog.v1.events_pb2 import RUN_STATUS_FINISHED
 
 pytestmark = pytest.mark.integration
@@ -64,7 +64,7 @@ CHILD = textwrap.dedent(
     """
     import sys
     from tracklog import Session
-    from tracklog.settings import KafkaSettings
+    from tracklog.contract.settings import KafkaSettings
 
     kafka = KafkaSettings(bootstrap_servers=sys.argv[1], events_topic=sys.argv[2])
     # an SDK configured for larger requests than the next process: its 1.3 MB metrics

@@ -22,9 +22,10 @@ import pytest
 
 import tracklog
 from tests.e2e.pipeline import Pipeline, running_pipeline, wait_until
-from tracklog import RegistryClient, Session, TracklogClient, fluent
-from tracklog.artifact_store import local_path_of
-from tracklog.settings import Settings
+from tracklog import RegistryClient, Session, TracklogClient
+from tracklog.contract.locations import local_path_of
+from tracklog.contract.settings import Settings
+from tracklog.fluent import runs as fluent
 from tracklog.v1 import query_pb2
 
 pytestmark = pytest.mark.integration

@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.pipeline import replay_from_offset_zero, running_pipeline, wait_until
+from tests.e2e.snapshot import clickhouse_snapshot, postgres_snapshot
 from tracklog import Session
-from tracklog.settings import Settings
-
-from .pipeline import replay_from_offset_zero, running_pipeline, wait_until
-from .snapshot import clickhouse_snapshot, postgres_snapshot
+from tracklog.contract.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.pipeline import replay_from_offset_zero, running_pipeline, wait_until
+from tests.e2e.snapshot import postgres_snapshot
 from tracklog import Session, TracklogClient
-from tracklog.events_logged_models import ModelMetric
-from tracklog.settings import Settings
-
-from .pipeline import replay_from_offset_zero, running_pipeline, wait_until
-from .snapshot import postgres_snapshot
+from tracklog.contract.settings import Settings
+from tracklog.events.logged_models import ModelMetric
 
 pytestmark = pytest.mark.integration
 TABLES = (

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from tracklog import Session, TracklogClient, events_tracking
+from tests.e2e.pipeline import replay_from_offset_zero, running_pipeline, wait_until
+from tests.e2e.snapshot import POSTGRES_TABLES, postgres_snapshot
+from tracklog import Session, TracklogClient
+from tracklog.contract.settings import Settings
 from tracklog.data import Dataset
-from tracklog.settings import Settings
-
-from .pipeline import replay_from_offset_zero, running_pipeline, wait_until
-from .snapshot import POSTGRES_TABLES, postgres_snapshot
+from tracklog.events import lifecycle as events_tracking
 
 pytestmark = pytest.mark.integration
 TABLES = (*POSTGRES_TABLES, "run_inputs")

@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.pipeline import running_pipeline, wait_until
 from tracklog import Session
-from tracklog.settings import Settings
+from tracklog.contract.settings import Settings
 from tracklog.v1 import events_pb2
-
-from .pipeline import running_pipeline, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ import pytest
 
 from tests.conftest import Backends, settings_on
 from tests.faults.s3_server import MotoS3Server
-from tracklog.deploy.broker import TansuBroker, free_port, s3_environment
-from tracklog.settings import Settings
+from tracklog.contract.settings import Settings
+from tracklog.deploy.embedded.broker import TansuBroker, free_port, s3_environment
 
 DURABLE_FETCH_MAX_WAIT_MS = 200
 

@@ -26,10 +26,10 @@ import pytest
 
 from tests.faults.call_latency import latency_sensitive, log_paced, report
 from tests.faults.topic_ends import topic_records
-from tracklog.deploy.broker import TansuBroker
+from tracklog.contract.settings import Settings
+from tracklog.deploy.embedded.broker import TansuBroker
 from tracklog.ingest.worker import Worker
 from tracklog.session import Session
-from tracklog.settings import Settings
 
 pytestmark = pytest.mark.integration
 

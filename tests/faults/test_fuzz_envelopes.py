@@ -31,11 +31,11 @@ from tests.ingest.events import (
     run_started,
     tags_set,
 )
-from tracklog import validation
-from tracklog.ingest.decode import InvalidEvent, decode
-from tracklog.ingest.dlq import DeadLetter, read_dead_letters
-from tracklog.ingest.metric_columns import later
-from tracklog.settings import Settings
+from tracklog.contract import validation
+from tracklog.contract.settings import Settings
+from tracklog.ingest.dead_letters.reader import DeadLetter, read_dead_letters
+from tracklog.ingest.decode.envelope import InvalidEvent, decode
+from tracklog.ingest.projectors.metric_columns import later
 from tracklog.v1 import events_pb2 as pb
 
 pytestmark = pytest.mark.integration

@@ -23,8 +23,8 @@ import psycopg
 import pytest
 from kafka import KafkaProducer
 
-import tracklog.deploy.clickhouse
-import tracklog.ingest.worker_archive
+import tracklog.contract.read_model.clickhouse_client
+import tracklog.ingest.archive.worker_side
 from tests.e2e.pipeline import running_pipeline, wait_until
 from tests.e2e.snapshot import (
     POSTGRES_TABLES,
@@ -34,10 +34,10 @@ from tests.e2e.snapshot import (
 )
 from tests.faults.topic_ends import end_offsets
 from tracklog import RegistryClient, Session, TracklogClient
-from tracklog.deploy import cli
-from tracklog.ingest.archive import open_archive
-from tracklog.ingest.archive_reader import ArchiveReader, covered
-from tracklog.settings import Settings
+from tracklog.contract.settings import Settings
+from tracklog.deploy.cli import main as cli
+from tracklog.ingest.archive.event_archive import open_archive
+from tracklog.ingest.archive.reader import ArchiveReader, covered
 
 pytestmark = pytest.mark.integration
 TABLES = (*POSTGRES_TABLES, "run_inputs", *REGISTRY_TABLES)
@@ -105,7 +105,9 @@ def without(snapshot: dict[str, list[tuple[Any, ...]]], ids: set[str]) -> dict[s
 
 def set_replay_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, clickhouse: Any) -> None:
     """`tracklog replay` reads its settings from the environment; chDB: this process's client."""
-    monkeypatch.setattr(tracklog.deploy.clickhouse, "connect", lambda dsn: clickhouse)
+    monkeypatch.setattr(
+        tracklog.contract.read_model.clickhouse_client, "connect", lambda dsn: clickhouse
+    )
     for name, value in {
         "TRACKLOG_KAFKA_BOOTSTRAP": settings.kafka.bootstrap_servers,
         "TRACKLOG_EVENTS_TOPIC": settings.kafka.events_topic,
@@ -144,7 +146,7 @@ def test_replay_rebuilds_both_read_models_from_the_archive(
     database = settings.clickhouse_database
     # small files, so that dropping each partition's newest file leaves some behind
     small = functools.partial(open_archive, max_records=5, max_age_seconds=3600)
-    monkeypatch.setattr(tracklog.ingest.worker_archive, "open_archive", small)
+    monkeypatch.setattr(tracklog.ingest.archive.worker_side, "open_archive", small)
     with running_pipeline(settings, clickhouse_client) as pipeline:
         points = log_a_realistic_mix(settings, pipeline.address)
         wait_until(pipeline.worker.drained, timeout=120, what="the live worker to drain")

@@ -27,9 +27,9 @@ from tests.ingest.events import (
     running,
     wait_until,
 )
-from tracklog.deploy.postgres import EmbeddedPostgres, create_database
+from tracklog.contract.settings import Settings
+from tracklog.deploy.embedded.postgres import EmbeddedPostgres, create_database
 from tracklog.ingest.worker import Worker
-from tracklog.settings import Settings
 from tracklog.v1 import events_pb2 as pb
 
 OUTAGE_SECONDS = 30.0

@@ -25,9 +25,9 @@ import psycopg
 import pytest
 
 from tests.faults.topic_ends import topic_records
+from tracklog.contract.settings import Settings
 from tracklog.entities import Metric, Param, RunTag
 from tracklog.session import Session
-from tracklog.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +107,7 @@ def worker_env(settings: Settings, chdb_path: Path) -> dict[str, str]:
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "tracklog.deploy.cli", "ingest"],
+            [sys.executable, "-m", "tracklog.deploy.cli.main", "ingest"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -140,7 +140,7 @@ def wait_for(probe: Any, timeout: float, what: str) -> float:
 
 CLICKHOUSE_FIGURES = """
 import json, sys
-from tracklog.deploy.clickhouse import connect
+from tracklog.contract.read_model.clickhouse_client import connect
 rows = connect(sys.argv[1]).query(
     "SELECT run_id, count(), uniqExact(key, step), sum(value), max(step) FROM "
     + sys.argv[2] + ".metric_points GROUP BY run_id"

@@ -7,7 +7,7 @@ import time
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
-from tracklog.settings import Settings
+from tracklog.contract.settings import Settings
 
 
 def end_offsets(settings: Settings, topic: str, timeout: float = 30.0) -> dict[int, int]:

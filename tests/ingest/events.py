@@ -13,8 +13,8 @@ import psycopg
 from google.protobuf.timestamp_pb2 import Timestamp
 from kafka import KafkaProducer
 
+from tracklog.contract.settings import Settings
 from tracklog.ingest.worker import Worker
-from tracklog.settings import Settings
 from tracklog.v1 import events_pb2 as pb
 
 T = TypeVar("T")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from tracklog.contract.settings import Settings
 from tracklog.ingest.consumer import create_consumer
-from tracklog.settings import Settings
 
 
 def test_an_instance_id_makes_the_worker_a_static_group_member(settings: Settings) -> None:

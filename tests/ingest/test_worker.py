@@ -10,11 +10,7 @@ import psycopg
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from tracklog.ingest.worker import Worker
-from tracklog.settings import Settings
-from tracklog.v1 import events_pb2 as pb
-
-from .events import (
+from tests.ingest.events import (
     clickhouse_snapshot,
     experiment_created,
     metrics_logged,
@@ -27,6 +23,9 @@ from .events import (
     tags_set,
     wait_until,
 )
+from tracklog.contract.settings import Settings
+from tracklog.ingest.worker import Worker
+from tracklog.v1 import events_pb2 as pb
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 from tests.e2e.pipeline import running_pipeline, wait_until
 from tracklog import Session
-from tracklog.deploy.cli import main
-from tracklog.deploy.cli_status import WorkerStatus, parse_status
-from tracklog.settings import Settings
+from tracklog.contract.settings import Settings
+from tracklog.deploy.cli.main import main
+from tracklog.deploy.cli.status import WorkerStatus, parse_status
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from tests.conftest import Backends
 from tests.e2e.pipeline import Pipeline, running_pipeline
 from tests.mlflow_plugin.rest import RestServer
 from tests.mlflow_plugin.servers import mlflow_server, module_pipeline, store_uri
+from tracklog.contract.settings import Settings
 from tracklog.mlflow import backend
-from tracklog.settings import Settings
 
 
 @pytest.fixture

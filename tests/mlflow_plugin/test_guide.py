@@ -25,7 +25,7 @@ from sklearn.model_selection import cross_val_score
 
 from tests.e2e.pipeline import Pipeline, wait_until
 from tracklog import TracklogClient
-from tracklog.client_entities import Run
+from tracklog.client.entities import Run
 
 pytestmark = pytest.mark.integration
 

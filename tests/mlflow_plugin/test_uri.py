@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tracklog.contract.settings import KafkaSettings, Settings
 from tracklog.deploy import mlflow_server
-from tracklog.deploy.cli import main
+from tracklog.deploy.cli.main import main
 from tracklog.mlflow import uri
-from tracklog.settings import KafkaSettings, Settings
 
 
 def test_the_uri_names_the_service_and_may_override_broker_and_topic(

@@ -27,8 +27,8 @@ from tests.conftest import Backends
 from tests.e2e.pipeline import wait_until
 from tests.mlflow_plugin.servers import mlflow_server, module_pipeline
 from tracklog import Session
+from tracklog.contract.settings import Settings
 from tracklog.mlflow import backend
-from tracklog.settings import Settings
 
 pytestmark = pytest.mark.integration
 

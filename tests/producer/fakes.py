@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from tracklog.sink import DoneCallback
+from tracklog.sending.sink import DoneCallback
 from tracklog.v1 import events_pb2 as pb
 
 

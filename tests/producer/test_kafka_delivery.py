@@ -9,7 +9,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from tracklog import Metric, Session
-from tracklog.settings import Settings
+from tracklog.contract.settings import Settings
 from tracklog.v1 import events_pb2 as pb
 
 pytestmark = pytest.mark.integration

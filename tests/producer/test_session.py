@@ -7,11 +7,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.producer.fakes import RecordingSink, SilentSink, StalledSink
 from tracklog import BufferFullError, Metric, Session
-from tracklog.ids import experiment_id_for
+from tracklog.contract.ids import experiment_id_for
 from tracklog.v1 import events_pb2 as pb
-
-from .fakes import RecordingSink, SilentSink, StalledSink
 
 
 @pytest.fixture

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.producer.fakes import RecordingSink
 from tracklog import Session
 from tracklog.system_metrics import SystemMetricsMonitor, host_sample, parse_nvidia_smi
-
-from .fakes import RecordingSink
 
 MLFLOW_KEYS = {
     "system/cpu_utilization_percentage",

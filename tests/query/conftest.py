@@ -9,9 +9,10 @@ import grpc
 import psycopg
 import pytest
 
-from tracklog.ingest import schema_clickhouse, schema_postgres
+from tracklog.contract.read_model import clickhouse_schema as schema_clickhouse
+from tracklog.contract.read_model import postgres_schema as schema_postgres
+from tracklog.contract.settings import Settings
 from tracklog.query.server import create_server
-from tracklog.settings import Settings
 from tracklog.v1 import query_pb2_grpc
 
 

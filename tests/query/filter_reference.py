@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from tracklog.query.filter_ast import (
+from tracklog.query.filters.syntax import (
     TIME_ATTRIBUTES,
     AllOf,
     AnyOf,

@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from tracklog.query import convert
-from tracklog.query.records import MetricColumns, RunRecord
+from tracklog.query.stores.records import MetricColumns, RunRecord
 from tracklog.v1 import events_pb2
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tracklog.query import paging
 from tracklog.query.errors import InvalidArgument
-from tracklog.query.records import ExperimentCursor, PointCursor, RunCursor
+from tracklog.query.stores.records import ExperimentCursor, PointCursor, RunCursor
 
 MOMENT = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 

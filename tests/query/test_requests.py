@@ -6,7 +6,7 @@ import pytest
 
 from tracklog.query import requests
 from tracklog.query.errors import InvalidArgument
-from tracklog.query.records import KeyValue
+from tracklog.query.stores.records import KeyValue
 from tracklog.v1 import events_pb2, query_pb2
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.query.filter_reference import RefRun, insert_runs, matches, millis, ordered
 from tracklog.query.errors import InvalidArgument
-from tracklog.query.filter_parser import parse_filter, parse_order_by
+from tracklog.query.filters.parser import parse_filter, parse_order_by
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)

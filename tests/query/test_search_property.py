@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from tests.query.filter_reference import RefRun, insert_runs, matches, ordered, render
 from tracklog.query.errors import InvalidArgument
-from tracklog.query.filter_ast import (
+from tracklog.query.filters.parser import parse_filter
+from tracklog.query.filters.syntax import (
     NUMERIC_OPERATORS,
     STRING_OPERATORS,
     AllOf,
@@ -26,7 +27,6 @@ from tracklog.query.filter_ast import (
     Identifier,
     OrderKey,
 )
-from tracklog.query.filter_parser import parse_filter
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)

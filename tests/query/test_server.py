@@ -16,9 +16,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tracklog.deploy.broker import free_port
+from tracklog.contract.settings import Settings
+from tracklog.deploy.embedded.broker import free_port
 from tracklog.query.server import SERVICE_NAME, create_server
-from tracklog.settings import Settings
 
 
 def test_health_answers_serving_overall_and_for_the_query_service(channel: grpc.Channel) -> None:
@@ -83,7 +83,9 @@ def test_serve_runs_until_sigterm_then_exits_cleanly(
         "TRACKLOG_CLICKHOUSE_DSN": f"chdb://{tmp_path / 'chdb'}",
         "TRACKLOG_CLICKHOUSE_DATABASE": settings.clickhouse_database,
     }
-    code = "from tracklog.query.server import serve; from tracklog.settings import Settings;"
+    code = (
+        "from tracklog.query.server import serve; from tracklog.contract.settings import Settings;"
+    )
     code += " serve(Settings.from_env(), grace=1.0)"
     process = subprocess.Popen([sys.executable, "-c", code], env=env)
     try:

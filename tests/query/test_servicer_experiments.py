@@ -11,7 +11,7 @@ import psycopg
 from tests.query.expect import rpc_error
 from tests.query.rows import insert_experiment, insert_run
 from tracklog.query import paging
-from tracklog.query.records import RunCursor
+from tracklog.query.stores.records import RunCursor
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
 T0 = datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)

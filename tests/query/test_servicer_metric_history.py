@@ -11,7 +11,7 @@ import psycopg
 
 from tests.query.expect import rpc_error
 from tests.query.rows import insert_points, insert_run
-from tracklog.settings import Settings
+from tracklog.contract.settings import Settings
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT

@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e.pipeline import Pipeline, running_pipeline
 from tracklog import RegistryClient
-from tracklog.settings import Settings
+from tracklog.contract.settings import Settings
 
 
 @pytest.fixture

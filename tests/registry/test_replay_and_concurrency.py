@@ -10,10 +10,10 @@ import pytest
 from tests.e2e.pipeline import Pipeline, replay_from_offset_zero, running_pipeline, wait_until
 from tests.e2e.snapshot import REGISTRY_TABLES, postgres_snapshot
 from tracklog import RegistryClient
-from tracklog.query.registry_writes import RegistryWrites
-from tracklog.query.store_postgres import open_pool
+from tracklog.contract.settings import Settings
+from tracklog.query.registry.writes import RegistryWrites
+from tracklog.query.stores.postgres import open_pool
 from tracklog.registry import errors
-from tracklog.settings import Settings
 from tracklog.v1 import events_pb2 as pb
 
 pytestmark = pytest.mark.integration

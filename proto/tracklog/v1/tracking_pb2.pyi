@@ -48,7 +48,7 @@ Global___ViewType: _TypeAlias = ViewType  # noqa: Y015
 @_typing.final
 class LogPosition(_message.Message):
     """One position a client wrote up to: a partition of one incarnation of a topic
-    (see tracklog.topics.log_name) and the highest offset the broker acknowledged.
+    (see tracklog.contract.topics.log_name) and the highest offset the broker acknowledged.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -81,7 +81,7 @@ class WaitForRequest(_message.Message):
     TOKEN_FIELD_NUMBER: _builtins.int
     TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
     token: _builtins.str
-    """The token a client's flush returned (tracklog.flush_tokens); empty waits for nothing."""
+    """The token a client's flush returned (tracklog.contract.flush_tokens); empty waits for nothing."""
     timeout_seconds: _builtins.float
     """How long to wait at most (default 30, at most 300 seconds)."""
     def __init__(

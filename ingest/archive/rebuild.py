@@ -1,0 +1,218 @@
+"""`tracklog replay`: rebuild both read models from scratch out of the event archive, then
+catch up from Kafka.
+
+1. wipe: empty ClickHouse's metric_points and every Postgres table the migrations
+   created (tracking rows and applied event ids included), except the migrations'
+   own bookkeeping and the record of dead letters already replayed (an operator's
+   action, not derived from the events);
+2. rebuild: read the archive per partition in offset order, project chunks of
+   records (`project_batch`) and write them through the worker's BatchWriter,
+   without dead letters (those were sent when the events were first consumed);
+3. catch up: run a Worker, which resumes each partition after what the stores
+   now hold, until its lag is 0.
+
+The live worker must be stopped meanwhile: it would write into half-empty models.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from tracklog.contract.read_model.clickhouse_schema import METRIC_POINTS
+from tracklog.contract.read_model.postgres_schema import MIGRATIONS
+from tracklog.contract.settings import Settings
+from tracklog.contract.topics import topic_of
+from tracklog.ingest.archive.order import oldest_first
+from tracklog.ingest.archive.reader import ArchiveReader, Gap, covered
+from tracklog.ingest.archive.storage import open_storage
+from tracklog.ingest.batch import project_batch
+from tracklog.ingest.dead_letters.poison import write_through
+from tracklog.ingest.records import Record
+from tracklog.ingest.writers.batch import BatchWriter
+
+log = logging.getLogger(__name__)
+
+CHUNK_RECORDS = 5_000
+KEPT_TABLES = frozenset({"schema_migrations", "dead_letter_replays"})
+_CREATE_TABLE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
+
+Partition = tuple[str, int]
+Progress = Callable[[int, int], None]  # (records done, points written so far)
+
+
+@dataclass(slots=True)
+class RebuildReport:
+    events: int = 0  # archived records written through the batch writer
+    points: int = 0
+    files: int = 0
+    partitions: int = 0
+    expected: int = 0  # offsets the archive's file names cover
+    dead_letters: int = 0  # sent for archived records the live models never applied
+    gaps: list[Gap] = field(default_factory=list)
+    seconds: float = 0.0
+    caught_up_events: int = 0  # consumed from Kafka after the archive
+    caught_up_points: int = 0
+
+
+def read_model_tables() -> list[str]:
+    """The Postgres tables the migrations create that a rebuild empties."""
+    names = {m[1] for ddl in MIGRATIONS for m in _CREATE_TABLE.finditer(ddl)}
+    return sorted(names - KEPT_TABLES)
+
+
+def wipe_read_models(settings: Settings, clickhouse: Any) -> list[str]:
+    """Empty both read models (creating their schemas if missing); the tables emptied."""
+    writer = BatchWriter(settings, clickhouse, dead_letters=False)
+    try:
+        writer.migrate()
+    finally:
+        writer.close()
+    database = settings.clickhouse_database
+    clickhouse.command(f"TRUNCATE TABLE IF EXISTS {database}.{METRIC_POINTS}")
+    with psycopg.connect(settings.postgres_dsn) as conn:
+        existing = {
+            str(row[0])
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            ).fetchall()
+        }
+        tables = [t for t in read_model_tables() if t in existing]
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+    log.info("emptied %s.%s and Postgres tables %s", database, METRIC_POINTS, tables)
+    return [f"{database}.{METRIC_POINTS}", *tables]
+
+
+def rebuild_from_archive(
+    settings: Settings,
+    clickhouse: Any,
+    root: str,
+    *,
+    live: dict[Partition, int] | None = None,
+    chunk_records: int = CHUNK_RECORDS,
+    on_start: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
+) -> RebuildReport:
+    """Write every archived record of the events topic into the (emptied) read models.
+
+    Records at or below `live` (where the models were before the wipe) are written
+    without dead letters; archived records the live models never applied (a worker
+    stopped between archiving and writing) get theirs now. Without `live`, none.
+    """
+    started = time.perf_counter()
+    reader = ArchiveReader(open_storage(root))
+    topic = settings.kafka.events_topic
+    all_files = reader.files()
+    files = {tp: fs for tp, fs in all_files.items() if topic_of(tp[0]) == topic}
+    for other in sorted({lg for lg, _ in all_files} - {lg for lg, _ in files}):
+        log.warning("archive holds %s, not of topic %s: left out", other, topic)
+    report = RebuildReport(partitions=len(files))
+    report.expected = sum(covered(fs) for fs in files.values())
+    if on_start is not None:
+        on_start(report.expected)
+    writers = _Writers(settings, clickhouse, live)
+    try:
+        chunk: list[Record] = []
+        for tp in oldest_first(reader.storage, files):  # topic incarnations in time order
+            partition_files = files[tp]
+            for record in reader.partition_records(partition_files):
+                chunk.append(record)
+                if len(chunk) >= chunk_records:
+                    writers.write(chunk, report, progress)
+                    chunk = []
+        if chunk:
+            writers.write(chunk, report, progress)
+    finally:
+        writers.close()
+    report.files = reader.files_read
+    report.gaps = list(reader.gaps)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class _Writers:
+    """The batch writer without dead letters, and one with them for records beyond `live`."""
+
+    def __init__(
+        self, settings: Settings, clickhouse: Any, live: dict[Partition, int] | None
+    ) -> None:
+        self._settings = settings
+        self._clickhouse = clickhouse
+        self._live = live
+        self.quiet = BatchWriter(settings, clickhouse, dead_letters=False)
+        self._loud: BatchWriter | None = None
+
+    def write(self, chunk: list[Record], report: RebuildReport, progress: Progress | None) -> None:
+        live = self._live
+        seen = [r for r in chunk if live is None or r.position.offset <= _at(live, r)]
+        new = [r for r in chunk if live is not None and r.position.offset > _at(live, r)]
+        largest = self._settings.kafka.max_event_bytes
+        points = write_through(self.quiet, project_batch(seen, largest)).points if seen else 0
+        if new:
+            if self._loud is None:
+                self._loud = BatchWriter(self._settings, self._clickhouse)
+            written = write_through(self._loud, project_batch(new, largest))
+            points += written.points
+            report.dead_letters += written.dead_letters
+        report.events += len(chunk)
+        report.points += points
+        if progress is not None:
+            progress(report.events, report.points)
+
+    def close(self) -> None:
+        self.quiet.close()
+        if self._loud is not None:
+            self._loud.close()
+
+
+def _at(live: dict[Partition, int], record: Record) -> int:
+    return live.get((record.position.topic, record.position.partition), -1)
+
+
+def catch_up(
+    settings: Settings,
+    clickhouse: Any,
+    *,
+    timeout: float | None = None,
+    on_lag: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """Run a worker until it has consumed everything on the topic; (events, points) consumed."""
+    from tracklog.ingest.worker import Worker  # the worker's Kafka client only when needed
+
+    worker = Worker(settings, clickhouse)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            worker.run(stop)
+        except BaseException as exc:  # surfaced below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="tracklog-replay-catch-up", daemon=True)
+    thread.start()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while not worker.drained():
+            if failure or not thread.is_alive():
+                raise RuntimeError("the catch-up worker stopped") from (
+                    failure[0] if failure else None
+                )
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"catching up from Kafka took more than {timeout} s")
+            lag = worker.lag()
+            if lag is not None and on_lag is not None:
+                on_lag(lag)
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    return worker.stats.events_consumed, worker.stats.points_written

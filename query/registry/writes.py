@@ -1,0 +1,122 @@
+"""Registry writes: produce the decided event, wait for the projection, read the outcome.
+
+A write is one event on the events topic, keyed by the model id (one model's events stay
+in order on one partition). The producer (acks=all, idempotent) reports the event's
+(partition, offset); the call then waits until the Postgres projection's tracking row for
+that partition of this incarnation of the topic (`topics.log_name`) has passed the offset,
+and answers with what the projection recorded for the event: OK (and the version number
+a create allocated) or the conflict it found.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from tracklog.contract.settings import KafkaSettings
+from tracklog.contract.topics import log_name
+from tracklog.query.errors import FailedPrecondition, Unavailable
+from tracklog.query.registry import store_versions as store
+from tracklog.query.registry.records import CommandResult
+from tracklog.query.stores.postgres import Pool
+from tracklog.query.stores.projection_wait import wait_for_positions
+from tracklog.registry.decider import Payload
+from tracklog.registry.errors import from_code
+from tracklog.v1 import events_pb2 as pb
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+_ONEOF = {
+    field.message_type.full_name: field.name
+    for field in pb.Envelope.DESCRIPTOR.oneofs_by_name["payload"].fields
+    if field.message_type is not None
+}
+
+
+def envelope(event_id: str, model_id: str, occurred_ns: int, payload: Payload) -> pb.Envelope:
+    """A registry event's envelope (sequence 0: the partition's offsets order them)."""
+    env = pb.Envelope(
+        event_id=event_id,
+        aggregate_id=model_id,
+        aggregate_type=pb.AGGREGATE_TYPE_REGISTERED_MODEL,
+        occurred_at=Timestamp(
+            seconds=occurred_ns // 1_000_000_000, nanos=occurred_ns % 1_000_000_000
+        ),
+    )
+    getattr(env, _ONEOF[payload.DESCRIPTOR.full_name]).CopyFrom(payload)
+    return env
+
+
+class RegistryWrites:
+    """Sends registry events and waits for their projection (one producer per service)."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        pool: Pool,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        projection: str = "postgres",
+    ) -> None:
+        self._kafka = kafka
+        self._pool = pool
+        self._timeout = timeout
+        self._projection = projection
+        self._producer: Any = None
+        self._lock = threading.Lock()
+
+    def submit(self, model_id: str, payload: Payload) -> CommandResult:
+        """Write one event; return the projection's OK result or raise its error."""
+        event_id = uuid.uuid4().hex
+        value = envelope(event_id, model_id, time.time_ns(), payload).SerializeToString()
+        deadline = time.monotonic() + self._timeout
+        topic = self._kafka.events_topic
+        try:
+            producer = self._get_producer()
+            metadata = producer.send(topic, key=model_id.encode(), value=value).get(
+                timeout=self._timeout
+            )
+            log = log_name(topic, producer._metadata.topic_id(topic))
+        except KafkaError as exc:
+            raise Unavailable(f"could not write the registry event to Kafka: {exc}") from exc
+        self._wait(log, metadata.partition, metadata.offset, deadline, event_id)
+        result = store.command_result(self._pool, event_id)
+        if result is None:
+            raise FailedPrecondition(
+                f"the ingest worker rejected registry event {event_id} (see the dead-letter topic)"
+            )
+        if result.code != "OK":
+            raise from_code(result.code, result.message)
+        return result
+
+    def _wait(self, log: str, partition: int, offset: int, deadline: float, event_id: str) -> None:
+        wait_for_positions(
+            self._pool,
+            {(log, partition): offset},
+            max(0.0, deadline - time.monotonic()),
+            projection=self._projection,
+            what=f"registry event {event_id}",
+        )
+
+    def _get_producer(self) -> Any:
+        with self._lock:
+            if self._producer is None:
+                self._producer = KafkaProducer(
+                    **self._kafka.client_options(),
+                    client_id="tracklog-registry",
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=0,
+                )
+            return self._producer
+
+    def close(self) -> None:
+        with self._lock:
+            if self._producer is not None:
+                self._producer.close(timeout=5)
+                self._producer = None

@@ -1,0 +1,94 @@
+"""Read metric history from ClickHouse `<database>.metric_points`.
+
+Points come in (step, timestamp_ms, value) order with NaN after every number;
+exact duplicates (same step, timestamp and value, e.g. an event delivered
+twice) collapse into one point. Paging is keyset on that order, so each page
+is one range read on the table's sorting key (run_id, key, step, timestamp_ms).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+from tracklog.query.stores.records import MetricColumns, MetricHistoryQuery, PointCursor
+
+METRIC_POINTS = "metric_points"
+
+# NaN != NaN, and -0.0 and 0.0 hash apart: sort and group on a total-order key instead.
+_ORDER = "step, timestamp_ms, isNaN(value), if(isNaN(value), 0., value + 0.)"
+_AFTER = (
+    " AND step >= {step:Int64}"  # lets the primary key prune granules
+    f" AND ({_ORDER}) > ({{step:Int64}}, {{ts:Int64}}, {{nan:UInt8}}, {{value:Float64}})"
+)
+_SETTINGS = {"optimize_aggregation_in_order": 1}
+
+
+class ClickHouseMetricStore:
+    """Metric history over a clickhouse-connect client (chDB or a server).
+
+    Calls are serialized: a clickhouse-connect HTTP client runs its queries in
+    one session, which ClickHouse does not let run two queries at once (and
+    chDB serializes calls on a handle anyway).
+    """
+
+    def __init__(self, client: Any, database: str) -> None:
+        if not database.replace("_", "").isalnum():
+            raise ValueError(f"not a plain database name: {database!r}")
+        self._client = client
+        self._table = f"{database}.{METRIC_POINTS}"
+        self._lock = threading.Lock()
+
+    @property
+    def table(self) -> str:
+        """The qualified name of the metric points table."""
+        return self._table
+
+    def columns(
+        self, statement: str, parameters: dict[str, Any], settings: dict[str, Any] | None = None
+    ) -> list[Any]:
+        """Run a read query (serialized with the others) and return its result columns."""
+        with self._lock:
+            result = self._client.query(statement, parameters=parameters, settings=settings)
+            return list(result.result_columns)
+
+    def history(self, query: MetricHistoryQuery) -> tuple[MetricColumns, bool]:
+        """Up to `query.limit` points after the cursor, and whether more follow."""
+        parameters: dict[str, Any] = {
+            "run_id": query.run_id,
+            "key": query.key,
+            "limit": query.limit + 1,
+        }
+        after = ""
+        if query.after is not None:
+            after = _AFTER
+            parameters |= {
+                "step": query.after.step,
+                "ts": query.after.timestamp_ms,
+                "nan": int(query.after.is_nan),
+                "value": query.after.value,
+            }
+        statement = (
+            f"SELECT step, timestamp_ms, any(value) FROM {self._table}"
+            " WHERE run_id = {run_id:String} AND key = {key:String}"
+            f"{after} GROUP BY {_ORDER} ORDER BY {_ORDER} LIMIT {{limit:UInt32}}"
+        )
+        with self._lock:
+            result = self._client.query(statement, parameters=parameters, settings=_SETTINGS)
+            columns = result.result_columns
+        if not columns:
+            return MetricColumns([], [], []), False
+        steps, timestamps, values = (list(c) for c in columns)
+        more = len(steps) > query.limit
+        del steps[query.limit :], timestamps[query.limit :], values[query.limit :]
+        return MetricColumns(steps, timestamps, values), more
+
+
+def last_cursor(columns: MetricColumns) -> PointCursor:
+    """The keyset position of the last point of a non-empty page."""
+    value = columns.values[-1]
+    is_nan = math.isnan(value)
+    return PointCursor(
+        columns.steps[-1], columns.timestamps_ms[-1], is_nan, 0.0 if is_nan else value + 0.0
+    )

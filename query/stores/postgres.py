@@ -1,0 +1,175 @@
+"""Read experiments and runs from the Postgres read model (parameterized SQL only).
+
+Each function takes a `psycopg_pool.ConnectionPool` and borrows one connection
+for the whole call; the pool made by `open_pool` runs every call in a
+read-only REPEATABLE READ transaction, so a run and its params, tags and
+metrics come from one snapshot. Listing functions return `(rows, has_more)`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from tracklog.query.errors import NotFound
+from tracklog.query.stores.records import (
+    ExperimentCursor,
+    ExperimentRecord,
+    KeyValue,
+    LatestMetric,
+    RunDetails,
+    RunRecord,
+)
+
+Connection: TypeAlias = psycopg.Connection[tuple[Any, ...]]
+Pool: TypeAlias = ConnectionPool[Connection]
+
+
+def open_pool(dsn: str, *, max_size: int = 16, timeout: float = 10.0) -> Pool:
+    """A pool of read-only connections; opened without waiting for the server to answer."""
+
+    def configure(conn: Connection) -> None:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+
+    return ConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        timeout=timeout,
+        configure=configure,
+        open=True,
+        name="tracklog-query",
+    )
+
+
+# --- experiments -------------------------------------------------------------------------
+
+_EXPERIMENT = sql.SQL(
+    "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time FROM experiments"
+)
+
+
+def _experiment_tags(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[KeyValue, ...]]:
+    rows = conn.execute(
+        "SELECT experiment_id, key, value FROM experiment_tags"
+        " WHERE experiment_id = ANY(%s) ORDER BY experiment_id, key",
+        (list(ids),),
+    ).fetchall()
+    return group_pairs(rows)
+
+
+def _experiments(conn: Connection, rows: list[tuple[Any, ...]]) -> list[ExperimentRecord]:
+    tags = _experiment_tags(conn, [row[0] for row in rows])
+    return [
+        ExperimentRecord(id_, name, location, stage, created, tags.get(id_, ()))
+        for id_, name, location, stage, created in rows
+    ]
+
+
+def get_experiment(
+    pool: Pool, *, experiment_id: str | None = None, name: str | None = None
+) -> ExperimentRecord:
+    """The experiment with this id or (when no id is given) this name."""
+    if experiment_id is not None:
+        where, value, what = sql.SQL(" WHERE experiment_id = %s"), experiment_id, "id"
+    elif name is not None:
+        where, value, what = sql.SQL(" WHERE name = %s"), name, "name"
+    else:
+        raise ValueError("get_experiment needs an experiment_id or a name")
+    with pool.connection() as conn:
+        rows = conn.execute(_EXPERIMENT + where, (value,)).fetchall()
+        if not rows:
+            raise NotFound(f"experiment with {what} {value!r} not found")
+        return _experiments(conn, rows)[0]
+
+
+def list_experiments(
+    pool: Pool, limit: int, after: ExperimentCursor | None
+) -> tuple[list[ExperimentRecord], bool]:
+    """Experiments in (creation_time, experiment_id) order, after the cursor."""
+    where = sql.SQL("")
+    args: list[Any] = []
+    if after is not None:
+        where = sql.SQL(" WHERE (creation_time, experiment_id) > (%s, %s)")
+        args = [after.creation_time, after.experiment_id]
+    query = _EXPERIMENT + where + sql.SQL(" ORDER BY creation_time, experiment_id LIMIT %s")
+    with pool.connection() as conn:
+        rows = conn.execute(query, [*args, limit + 1]).fetchall()
+        return _experiments(conn, rows[:limit]), len(rows) > limit
+
+
+# --- runs --------------------------------------------------------------------------------
+
+_RUN = sql.SQL(
+    "SELECT r.run_id, r.experiment_id, r.run_name, r.parent_run_id, r.user_id, r.status,"
+    " r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri FROM runs r"
+)
+
+
+def group_pairs(rows: list[tuple[Any, ...]]) -> dict[str, tuple[KeyValue, ...]]:
+    """(owner, key, value) rows, in order, as each owner's key-value pairs."""
+    grouped: defaultdict[str, list[KeyValue]] = defaultdict(list)
+    for owner, key, value in rows:
+        grouped[owner].append(KeyValue(key, value))
+    return {owner: tuple(pairs) for owner, pairs in grouped.items()}
+
+
+def _details(conn: Connection, runs: list[RunRecord]) -> list[RunDetails]:
+    """Attach params, tags and latest metrics: one query per table for all runs."""
+    ids = [run.run_id for run in runs]
+    if not ids:
+        return []
+    params = group_pairs(
+        conn.execute(
+            "SELECT run_id, key, value FROM params WHERE run_id = ANY(%s) ORDER BY run_id, key",
+            (ids,),
+        ).fetchall()
+    )
+    tags = group_pairs(
+        conn.execute(
+            "SELECT run_id, key, value FROM tags WHERE run_id = ANY(%s) ORDER BY run_id, key",
+            (ids,),
+        ).fetchall()
+    )
+    metrics: defaultdict[str, list[LatestMetric]] = defaultdict(list)
+    for run_id, key, value, timestamp_ms, step in conn.execute(
+        "SELECT run_id, key, value, timestamp_ms, step FROM latest_metrics"
+        " WHERE run_id = ANY(%s) ORDER BY run_id, key",
+        (ids,),
+    ):
+        metrics[run_id].append(LatestMetric(key, value, timestamp_ms, step))
+    return [
+        RunDetails(
+            info=run,
+            params=params.get(run.run_id, ()),
+            tags=tags.get(run.run_id, ()),
+            metrics=tuple(metrics.get(run.run_id, ())),
+        )
+        for run in runs
+    ]
+
+
+def get_run(pool: Pool, run_id: str) -> RunDetails:
+    with pool.connection() as conn:
+        row = conn.execute(_RUN + sql.SQL(" WHERE r.run_id = %s"), (run_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"run {run_id!r} not found")
+        return _details(conn, [RunRecord(*row)])[0]
+
+
+def run_details(conn: Connection, runs: list[RunRecord]) -> list[RunDetails]:
+    """The runs with their params, tags and latest metrics (search uses it: store_search)."""
+    return _details(conn, runs)
+
+
+def run_exists(pool: Pool, run_id: str) -> bool:
+    with pool.connection() as conn:
+        return (
+            conn.execute("SELECT 1 FROM runs WHERE run_id = %s", (run_id,)).fetchone() is not None
+        )

@@ -1,0 +1,98 @@
+"""SearchRuns over the Postgres read model: one parameterized query, then the runs' details.
+
+The filter and order keys are compiled by `filter_sql`; the older request
+fields (statuses, param_equals, tag_equals) and the run view add their own
+clauses. Without order keys, runs come in start-time order and page by keyset
+(`search.after`); with order keys, by offset (`search.offset`).
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from tracklog.query.filters import sql as filter_sql
+from tracklog.query.filters.sql import Arguments
+from tracklog.query.stores.postgres import Pool, run_details
+from tracklog.query.stores.records import KeyValue, RunDetails, RunRecord, RunSearch
+
+_SELECT = sql.SQL(
+    "SELECT r.run_id, r.experiment_id, r.run_name, r.parent_run_id, r.user_id, r.status,"
+    " r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri FROM runs r"
+)
+
+
+def _pairs_match(table: str, pairs: tuple[KeyValue, ...], args: Arguments) -> sql.Composable:
+    """Every (key, value) pair has a matching row in `table` (params or tags)."""
+    return sql.SQL(
+        "NOT EXISTS (SELECT 1 FROM unnest({keys}::text[], {values}::text[]) AS f(key, value)"
+        " WHERE NOT EXISTS (SELECT 1 FROM {table} x"
+        " WHERE x.run_id = r.run_id AND x.key = f.key AND x.value = f.value))"
+    ).format(
+        keys=args.add([p.key for p in pairs]),
+        values=args.add([p.value for p in pairs]),
+        table=sql.Identifier(table),
+    )
+
+
+def _after(search: RunSearch, args: Arguments) -> sql.Composable | None:
+    """The keyset condition: runs after the cursor in (start_time NULLS LAST, run_id) order."""
+    after = search.after
+    if after is None:
+        return None
+    run_id = args.add(after.run_id)
+    if after.start_time is None:
+        return sql.SQL("(r.start_time IS NULL AND r.run_id > {})").format(run_id)
+    start = args.add(after.start_time)
+    return sql.SQL(
+        "(r.start_time {beyond} {start} OR (r.start_time = {start} AND r.run_id > {run_id})"
+        " OR r.start_time IS NULL)"
+    ).format(beyond=sql.SQL(">" if search.ascending else "<"), start=start, run_id=run_id)
+
+
+def compile_search(search: RunSearch) -> tuple[sql.Composed, dict[str, object]]:
+    """The query (LIMIT one more than the page, to know whether more follow) and its values."""
+    args = Arguments()
+    clauses: list[sql.Composable] = [
+        sql.SQL("r.experiment_id = ANY({})").format(args.add(list(search.experiment_ids)))
+    ]
+    if search.lifecycle_stage is not None:
+        clauses.append(sql.SQL("r.lifecycle_stage = {}").format(args.add(search.lifecycle_stage)))
+    if search.statuses:
+        clauses.append(sql.SQL("r.status = ANY({})").format(args.add(list(search.statuses))))
+    if search.param_equals:
+        clauses.append(_pairs_match("params", search.param_equals, args))
+    if search.tag_equals:
+        clauses.append(_pairs_match("tags", search.tag_equals, args))
+    if search.filter is not None:
+        clauses.append(filter_sql.where(search.filter, args))
+    if search.order_by:
+        joins, terms = filter_sql.order(search.order_by, args)
+    else:
+        direction = sql.SQL("ASC" if search.ascending else "DESC")
+        joins, terms = [], [sql.SQL("r.start_time {} NULLS LAST").format(direction)]
+        after = _after(search, args)
+        if after is not None:
+            clauses.append(after)
+    query = sql.Composed(
+        [
+            _SELECT,
+            *joins,
+            sql.SQL(" WHERE "),
+            sql.SQL(" AND ").join(clauses),
+            sql.SQL(" ORDER BY "),
+            sql.SQL(", ").join([*terms, filter_sql.TIE_BREAK]),
+            sql.SQL(" LIMIT {} OFFSET {}").format(
+                args.add(search.limit + 1), args.add(search.offset)
+            ),
+        ]
+    )
+    return query, args.values
+
+
+def search_runs(pool: Pool, search: RunSearch) -> tuple[list[RunDetails], bool]:
+    """A page of the runs matching the search, and whether more follow."""
+    query, values = compile_search(search)
+    with pool.connection() as conn:
+        rows = conn.execute(query, values).fetchall()
+        runs = [RunRecord(*row) for row in rows[: search.limit]]
+        return run_details(conn, runs), len(rows) > search.limit
