@@ -14,8 +14,8 @@ import grpc
 from tracklog.query import paging
 from tracklog.query.errors import InvalidArgument, NotFound, translate_errors
 from tracklog.query.filters.logged_model_order import DatasetFilter, ModelOrder
+from tracklog.query.logged_models import get_logged_model, search_logged_models
 from tracklog.query.stores import postgres as store_postgres
-from tracklog.query.stores.logged_models import get_logged_model, search_logged_models
 from tracklog.v1 import logged_models_pb2
 
 MODELS_PAGE = (100, 1000)  # (default, maximum)

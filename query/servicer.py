@@ -12,11 +12,11 @@ import grpc
 from tracklog.query import convert, paging, requests, tracking_endpoints
 from tracklog.query.errors import NotFound, translate_errors
 from tracklog.query.logged_model_endpoints import LoggedModelEndpoints
+from tracklog.query.logged_models import run_models
 from tracklog.query.series.servicer import SeriesEndpoints
 from tracklog.query.stores import postgres as store_postgres
 from tracklog.query.stores import search as store_search
 from tracklog.query.stores.clickhouse import ClickHouseMetricStore, last_cursor
-from tracklog.query.stores.logged_models import run_models
 from tracklog.query.stores.records import ExperimentCursor, RunCursor
 from tracklog.query.stores.tracking import run_inputs
 from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2

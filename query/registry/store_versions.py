@@ -179,17 +179,6 @@ def history(pool: Pool, name: str, version: int) -> list[AuditRecord]:
     return [AuditRecord(*row) for row in rows]
 
 
-def applied_offset(pool: Pool, projection: str, log: str, partition: int) -> int:
-    """The last offset of (log, partition) the projection has applied; -1 before any."""
-    with pool.connection() as conn:
-        row = conn.execute(
-            "SELECT last_offset FROM projection_offsets"
-            " WHERE projection = %s AND topic = %s AND partition = %s",
-            (projection, log, partition),
-        ).fetchone()
-    return -1 if row is None else int(row[0])
-
-
 def command_result(pool: Pool, event_id: str) -> CommandResult | None:
     with pool.connection() as conn:
         row = conn.execute(

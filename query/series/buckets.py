@@ -3,7 +3,7 @@
 MIN_MAX_AVG buckets are equal-width in x: a point at x falls in bucket
 `floor((x - lo) * n / (hi - lo + 1))` (clamped to n - 1) where lo and hi are the
 series' smallest and largest x. ClickHouse computes the same float expression
-(store_series.py); `bucket_of` is its reference.
+(series/store.py); `bucket_of` is its reference.
 
 LTTB is ClickHouse's native `largestTriangleThreeBuckets` (standard LTTB: first and
 last point kept, `max_points - 2` equal-count buckets in between, NaN values left out).

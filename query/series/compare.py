@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tracklog.query.errors import InvalidArgument, NotFound
+from tracklog.query.series.store import ClickHouseSeriesStore, Pair
 from tracklog.query.stores import postgres as store_postgres
 from tracklog.query.stores.records import LatestMetric
-from tracklog.query.stores.series import ClickHouseSeriesStore, Pair
 from tracklog.v1 import series_pb2
 
 MAX_RUNS = 100

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from tracklog.query.series.buckets import SeriesQuery
-from tracklog.query.stores.series import ClickHouseSeriesStore, Pair, PointColumns
+from tracklog.query.series.store import ClickHouseSeriesStore, Pair, PointColumns
 from tracklog.v1 import series_pb2
 
 SHORT_FACTOR = 4
-# store_series.min_max_avg's group key: series index * BUCKET_STRIDE + bucket.
+# store.min_max_avg's group key: series index * BUCKET_STRIDE + bucket.
 BUCKET_STRIDE = 16384
 
 

@@ -11,9 +11,9 @@ from tracklog.query.errors import NotFound, as_query_error, status_code, transla
 from tracklog.query.series import buckets as series
 from tracklog.query.series import compare, history_stream
 from tracklog.query.series import endpoint as series_endpoint
+from tracklog.query.series.store import ClickHouseSeriesStore
 from tracklog.query.stores import postgres as store_postgres
 from tracklog.query.stores.clickhouse import ClickHouseMetricStore
-from tracklog.query.stores.series import ClickHouseSeriesStore
 from tracklog.v1 import series_pb2
 
 

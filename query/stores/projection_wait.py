@@ -13,10 +13,20 @@ import time
 from collections.abc import Mapping
 
 from tracklog.query.errors import DeadlineExceeded
-from tracklog.query.registry.store_versions import applied_offset
 from tracklog.query.stores.postgres import Pool
 
 FIRST_DELAY, MAX_DELAY = 0.001, 0.005  # a poll is one indexed read
+
+
+def applied_offset(pool: Pool, projection: str, log: str, partition: int) -> int:
+    """The last offset of (log, partition) the projection has applied; -1 before any."""
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT last_offset FROM projection_offsets"
+            " WHERE projection = %s AND topic = %s AND partition = %s",
+            (projection, log, partition),
+        ).fetchone()
+    return -1 if row is None else int(row[0])
 
 
 def wait_for_positions(

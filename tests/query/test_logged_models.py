@@ -12,7 +12,7 @@ import psycopg
 from tests.query.expect import rpc_error
 from tests.query.rows import insert_experiment, insert_run
 from tracklog.query import paging
-from tracklog.query.stores.logged_models import search_scope
+from tracklog.query.logged_models import search_scope
 from tracklog.query.stores.records import LoggedModelCursor
 from tracklog.v1 import events_pb2, logged_models_pb2, query_pb2, query_pb2_grpc
 

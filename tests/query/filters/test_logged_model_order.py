@@ -12,7 +12,7 @@ from tests.query.expect import rpc_error
 from tests.query.test_logged_models import T0, ids, insert_model, search
 from tracklog.query import paging
 from tracklog.query.filters.logged_model_order import ModelOrder
-from tracklog.query.stores.logged_models import search_scope
+from tracklog.query.logged_models import search_scope
 from tracklog.v1 import logged_models_pb2, query_pb2_grpc
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
