@@ -1,0 +1,41 @@
+"""Events written before issue 11's contract cleanup still decode and project as they did.
+
+samples/events_before_contract_cleanup.b64 holds one envelope of every payload kind as
+the code at commit 38c9552 serialized them (the registry's actor inside each payload,
+ArtifactLogged's is_dir, the SDK's per-aggregate sequence), and
+samples/events_before_contract_cleanup.expected what that code's projectors made of
+each; both were written by samples/write_events_before_contract_cleanup.py at that
+commit. The archive keeps such events forever and a replay reads them again, so the
+current decoder must accept every one and the projectors must produce the same rows.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from tracklog.ingest.decode.envelope import decode
+from tracklog.ingest.projectors import clickhouse, postgres
+from tracklog.v1 import events_pb2 as pb
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+STORED = [
+    base64.b64decode(line)
+    for line in (SAMPLES / "events_before_contract_cleanup.b64").read_text().splitlines()
+]
+EXPECTED = (SAMPLES / "events_before_contract_cleanup.expected").read_text().splitlines()
+
+
+def test_the_sample_holds_every_payload_kind() -> None:
+    kinds = {pb.Envelope.FromString(value).WhichOneof("payload") for value in STORED}
+    assert kinds == {f.name for f in pb.Envelope.DESCRIPTOR.oneofs_by_name["payload"].fields}
+    assert len(STORED) == len(EXPECTED)
+
+
+@pytest.mark.parametrize("offset", range(len(STORED)))
+def test_a_stored_event_projects_as_before(offset: int) -> None:
+    envelope = decode(STORED[offset])
+    projected = (postgres.project(envelope), clickhouse.project(envelope, "log", 0, offset))
+    assert repr(projected) == EXPECTED[offset]
