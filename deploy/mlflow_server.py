@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from tracklog.contract.settings import Settings
-from tracklog.deploy.embedded.broker import spawn_server
+from tracklog.deploy.processes import spawn_server
 
 DEFAULT_PORT = 5000
 START_TIMEOUT_SECONDS = 120.0  # MLflow's server imports a lot before it listens

@@ -25,8 +25,9 @@ import pytest
 from tracklog.contract.read_model.clickhouse_client import connect as clickhouse_connect
 from tracklog.contract.settings import KafkaSettings, Settings
 from tracklog.contract.topics import ensure_topics
-from tracklog.deploy.embedded.broker import TansuBroker, free_port
+from tracklog.deploy.embedded.broker import TansuBroker
 from tracklog.deploy.embedded.postgres import EmbeddedPostgres, create_database
+from tracklog.deploy.processes import free_port
 
 USE_CONTAINERS = os.environ.get("TRACKLOG_TEST_CONTAINERS") == "1"
 

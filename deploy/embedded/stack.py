@@ -34,8 +34,9 @@ from tracklog.contract.read_model.clickhouse_client import connect as clickhouse
 from tracklog.contract.settings import Settings
 from tracklog.contract.topics import ensure_topics
 from tracklog.deploy import mlflow_server
-from tracklog.deploy.embedded.broker import TansuBroker, stop_process
+from tracklog.deploy.embedded.broker import TansuBroker
 from tracklog.deploy.embedded.postgres import EmbeddedPostgres, create_database
+from tracklog.deploy.processes import stop_process
 
 log = logging.getLogger("tracklog.stack")
 

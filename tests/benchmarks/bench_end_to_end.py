@@ -27,7 +27,7 @@ import grpc
 
 from tracklog import Session
 from tracklog.contract.settings import KafkaSettings, SpoolSettings
-from tracklog.deploy.embedded.broker import free_port, port_open
+from tracklog.deploy.processes import free_port, port_open
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
 

@@ -24,8 +24,9 @@ from kafka import KafkaProducer
 from tracklog.contract.read_model.clickhouse_client import connect
 from tracklog.contract.settings import KafkaSettings, Settings
 from tracklog.contract.topics import ensure_topics
-from tracklog.deploy.embedded.broker import TansuBroker, free_port
+from tracklog.deploy.embedded.broker import TansuBroker
 from tracklog.deploy.embedded.postgres import EmbeddedPostgres, create_database
+from tracklog.deploy.processes import free_port
 from tracklog.ingest.worker import Worker
 from tracklog.v1 import events_pb2 as pb
 

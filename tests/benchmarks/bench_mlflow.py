@@ -45,7 +45,7 @@ from mlflow.entities import Metric
 
 from tests.benchmarks import mlflow_null_store
 from tests.mlflow_plugin.servers import wait_healthy
-from tracklog.deploy.embedded.broker import free_port, port_open
+from tracklog.deploy.processes import free_port, port_open
 
 BATCH = 1_000
 

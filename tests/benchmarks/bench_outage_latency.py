@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script
 from tests.faults.call_latency import CallLatencies, latency_sensitive, log_paced, report
 from tracklog.contract.settings import KafkaSettings, SpoolSettings
 from tracklog.contract.topics import ensure_topics
-from tracklog.deploy.embedded.broker import TansuBroker, free_port
+from tracklog.deploy.embedded.broker import TansuBroker
+from tracklog.deploy.processes import free_port
 from tracklog.session import Session
 
 KEYS = ("loss", "accuracy", "lr", "grad_norm")

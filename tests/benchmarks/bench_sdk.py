@@ -30,7 +30,8 @@ from pathlib import Path
 from tracklog import Session
 from tracklog.contract.settings import KafkaSettings, Settings, SpoolSettings
 from tracklog.contract.topics import ensure_topics
-from tracklog.deploy.embedded.broker import TansuBroker, free_port
+from tracklog.deploy.embedded.broker import TansuBroker
+from tracklog.deploy.processes import free_port
 from tracklog.sending.sink import EventSink, kafka_sink_factory
 
 

@@ -19,7 +19,8 @@ import pytest
 from tests.conftest import Backends, settings_on
 from tests.faults.s3_server import MotoS3Server
 from tracklog.contract.settings import Settings
-from tracklog.deploy.embedded.broker import TansuBroker, free_port, s3_environment
+from tracklog.deploy.embedded.broker import TansuBroker, s3_environment
+from tracklog.deploy.processes import free_port
 
 DURABLE_FETCH_MAX_WAIT_MS = 200
 

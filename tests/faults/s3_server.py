@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracklog.deploy.embedded.broker import free_port, spawn_server, stop_process
+from tracklog.deploy.processes import free_port, spawn_server, stop_process
 
 
 @dataclass

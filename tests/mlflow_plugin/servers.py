@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import Backends, settings_on
 from tests.e2e.pipeline import Pipeline, running_pipeline
 from tracklog.contract.settings import Settings
-from tracklog.deploy.embedded.broker import free_port
+from tracklog.deploy.processes import free_port
 
 
 def store_uri(pipeline: Pipeline, settings: Settings) -> str:

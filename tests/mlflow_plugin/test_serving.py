@@ -34,7 +34,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
 
-from tracklog.deploy.embedded.broker import free_port
+from tracklog.deploy.processes import free_port
 
 pytestmark = pytest.mark.integration
 

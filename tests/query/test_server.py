@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from tracklog.contract.settings import Settings
-from tracklog.deploy.embedded.broker import free_port
+from tracklog.deploy.processes import free_port
 from tracklog.query.server import SERVICE_NAME, create_server
 
 

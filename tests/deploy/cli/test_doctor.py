@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from tracklog.deploy.cli.doctor import mask_dsn
-from tracklog.deploy.embedded.broker import free_port
 from tracklog.deploy.embedded.data_dir import tracklog_version
+from tracklog.deploy.processes import free_port
 from tracklog.spool.dirs import create_own
 from tracklog.spool.quarantine import Quarantine
 from tracklog.spool.segments import SegmentLog

@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 from tracklog.deploy.embedded import data_dir
-from tracklog.deploy.embedded.broker import free_port
+from tracklog.deploy.processes import free_port
 
 QUERY_HINT = (
     "hint: start the stack with `tracklog up`, or set TRACKLOG_QUERY_ADDR to where "

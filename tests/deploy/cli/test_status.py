@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from tracklog.deploy.cli.main import main
 from tracklog.deploy.cli.status import bucket_quantile, metrics_url
-from tracklog.deploy.embedded.broker import free_port
+from tracklog.deploy.processes import free_port
 from tracklog.ingest.metrics import IngestMetrics, MetricsServer
 
 

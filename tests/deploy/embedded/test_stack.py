@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from tests.e2e.pipeline import wait_until
 from tracklog import Session
 from tracklog.contract.settings import KafkaSettings
-from tracklog.deploy.embedded.broker import free_port, port_open
+from tracklog.deploy.processes import free_port, port_open
 from tracklog.v1 import events_pb2, query_pb2, query_pb2_grpc
 
 pytestmark = pytest.mark.integration

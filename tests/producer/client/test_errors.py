@@ -15,7 +15,7 @@ from tracklog import Session, TracklogClient
 from tracklog.client.errors import TracklogError
 from tracklog.client.registry import RegistryClient
 from tracklog.contract.settings import KafkaSettings, SpoolSettings
-from tracklog.deploy.embedded.broker import free_port
+from tracklog.deploy.processes import free_port
 from tracklog.registry.errors import Unavailable
 
 

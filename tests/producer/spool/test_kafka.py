@@ -22,7 +22,8 @@ from tests.producer.test_kafka_delivery import of, read_topic
 from tracklog import Session
 from tracklog.contract.settings import Settings
 from tracklog.contract.topics import ensure_topics
-from tracklog.deploy.embedded.broker import TansuBroker, free_port
+from tracklog.deploy.embedded.broker import TansuBroker
+from tracklog.deploy.processes import free_port
 from tracklog.sending.sink import KafkaSink
 from tracklog.spool.spooling_sink import spool_producer_options
 
