@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tracklog.contract.topics import Partition
 from tracklog.ingest.decode.envelope import InvalidEvent, decode
 from tracklog.ingest.projectors import clickhouse as projector_clickhouse
 from tracklog.ingest.projectors import postgres as projector_postgres
@@ -38,12 +39,12 @@ class ProjectedBatch:
     def point_count(self) -> int:
         return sum(len(points) for _, points in self.points)
 
-    def next_offsets(self) -> dict[tuple[str, int], int]:
-        """Per (topic, partition): the offset to commit (last offset in the batch + 1)."""
-        nexts: dict[tuple[str, int], int] = {}
+    def next_offsets(self) -> dict[Partition, int]:
+        """Per (log, partition): the offset to commit (last offset in the batch + 1)."""
+        nexts: dict[Partition, int] = {}
         for record in self.records:
             p = record.position
-            nexts[(p.topic, p.partition)] = max(nexts.get((p.topic, p.partition), 0), p.offset + 1)
+            nexts[p.log_partition] = max(nexts.get(p.log_partition, 0), p.offset + 1)
         return nexts
 
     def without(self, dropped: frozenset[Position]) -> ProjectedBatch:

@@ -22,12 +22,11 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.structs import TopicPartition
 
 from tracklog.contract.settings import Settings
-from tracklog.contract.topics import log_name
+from tracklog.contract.topics import Partition, log_name
 from tracklog.ingest.records import Position, Record
 
 log = logging.getLogger(__name__)
 
-Partition = tuple[str, int]
 MAX_POLL_RECORDS = 5000
 # kafka-python checks record-batch CRCs with the `crc32c` C package when it is
 # installed; its pure-Python fallback runs at ~10 MB/s (about 2.8 s of CPU per

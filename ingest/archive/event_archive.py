@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from tracklog.contract.topics import Partition
 from tracklog.ingest.archive.format import RECORD_OVERHEAD, encode, record_size
 from tracklog.ingest.archive.reader import iter_archive, partition_files
 from tracklog.ingest.archive.storage import ArchiveStorage, open_storage
@@ -26,7 +27,6 @@ from tracklog.ingest.records import Record
 
 log = logging.getLogger(__name__)
 
-Partition = tuple[str, int]
 NOTHING_ARCHIVED = -1
 DEFAULT_MAX_RECORDS = 100_000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -92,7 +92,7 @@ class EventArchive:
         touched: set[Partition] = set()
         for record in records:
             p = record.position
-            tp = (p.topic, p.partition)
+            tp = (p.log, p.partition)
             if p.offset <= self._high_mark(tp):
                 self.stats.skipped += 1
                 continue

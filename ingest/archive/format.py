@@ -97,7 +97,7 @@ def encode(records: Sequence[Record]) -> tuple[ArchiveFile, bytes]:
     if not records:
         raise ValueError("nothing to encode")
     first, last = records[0].position, records[-1].position
-    check_log(first.topic)
+    check_log(first.log)
     out = io.BytesIO()
     fastavro.writer(
         out,
@@ -105,15 +105,15 @@ def encode(records: Sequence[Record]) -> tuple[ArchiveFile, bytes]:
         (_datum(record) for record in records),
         codec=CODEC,
         sync_interval=1 << 20,
-        metadata={"tracklog.log": first.topic, "tracklog.partition": str(first.partition)},
+        metadata={"tracklog.log": first.log, "tracklog.partition": str(first.partition)},
     )
-    return ArchiveFile(first.topic, first.partition, first.offset, last.offset), out.getvalue()
+    return ArchiveFile(first.log, first.partition, first.offset, last.offset), out.getvalue()
 
 
 def _datum(record: Record) -> dict[str, Any]:
     p = record.position
     return {
-        "log": p.topic,
+        "log": p.log,
         "partition": p.partition,
         "offset": p.offset,
         "key": record.key,

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from tracklog.contract.topics import Partition
 from tracklog.ingest.archive.format import ArchiveFile, decode
 from tracklog.ingest.archive.storage import ArchiveStorage
 from tracklog.ingest.decode.envelope import InvalidEvent
 from tracklog.ingest.decode.envelope import decode as decode_envelope
 
-Partition = tuple[str, int]
 SAMPLED = 20  # records read from the start of each partition's first file
 UNKNOWN = 2**63 - 1  # a log with no decodable event sorts last
 

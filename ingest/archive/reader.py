@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from tracklog.contract.topics import Partition
 from tracklog.ingest.archive.format import (
     ArchiveFile,
     decode,
@@ -24,8 +25,6 @@ from tracklog.ingest.archive.storage import ArchiveStorage, open_storage
 from tracklog.ingest.records import Record
 
 log = logging.getLogger(__name__)
-
-Partition = tuple[str, int]
 
 
 @dataclass(frozen=True, slots=True)

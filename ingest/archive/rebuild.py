@@ -29,7 +29,7 @@ import psycopg
 from tracklog.contract.read_model.clickhouse_schema import METRIC_POINTS
 from tracklog.contract.read_model.postgres_schema import MIGRATIONS
 from tracklog.contract.settings import Settings
-from tracklog.contract.topics import topic_of
+from tracklog.contract.topics import Partition, topic_of
 from tracklog.ingest.archive.order import oldest_first
 from tracklog.ingest.archive.reader import ArchiveReader, Gap, covered
 from tracklog.ingest.archive.storage import open_storage
@@ -44,7 +44,6 @@ CHUNK_RECORDS = 5_000
 KEPT_TABLES = frozenset({"schema_migrations", "dead_letter_replays"})
 _CREATE_TABLE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
 
-Partition = tuple[str, int]
 Progress = Callable[[int, int], None]  # (records done, points written so far)
 
 
@@ -174,7 +173,7 @@ class _Writers:
 
 
 def _at(live: dict[Partition, int], record: Record) -> int:
-    return live.get((record.position.topic, record.position.partition), -1)
+    return live.get((record.position.log, record.position.partition), -1)
 
 
 def catch_up(

@@ -17,6 +17,7 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from tracklog.contract.settings import Settings
+from tracklog.contract.topics import Partition
 from tracklog.ingest.batch import project_batch
 from tracklog.ingest.consumer import CHECK_CRCS, log_namer, records_of
 from tracklog.ingest.dead_letters.poison import write_through
@@ -24,7 +25,6 @@ from tracklog.ingest.writers.batch import BatchWriter
 
 log = logging.getLogger(__name__)
 
-Partition = tuple[str, int]
 PROJECTION = "postgres"  # the worker's projection name in projection_offsets
 
 
@@ -93,7 +93,7 @@ def replay_kafka(
             records = [
                 r
                 for r in records_of(consumer.poll(timeout_ms=500), name)
-                if r.position.offset <= upto.get((r.position.topic, r.position.partition), -1)
+                if r.position.offset <= upto.get((r.position.log, r.position.partition), -1)
             ]
             if records:
                 batch = project_batch(records, settings.kafka.max_event_bytes)

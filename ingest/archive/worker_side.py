@@ -14,13 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from tracklog.contract.topics import Partition
 from tracklog.ingest.archive.event_archive import open_archive
 from tracklog.ingest.records import Record
 from tracklog.ingest.writers.batch import stage
 
 log = logging.getLogger(__name__)
-
-Partition = tuple[str, int]
 
 
 class WorkerArchive:

@@ -35,7 +35,7 @@ class DeadLetters:
     def send(self, record: Record, reason: str, detail: str = "") -> None:
         headers = [
             ("reason", reason.encode()),
-            ("source_topic", topic_of(record.position.topic).encode()),
+            ("source_topic", topic_of(record.position.log).encode()),
             ("source_partition", str(record.position.partition).encode()),
             ("source_offset", str(record.position.offset).encode()),
         ]

@@ -65,4 +65,4 @@ def project(envelope: pb.Envelope, topic: str, partition: int, offset: int) -> M
 
 
 def project_at(envelope: pb.Envelope, position: Position) -> MetricPoints | None:
-    return project(envelope, position.topic, position.partition, position.offset)
+    return project(envelope, position.log, position.partition, position.offset)

@@ -77,7 +77,7 @@ class BatchWriter:
         try:
             points = stage("clickhouse", lambda: self.clickhouse.write(batch.points))
         except StoreFailure:  # the insert may have landed (a lost response): ask again
-            self.clickhouse.forget({(p.topic, p.partition) for p, _ in batch.points})
+            self.clickhouse.forget({(p.log, p.partition) for p, _ in batch.points})
             raise
         sent: list[int] = []
 

@@ -21,12 +21,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tracklog.contract.read_model.clickhouse_schema import METRIC_POINTS, migrate
+from tracklog.contract.topics import Partition
 from tracklog.ingest.projectors.clickhouse import COLUMN_NAMES, MetricPoints
 from tracklog.ingest.records import Position
 
 log = logging.getLogger(__name__)
 
-Partition = tuple[str, int]
 MAX_INSERT_ROWS = 500_000
 NOTHING_STORED = -1
 
@@ -70,7 +70,7 @@ class ClickHouseWriter:
         todo = [
             (position, points)
             for position, points in sorted(batch, key=lambda item: item[0])
-            if position.offset > self.high_water((position.topic, position.partition))
+            if position.offset > self.high_water((position.log, position.partition))
         ]
         written = 0
         chunk: list[tuple[Position, MetricPoints]] = []
@@ -99,6 +99,6 @@ class ClickHouseWriter:
                 database=self.database,
             )
         for position, _ in chunk:  # only after the insert succeeded
-            tp = (position.topic, position.partition)
+            tp = (position.log, position.partition)
             self._high[tp] = max(self._high[tp], position.offset)
         return len(columns[0])

@@ -61,7 +61,7 @@ def record(conn: Any, projection: str, applied: Sequence[tuple[Position, str]]) 
         (
             projection,
             [e for _, e in applied],
-            [p.topic for p, _ in applied],
+            [p.log for p, _ in applied],
             [p.partition for p, _ in applied],
             [p.offset for p, _ in applied],
         ),

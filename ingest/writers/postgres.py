@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from tracklog.contract.read_model import postgres_schema as schema_postgres
+from tracklog.contract.topics import Partition
 from tracklog.ingest.projectors.artifacts import ArtifactRow
 from tracklog.ingest.projectors.postgres import PostgresOp
 from tracklog.ingest.projectors.registry import RegistryOp
@@ -37,7 +38,6 @@ from tracklog.ingest.writers.tracking import TrackingConflict
 log = logging.getLogger(__name__)
 
 Connection = psycopg.Connection[tuple[Any, ...]]
-Partition = tuple[str, int]
 T = TypeVar("T")
 
 
@@ -98,7 +98,7 @@ class PostgresWriter:
 
         def transact(conn: Connection) -> Applied:
             with conn.transaction():
-                tracked = self._lock_tracking(conn, {(p.topic, p.partition) for p, _ in batch})
+                tracked = self._lock_tracking(conn, {(p.log, p.partition) for p, _ in batch})
                 merged = Merged()
                 registry: list[RegistryOp] = []  # applied one by one, in log order
                 tracking: list[tuple[Position, TrackingOp]] = []  # likewise
@@ -106,7 +106,7 @@ class PostgresWriter:
                 fresh: set[Position] = set()
                 last: dict[Partition, int] = {}
                 for position, ops in batch:
-                    partition = (position.topic, position.partition)
+                    partition = (position.log, position.partition)
                     if position.offset <= tracked[partition]:
                         continue  # applied by an earlier transaction
                     fresh.add(position)
