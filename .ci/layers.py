@@ -14,7 +14,8 @@ from package_tree import ROOT, installed_tree
 def main() -> int:
     with installed_tree() as tree:
         env = {**os.environ, "PYTHONPATH": str(tree)}
-        lint = [str(Path(sys.executable).parent / "lint-imports"), "--config", str(ROOT / "pyproject.toml")]
+        lint = [str(Path(sys.executable).parent / "lint-imports"), "--no-logo", "--no-cache"]
+        lint.append(str(ROOT / "pyproject.toml"))
         return subprocess.call([*lint, *sys.argv[1:]], cwd=tree, env=env)
 
 
