@@ -2,7 +2,8 @@
 
 Pure: the caller reads the state (query/registry/store.py) and produces the events. The
 projection re-checks what only it can see race-free (a name taken meanwhile, a version
-deleted meanwhile) and records such conflicts for the waiting caller.
+deleted meanwhile) and records such conflicts for the waiting caller. Who asked
+(`command.actor`) is not in the payload: the caller puts it on the event's envelope.
 """
 
 from __future__ import annotations
@@ -47,26 +48,26 @@ def decide(command: c.Command, model: c.ModelState | None, *, name_taken: bool =
         names.model_name(command.new_name)
         if name_taken or command.new_name == model.name:
             raise AlreadyExists(f"registered model {command.new_name!r} already exists")
-        return pb.RegisteredModelRenamed(new_name=command.new_name, actor=command.actor)
+        return pb.RegisteredModelRenamed(new_name=command.new_name)
     if isinstance(command, c.UpdateModel):
         description = names.text("description", command.description)
-        return pb.RegisteredModelDescriptionUpdated(description=description, actor=command.actor)
+        return pb.RegisteredModelDescriptionUpdated(description=description)
     if isinstance(command, c.DeleteModel):
-        return pb.RegisteredModelDeleted(actor=command.actor)
+        return pb.RegisteredModelDeleted()
     if isinstance(command, c.SetModelTag):
         key, value = names.tag(command.key, command.value)
-        return pb.RegisteredModelTagSet(tag=pb.Tag(key=key, value=value), actor=command.actor)
+        return pb.RegisteredModelTagSet(tag=pb.Tag(key=key, value=value))
     if isinstance(command, c.DeleteModelTag):
         if command.key not in model.tag_keys:
             raise NotFound(f"registered model {model.name!r} has no tag {command.key!r}")
-        return pb.RegisteredModelTagDeleted(key=command.key, actor=command.actor)
+        return pb.RegisteredModelTagDeleted(key=command.key)
     if isinstance(command, c.CreateVersion):
         return _create_version(command)
     if isinstance(command, c.DeleteAlias):
         names.alias(command.alias)
         if command.alias not in model.aliases:
             raise NotFound(f"registered model {model.name!r} has no alias {command.alias!r}")
-        return pb.RegisteredModelAliasDeleted(alias=command.alias, actor=command.actor)
+        return pb.RegisteredModelAliasDeleted(alias=command.alias)
     if isinstance(command, c.SetAlias):
         names.alias(command.alias)  # arguments first, then state
     if isinstance(command, c.TransitionStage):
@@ -82,7 +83,6 @@ def _create_model(command: c.CreateModel, model: c.ModelState | None) -> Payload
         name=command.name,
         description=names.text("description", command.description),
         tags=_tags(command.tags),
-        actor=command.actor,
     )
 
 
@@ -97,7 +97,6 @@ def _create_version(command: c.CreateVersion) -> Payload:
         description=names.text("description", command.description),
         tags=_tags(command.tags),
         status=stages.status_to_proto(status),
-        actor=command.actor,
         logged_model_id=names.text("logged_model_id", logged_model_id, 256),
     )
 
@@ -115,27 +114,25 @@ VersionCommand: TypeAlias = (
 def _version_command(
     command: VersionCommand, model: c.ModelState, version: c.VersionState
 ) -> Payload:
-    number, actor = version.version, command.actor
+    number = version.version
     if isinstance(command, c.UpdateVersion):
         if command.status is not None:
             return _status_change(command, model, version)
         if command.description is None:
             raise InvalidArgument("update_model_version needs a description or a status")
         description = names.text("description", command.description)
-        return pb.ModelVersionDescriptionUpdated(
-            version=number, description=description, actor=actor
-        )
+        return pb.ModelVersionDescriptionUpdated(version=number, description=description)
     if isinstance(command, c.DeleteVersion):
-        return pb.ModelVersionDeleted(version=number, actor=actor)
+        return pb.ModelVersionDeleted(version=number)
     if isinstance(command, c.SetVersionTag):
         key, value = names.tag(command.key, command.value)
-        return pb.ModelVersionTagSet(version=number, tag=pb.Tag(key=key, value=value), actor=actor)
+        return pb.ModelVersionTagSet(version=number, tag=pb.Tag(key=key, value=value))
     if isinstance(command, c.DeleteVersionTag):
-        return pb.ModelVersionTagDeleted(version=number, key=command.key, actor=actor)
+        return pb.ModelVersionTagDeleted(version=number, key=command.key)
     if isinstance(command, c.TransitionStage):
         return _transition(command, model, version)
     names.alias(command.alias)
-    return pb.RegisteredModelAliasSet(alias=command.alias, version=number, actor=actor)
+    return pb.RegisteredModelAliasSet(alias=command.alias, version=number)
 
 
 def _transition(
@@ -156,7 +153,6 @@ def _transition(
         version=version.version,
         stage=stages.stage_to_proto(stage),
         archive_existing_versions=command.archive_existing_versions,
-        actor=command.actor,
     )
 
 
@@ -176,7 +172,6 @@ def _status_change(
         version=version.version,
         status=number,
         status_message=names.text("status_message", command.status_message),
-        actor=command.actor,
     )
 
 

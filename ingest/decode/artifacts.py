@@ -26,8 +26,6 @@ def _artifact_logged(envelope: pb.Envelope) -> None:
         raise InvalidArtifactEvent(str(exc)) from exc
     if path != event.path:
         raise InvalidArtifactEvent(f"artifact path {event.path!r} is not normalized ({path!r})")
-    if event.is_dir:
-        raise InvalidArtifactEvent("only files are recorded, not directories")
     if event.size < 0:
         raise InvalidArtifactEvent(f"negative size {event.size}")
     if not _SHA256.match(event.digest):

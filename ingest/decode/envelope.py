@@ -13,26 +13,13 @@ from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tracklog.contract import validation
+from tracklog.contract.envelopes import AGGREGATE_TYPES
 from tracklog.ingest.decode import artifacts as decode_artifacts
 from tracklog.ingest.decode import logged_models as decode_logged_models
 from tracklog.ingest.decode import registry as decode_registry
 from tracklog.ingest.decode import tracking as decode_tracking
 from tracklog.v1 import events_pb2 as pb
 
-_EXPECTED_AGGREGATE = {
-    "experiment_created": pb.AGGREGATE_TYPE_EXPERIMENT,
-    "run_started": pb.AGGREGATE_TYPE_RUN,
-    "params_logged": pb.AGGREGATE_TYPE_RUN,
-    "metrics_logged": pb.AGGREGATE_TYPE_RUN,
-    "tags_set": pb.AGGREGATE_TYPE_RUN,
-    "run_ended": pb.AGGREGATE_TYPE_RUN,
-    **dict.fromkeys(decode_registry.VALIDATORS, pb.AGGREGATE_TYPE_REGISTERED_MODEL),
-    **dict.fromkeys(decode_tracking.EXPERIMENT_VALIDATORS, pb.AGGREGATE_TYPE_EXPERIMENT),
-    **dict.fromkeys(decode_tracking.RUN_VALIDATORS, pb.AGGREGATE_TYPE_RUN),
-    **dict.fromkeys(decode_artifacts.VALIDATORS, pb.AGGREGATE_TYPE_RUN),
-    **dict.fromkeys(decode_logged_models.MODEL_VALIDATORS, pb.AGGREGATE_TYPE_LOGGED_MODEL),
-    **dict.fromkeys(decode_logged_models.RUN_VALIDATORS, pb.AGGREGATE_TYPE_RUN),
-}
 # Python's datetime (used for timestamptz) spans years 1..9999.
 _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
 
@@ -69,11 +56,16 @@ def validate(envelope: pb.Envelope) -> None:
     kind = envelope.WhichOneof("payload")
     if kind is None:
         raise InvalidEvent("envelope has no payload (empty or unknown event type)")
-    expected = _EXPECTED_AGGREGATE.get(kind)
-    if expected is None:  # pragma: no cover - a payload added to the proto but not here
+    expected = AGGREGATE_TYPES.get(kind)
+    if expected is None or kind not in _VALIDATORS:  # pragma: no cover - a new payload
         raise InvalidEvent(f"unsupported payload {kind!r}")
     _check("event_id", validation.validate_id, "event_id", envelope.event_id)
     _check("aggregate_id", validation.validate_id, "aggregate_id", envelope.aggregate_id)
+    if envelope.producer_session:  # older events have none
+        _check("producer_session", validation.validate_id, "session", envelope.producer_session)
+        if envelope.sequence < 1:
+            raise InvalidEvent("an event of a producer session needs a sequence from 1")
+    _text("actor", envelope.actor)
     if envelope.aggregate_type != expected:
         raise InvalidEvent(
             f"{kind} needs aggregate_type {pb.AggregateType.Name(expected)}, got "

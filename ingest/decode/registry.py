@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from tracklog.contract.envelopes import actor_of
 from tracklog.registry import names, stages
 from tracklog.registry.errors import InvalidArgument
 from tracklog.v1 import events_pb2 as pb
@@ -42,31 +43,28 @@ def _model_created(e: pb.Envelope) -> None:
     event = e.registered_model_created
     _check(names.model_name, event.name)
     _tags(event.tags)
-    _texts(description=event.description, actor=event.actor)
+    _texts(description=event.description)
 
 
 def _model_renamed(e: pb.Envelope) -> None:
     _check(names.model_name, e.registered_model_renamed.new_name)
-    _texts(actor=e.registered_model_renamed.actor)
 
 
 def _model_description(e: pb.Envelope) -> None:
     event = e.registered_model_description_updated
-    _texts(description=event.description, actor=event.actor)
+    _texts(description=event.description)
 
 
 def _model_deleted(e: pb.Envelope) -> None:
-    _texts(actor=e.registered_model_deleted.actor)
+    """A deletion carries nothing but who asked (checked for every registry event)."""
 
 
 def _model_tag_set(e: pb.Envelope) -> None:
     _check(names.tag, e.registered_model_tag_set.tag.key, e.registered_model_tag_set.tag.value)
-    _texts(actor=e.registered_model_tag_set.actor)
 
 
 def _model_tag_deleted(e: pb.Envelope) -> None:
     _check(names.tag_key, e.registered_model_tag_deleted.key)
-    _texts(actor=e.registered_model_tag_deleted.actor)
 
 
 def _version_created(e: pb.Envelope) -> None:
@@ -79,7 +77,6 @@ def _version_created(e: pb.Envelope) -> None:
         source=event.source,
         run_id=event.run_id,
         description=event.description,
-        actor=event.actor,
         logged_model_id=event.logged_model_id,
     )
 
@@ -94,7 +91,6 @@ def _versioned(
     | pb.RegisteredModelAliasSet,
 ) -> None:
     _check(names.version, event.version)
-    _texts(actor=event.actor)
 
 
 def _version_description(e: pb.Envelope) -> None:
@@ -136,15 +132,16 @@ def _alias_set(e: pb.Envelope) -> None:
 
 def _alias_deleted(e: pb.Envelope) -> None:
     _check(names.alias, e.registered_model_alias_deleted.alias)
-    _texts(actor=e.registered_model_alias_deleted.actor)
 
 
-def _timed(check: Callable[[pb.Envelope], None]) -> Callable[[pb.Envelope], None]:
-    """Registry events need occurred_at: it is the time of the change they record."""
+def _checked(check: Callable[[pb.Envelope], None]) -> Callable[[pb.Envelope], None]:
+    """`check` after what every registry event needs: occurred_at (the time of the change
+    it records) and a valid actor (the envelope's, or an older event's payload's)."""
 
     def checked(envelope: pb.Envelope) -> None:
         if not envelope.HasField("occurred_at"):
             raise InvalidRegistryEvent("registry events need occurred_at")
+        _texts(actor=actor_of(envelope))
         check(envelope)
 
     return checked
@@ -169,5 +166,5 @@ _CHECKS: dict[str, Callable[[pb.Envelope], None]] = {
 }
 
 VALIDATORS: dict[str, Callable[[pb.Envelope], None]] = {
-    kind: _timed(check) for kind, check in _CHECKS.items()
+    kind: _checked(check) for kind, check in _CHECKS.items()
 }

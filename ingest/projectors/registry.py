@@ -1,6 +1,7 @@
 """Step 2a for registry events: an Envelope -> one RegistryOp. Pure.
 
-The op is the event in typed form; what it does to the tables depends on the state
+The op is the event in typed form (its actor the envelope's, or an older event's
+payload's: `envelopes.actor_of`); what it does to the tables depends on the state
 it meets (a version number to allocate, an alias to move, a name already taken), so
 registry_writer.py applies ops one by one, in log order, inside the batch transaction.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tracklog.contract.envelopes import actor_of
 from tracklog.registry import stages
 from tracklog.v1 import events_pb2 as pb
 
@@ -108,13 +110,11 @@ def is_registry(envelope: pb.Envelope) -> bool:
 
 def project(envelope: pb.Envelope) -> RegistryOp:
     """The op of one validated registry event."""
-    kind = envelope.WhichOneof("payload")
-    event = getattr(envelope, kind or "")
     return RegistryOp(
         event_id=envelope.event_id,
         model_id=envelope.aggregate_id,
         at=envelope.occurred_at.ToDatetime(tzinfo=UTC),
-        actor=event.actor,
+        actor=actor_of(envelope),
         change=_change(envelope),
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tracklog.contract import validation
-from tracklog.events.payloads import timestamp
+from tracklog.contract.envelopes import timestamp
 from tracklog.v1 import events_pb2 as pb
 
 RUN_STATUSES: dict[str, pb.RunStatus.ValueType] = {

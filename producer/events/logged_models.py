@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tracklog.contract import validation
-from tracklog.events.payloads import timestamp
+from tracklog.contract.envelopes import timestamp
 from tracklog.v1 import events_pb2 as pb
 
 STATUSES: dict[str, pb.LoggedModelStatus.ValueType] = {

@@ -1,7 +1,8 @@
-"""Pure builders of event payloads and envelopes: no clock, no I/O, no randomness.
+"""Pure builders of the SDK's event payloads: no clock, no I/O, no randomness.
 
 Callers pass times as Unix epoch nanoseconds (or milliseconds where the contract
-keeps milliseconds) and ids they minted; the sender assigns sequence numbers.
+keeps milliseconds) and ids they minted. The sender wraps each payload in an envelope
+(tracklog.contract.envelopes), numbering it in its producer session.
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TypeAlias
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from tracklog.contract.envelopes import timestamp
 from tracklog.contract.validation import MAX_PARAMS_PER_BATCH as MAX_PARAMS
 from tracklog.contract.validation import MAX_TAGS_PER_BATCH as MAX_TAGS
 from tracklog.v1 import events_pb2 as pb
@@ -44,50 +44,11 @@ Payload: TypeAlias = (
     | pb.LoggedModelMetricsLogged
 )
 
-_RUN = pb.AGGREGATE_TYPE_RUN
-_EXPERIMENT = pb.AGGREGATE_TYPE_EXPERIMENT
-_MODEL = pb.AGGREGATE_TYPE_LOGGED_MODEL
-# payload type -> (Envelope oneof field, aggregate type)
-_ROUTES: dict[type[Payload], tuple[str, pb.AggregateType.ValueType]] = {
-    pb.ExperimentCreated: ("experiment_created", _EXPERIMENT),
-    pb.RunStarted: ("run_started", _RUN),
-    pb.ParamsLogged: ("params_logged", _RUN),
-    pb.MetricsLogged: ("metrics_logged", _RUN),
-    pb.TagsSet: ("tags_set", _RUN),
-    pb.RunEnded: ("run_ended", _RUN),
-    pb.ArtifactLogged: ("artifact_logged", _RUN),
-    # lifecycle payloads: builders in tracklog.events.lifecycle
-    pb.ExperimentRenamed: ("experiment_renamed", _EXPERIMENT),
-    pb.ExperimentDeleted: ("experiment_deleted", _EXPERIMENT),
-    pb.ExperimentRestored: ("experiment_restored", _EXPERIMENT),
-    pb.ExperimentTagSet: ("experiment_tag_set", _EXPERIMENT),
-    pb.ExperimentTagDeleted: ("experiment_tag_deleted", _EXPERIMENT),
-    pb.RunRenamed: ("run_renamed", _RUN),
-    pb.RunDeleted: ("run_deleted", _RUN),
-    pb.RunRestored: ("run_restored", _RUN),
-    pb.RunTagDeleted: ("run_tag_deleted", _RUN),
-    pb.DatasetInputLogged: ("dataset_input_logged", _RUN),
-    # MLflow 3's logged models: builders in tracklog.events.logged_models
-    pb.LoggedModelCreated: ("logged_model_created", _MODEL),
-    pb.LoggedModelFinalized: ("logged_model_finalized", _MODEL),
-    pb.LoggedModelTagSet: ("logged_model_tag_set", _MODEL),
-    pb.LoggedModelTagDeleted: ("logged_model_tag_deleted", _MODEL),
-    pb.LoggedModelDeleted: ("logged_model_deleted", _MODEL),
-    pb.LoggedModelOutput: ("logged_model_output", _RUN),
-    pb.LoggedModelInput: ("logged_model_input", _RUN),
-    pb.LoggedModelParamsLogged: ("logged_model_params_logged", _MODEL),
-    pb.LoggedModelMetricsLogged: ("logged_model_metrics_logged", _MODEL),
-}
-
 RUN_END_STATUSES: dict[str, pb.RunStatus.ValueType] = {
     "FINISHED": pb.RUN_STATUS_FINISHED,
     "FAILED": pb.RUN_STATUS_FAILED,
     "KILLED": pb.RUN_STATUS_KILLED,
 }
-
-
-def timestamp(unix_ns: int) -> Timestamp:
-    return Timestamp(seconds=unix_ns // 1_000_000_000, nanos=unix_ns % 1_000_000_000)
 
 
 def _tags(pairs: Iterable[tuple[str, str]]) -> list[pb.Tag]:
@@ -177,7 +138,7 @@ def run_start_events(started: pb.RunStarted, max_bytes: int) -> list[Payload]:
 
 
 def artifact_logged(path: str, size: int, digest: str) -> pb.ArtifactLogged:
-    return pb.ArtifactLogged(path=path, size=size, digest=digest, is_dir=False)
+    return pb.ArtifactLogged(path=path, size=size, digest=digest)
 
 
 def tags_set(pairs: Iterable[tuple[str, str]]) -> pb.TagsSet:
@@ -198,23 +159,3 @@ def metrics_logged(
     if not len(keys) == len(steps) == len(timestamps_ms) == len(values):
         raise ValueError("metric columns must have the same length")
     return pb.MetricsLogged(keys=keys, steps=steps, timestamps_ms=timestamps_ms, values=values)
-
-
-def aggregate_type(payload: Payload) -> pb.AggregateType.ValueType:
-    return _ROUTES[type(payload)][1]
-
-
-def envelope(
-    *, event_id: str, aggregate_id: str, sequence: int, occurred_ns: int, payload: Payload
-) -> pb.Envelope:
-    """Wrap one payload; the aggregate type follows from the payload's type."""
-    field, kind = _ROUTES[type(payload)]
-    env = pb.Envelope(
-        event_id=event_id,
-        aggregate_id=aggregate_id,
-        aggregate_type=kind,
-        sequence=sequence,
-        occurred_at=timestamp(occurred_ns),
-    )
-    getattr(env, field).CopyFrom(payload)
-    return env

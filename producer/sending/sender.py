@@ -1,5 +1,6 @@
 """The background thread that takes batches from the `Batcher`, encodes them as
-envelopes with per-aggregate sequence numbers, and hands them to an `EventSink`,
+envelopes numbered in one producer session (tracklog.contract.envelopes: one session per
+sender, items handed over in the order they are numbered), and hands them to an `EventSink`,
 keeping count of what the broker has acknowledged (for `flush`).
 """
 
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
+from tracklog.contract.envelopes import ProducerSession
 from tracklog.contract.ids import new_event_id
 from tracklog.events import payloads as events
 from tracklog.sending.batcher import Batcher, Item, PointChunk
@@ -20,8 +22,9 @@ from tracklog.sending.sink import EventSink, ReportsPositions, WeighsEvents
 log = logging.getLogger(__name__)
 
 
-def encode(item: Item, sequence: int) -> tuple[str, bytes]:
-    """(Kafka key, serialized Envelope) of one queued item."""
+def encode(item: Item, session: ProducerSession) -> tuple[str, bytes]:
+    """(Kafka key, serialized Envelope) of one queued item, the next of its aggregate in
+    ``session``."""
     if isinstance(item, PointChunk):
         aggregate_id, occurred_ns = item.run_id, item.occurred_ns
         payload: events.Payload = events.metrics_logged(
@@ -29,10 +32,9 @@ def encode(item: Item, sequence: int) -> tuple[str, bytes]:
         )
     else:
         aggregate_id, occurred_ns, payload = item.aggregate_id, item.occurred_ns, item.payload
-    env = events.envelope(
+    env = session.envelope(
         event_id=new_event_id(),
         aggregate_id=aggregate_id,
-        sequence=sequence,
         occurred_ns=occurred_ns,
         payload=payload,
     )
@@ -54,7 +56,7 @@ class Sender:
         self._weighs = False  # the sink takes each event's metric point count (the spool)
         self._linger = linger_seconds
         self._backoff = retry_backoff_seconds
-        self._sequences: dict[str, int] = {}
+        self._session = ProducerSession()
         self._acks = threading.Condition()
         self._sent_through = 0  # serial of the last item handed to the sink
         self._unacked: dict[int, int] = {}  # serial -> metric points (0 for an event)
@@ -71,13 +73,8 @@ class Sender:
                     return  # abandoned at close; what is left stays counted as pending
                 self._batcher.release(item)
 
-    def _next_sequence(self, aggregate_id: str) -> int:
-        sequence = self._sequences.get(aggregate_id, 0) + 1
-        self._sequences[aggregate_id] = sequence
-        return sequence
-
     def _send(self, serial: int, item: Item) -> bool:
-        key, value = encode(item, self._next_sequence(_aggregate(item)))
+        key, value = encode(item, self._session)
         weight = len(item.keys) if isinstance(item, PointChunk) else 0
         with self._acks:
             self._unacked[serial] = weight
@@ -144,7 +141,3 @@ class Sender:
         self._thread.join(1.0)
         if self._sink is not None:
             self._sink.close(max(0.0, deadline - time.monotonic()))
-
-
-def _aggregate(item: Item) -> str:
-    return item.run_id if isinstance(item, PointChunk) else item.aggregate_id

@@ -42,7 +42,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             self._pool, command.new_name
         )
         payload = decide(command, model, name_taken=taken)
-        return self._writes.submit(model_id, payload)
+        return self._writes.submit(model_id, payload, command.actor)
 
     def _model(self, name: str) -> r.RegisteredModel:
         return registry_convert.registered_model(registry_store.get_model(self._pool, name))

@@ -1,24 +1,25 @@
 """Registry writes: produce the decided event, wait for the projection, read the outcome.
 
 A write is one event on the events topic, keyed by the model id (one model's events stay
-in order on one partition). The producer (acks=all, idempotent) reports the event's
-(partition, offset); the call then waits until the Postgres projection's tracking row for
-that partition of this incarnation of the topic (`topics.log_name`) has passed the offset,
-and answers with what the projection recorded for the event: OK (and the version number
-a create allocated) or the conflict it found.
+in order on one partition), its envelope numbered in this service's producer session
+(tracklog.contract.envelopes) and naming the actor who asked. The producer (acks=all,
+idempotent) reports the event's (partition, offset); the call then waits until the
+Postgres projection's tracking row for that partition of this incarnation of the topic
+(`topics.log_name`) has passed the offset, and answers with what the projection recorded
+for the event: OK (and the version number a create allocated) or the conflict it found.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from tracklog.contract.envelopes import ProducerSession
+from tracklog.contract.ids import new_event_id
 from tracklog.contract.settings import KafkaSettings
 from tracklog.contract.topics import log_name
 from tracklog.query.errors import FailedPrecondition, Unavailable
@@ -28,28 +29,8 @@ from tracklog.query.stores.postgres import Pool
 from tracklog.query.stores.projection_wait import wait_for_positions
 from tracklog.registry.decider import Payload
 from tracklog.registry.errors import from_code
-from tracklog.v1 import events_pb2 as pb
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
-_ONEOF = {
-    field.message_type.full_name: field.name
-    for field in pb.Envelope.DESCRIPTOR.oneofs_by_name["payload"].fields
-    if field.message_type is not None
-}
-
-
-def envelope(event_id: str, model_id: str, occurred_ns: int, payload: Payload) -> pb.Envelope:
-    """A registry event's envelope (sequence 0: the partition's offsets order them)."""
-    env = pb.Envelope(
-        event_id=event_id,
-        aggregate_id=model_id,
-        aggregate_type=pb.AGGREGATE_TYPE_REGISTERED_MODEL,
-        occurred_at=Timestamp(
-            seconds=occurred_ns // 1_000_000_000, nanos=occurred_ns % 1_000_000_000
-        ),
-    )
-    getattr(env, _ONEOF[payload.DESCRIPTOR.full_name]).CopyFrom(payload)
-    return env
 
 
 class RegistryWrites:
@@ -69,18 +50,27 @@ class RegistryWrites:
         self._projection = projection
         self._producer: Any = None
         self._lock = threading.Lock()
+        self._session = ProducerSession()
+        self._numbering = threading.Lock()
 
-    def submit(self, model_id: str, payload: Payload) -> CommandResult:
-        """Write one event; return the projection's OK result or raise its error."""
-        event_id = uuid.uuid4().hex
-        value = envelope(event_id, model_id, time.time_ns(), payload).SerializeToString()
+    def submit(self, model_id: str, payload: Payload, actor: str = "") -> CommandResult:
+        """Write one event (``actor``: who asked); return the projection's OK result or
+        raise its error."""
+        event_id = new_event_id()
         deadline = time.monotonic() + self._timeout
         topic = self._kafka.events_topic
         try:
             producer = self._get_producer()
-            metadata = producer.send(topic, key=model_id.encode(), value=value).get(
-                timeout=self._timeout
-            )
+            with self._numbering:  # handed to the producer in sequence order
+                env = self._session.envelope(
+                    event_id=event_id,
+                    aggregate_id=model_id,
+                    occurred_ns=time.time_ns(),
+                    payload=payload,
+                    actor=actor,
+                )
+                sent = producer.send(topic, key=model_id.encode(), value=env.SerializeToString())
+            metadata = sent.get(timeout=self._timeout)
             log = log_name(topic, producer._metadata.topic_id(topic))
         except KafkaError as exc:
             raise Unavailable(f"could not write the registry event to Kafka: {exc}") from exc

@@ -2,11 +2,12 @@
 
 samples/events_before_contract_cleanup.b64 holds one envelope of every payload kind as
 the code at commit 38c9552 serialized them (the registry's actor inside each payload,
-ArtifactLogged's is_dir, the SDK's per-aggregate sequence), and
+ArtifactLogged's is_dir, the SDK's per-aggregate sequence, no producer_session), and
 samples/events_before_contract_cleanup.expected what that code's projectors made of
-each; both were written by samples/write_events_before_contract_cleanup.py at that
-commit. The archive keeps such events forever and a replay reads them again, so the
-current decoder must accept every one and the projectors must produce the same rows.
+each. Both were written by samples/write_events_before_contract_cleanup.py in commit
+e05cee5 (removed after: it builds events with the old contract). The archive keeps such
+events forever and a replay reads them again, so the current decoder must accept every
+one and the projectors must produce the same rows (the registry's actor included).
 """
 
 from __future__ import annotations

@@ -24,8 +24,9 @@ MODEL = c.ModelState(
 
 def test_create_model() -> None:
     event = decide(c.CreateModel("fraud", "m1", "d", (("team", "risk"),), "ana"), None)
+    # who asked ("ana") travels on the envelope (RegistryWrites.submit), not in the payload
     assert event == pb.RegisteredModelCreated(
-        name="fraud", description="d", tags=[pb.Tag(key="team", value="risk")], actor="ana"
+        name="fraud", description="d", tags=[pb.Tag(key="team", value="risk")]
     )
     with pytest.raises(AlreadyExists, match="registered model 'fraud' already exists"):
         decide(c.CreateModel("fraud", "m1"), MODEL)
@@ -79,7 +80,6 @@ def test_transitions() -> None:
         version=2,
         stage=pb.MODEL_VERSION_STAGE_PRODUCTION,
         archive_existing_versions=True,
-        actor="ana",
     )
     with pytest.raises(InvalidArgument, match="invalid stage 'prod'"):
         decide(c.TransitionStage("fraud", 2, "prod"), MODEL)

@@ -18,6 +18,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _AggregateType:
@@ -99,7 +104,10 @@ class _ModelVersionStageEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Mod
 class ModelVersionStage(_ModelVersionStage, metaclass=_ModelVersionStageEnumTypeWrapper):
     """--- model registry ------------------------------------------------------------------------
     Every registry event's aggregate_id is the registered model's stable id (it survives a
-    rename), so one model's events stay in order on one partition. `actor` is who asked.
+    rename), so one model's events stay in order on one partition. Who asked is the
+    Envelope's `actor`; the payloads' `actor` fields are deprecated: only registry events
+    written before Envelope.actor carry them, and they are read only when Envelope.actor is
+    empty (tracklog.contract.envelopes.actor_of).
     """
 
 MODEL_VERSION_STAGE_UNSPECIFIED: ModelVersionStage.ValueType  # 0
@@ -141,6 +149,8 @@ class Envelope(_message.Message):
     AGGREGATE_TYPE_FIELD_NUMBER: _builtins.int
     SEQUENCE_FIELD_NUMBER: _builtins.int
     OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    PRODUCER_SESSION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
     EXPERIMENT_CREATED_FIELD_NUMBER: _builtins.int
     RUN_STARTED_FIELD_NUMBER: _builtins.int
     PARAMS_LOGGED_FIELD_NUMBER: _builtins.int
@@ -188,7 +198,23 @@ class Envelope(_message.Message):
     """The run, experiment or registered model this event belongs to."""
     aggregate_type: Global___AggregateType.ValueType
     sequence: _builtins.int
-    """Per-aggregate sequence number assigned by the writer, starting at 1."""
+    """The order in which one producer session made this aggregate's events: 1 for the
+    first event of the aggregate that `producer_session` made, then 2, 3 ...: strictly
+    increasing per (producer_session, aggregate_id), in the order the session handed the
+    events to Kafka (an event lost on the way leaves a gap). With `occurred_at` it orders
+    an aggregate's events across sessions. Older events have no producer_session and a
+    weaker sequence (the SDK counted from 1 per aggregate and client, the registry
+    service wrote 0); the partition's offsets order those.
+    """
+    producer_session: _builtins.str
+    """The producer session that made the event and counts its `sequence`: a hex id minted
+    when an SDK session or a registry service process starts. Empty in older events.
+    """
+    actor: _builtins.str
+    """Who asked for the change, as the producer names them (the registry's callers);
+    empty when the producer names no one. Registry events written before this field
+    carry it in their payload's deprecated `actor` instead.
+    """
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp:
         """When the event happened on the writer's clock."""
@@ -297,6 +323,8 @@ class Envelope(_message.Message):
         aggregate_type: Global___AggregateType.ValueType = ...,
         sequence: _builtins.int = ...,
         occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        producer_session: _builtins.str = ...,
+        actor: _builtins.str = ...,
         experiment_created: Global___ExperimentCreated | None = ...,
         run_started: Global___RunStarted | None = ...,
         params_logged: Global___ParamsLogged | None = ...,
@@ -341,7 +369,7 @@ class Envelope(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "logged_model_created", b"logged_model_created", "logged_model_deleted", b"logged_model_deleted", "logged_model_finalized", b"logged_model_finalized", "logged_model_input", b"logged_model_input", "logged_model_metrics_logged", b"logged_model_metrics_logged", "logged_model_output", b"logged_model_output", "logged_model_params_logged", b"logged_model_params_logged", "logged_model_tag_deleted", b"logged_model_tag_deleted", "logged_model_tag_set", b"logged_model_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "tags_set", b"tags_set"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "event_id", b"event_id", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "logged_model_created", b"logged_model_created", "logged_model_deleted", b"logged_model_deleted", "logged_model_finalized", b"logged_model_finalized", "logged_model_input", b"logged_model_input", "logged_model_metrics_logged", b"logged_model_metrics_logged", "logged_model_output", b"logged_model_output", "logged_model_params_logged", b"logged_model_params_logged", "logged_model_tag_deleted", b"logged_model_tag_deleted", "logged_model_tag_set", b"logged_model_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "sequence", b"sequence", "tags_set", b"tags_set"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "artifact_logged", b"artifact_logged", "dataset_input_logged", b"dataset_input_logged", "event_id", b"event_id", "experiment_created", b"experiment_created", "experiment_deleted", b"experiment_deleted", "experiment_renamed", b"experiment_renamed", "experiment_restored", b"experiment_restored", "experiment_tag_deleted", b"experiment_tag_deleted", "experiment_tag_set", b"experiment_tag_set", "logged_model_created", b"logged_model_created", "logged_model_deleted", b"logged_model_deleted", "logged_model_finalized", b"logged_model_finalized", "logged_model_input", b"logged_model_input", "logged_model_metrics_logged", b"logged_model_metrics_logged", "logged_model_output", b"logged_model_output", "logged_model_params_logged", b"logged_model_params_logged", "logged_model_tag_deleted", b"logged_model_tag_deleted", "logged_model_tag_set", b"logged_model_tag_set", "metrics_logged", b"metrics_logged", "model_version_created", b"model_version_created", "model_version_deleted", b"model_version_deleted", "model_version_description_updated", b"model_version_description_updated", "model_version_stage_transitioned", b"model_version_stage_transitioned", "model_version_status_changed", b"model_version_status_changed", "model_version_tag_deleted", b"model_version_tag_deleted", "model_version_tag_set", b"model_version_tag_set", "occurred_at", b"occurred_at", "params_logged", b"params_logged", "payload", b"payload", "producer_session", b"producer_session", "registered_model_alias_deleted", b"registered_model_alias_deleted", "registered_model_alias_set", b"registered_model_alias_set", "registered_model_created", b"registered_model_created", "registered_model_deleted", b"registered_model_deleted", "registered_model_description_updated", b"registered_model_description_updated", "registered_model_renamed", b"registered_model_renamed", "registered_model_tag_deleted", b"registered_model_tag_deleted", "registered_model_tag_set", b"registered_model_tag_set", "run_deleted", b"run_deleted", "run_ended", b"run_ended", "run_renamed", b"run_renamed", "run_restored", b"run_restored", "run_started", b"run_started", "run_tag_deleted", b"run_tag_deleted", "sequence", b"sequence", "tags_set", b"tags_set"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "run_started", "params_logged", "metrics_logged", "tags_set", "run_ended", "registered_model_created", "registered_model_renamed", "registered_model_description_updated", "registered_model_deleted", "registered_model_tag_set", "registered_model_tag_deleted", "model_version_created", "model_version_description_updated", "model_version_deleted", "model_version_tag_set", "model_version_tag_deleted", "model_version_stage_transitioned", "model_version_status_changed", "registered_model_alias_set", "registered_model_alias_deleted", "experiment_renamed", "experiment_deleted", "experiment_restored", "experiment_tag_set", "experiment_tag_deleted", "run_renamed", "run_deleted", "run_restored", "run_tag_deleted", "dataset_input_logged", "artifact_logged", "logged_model_created", "logged_model_finalized", "logged_model_tag_set", "logged_model_tag_deleted", "logged_model_deleted", "logged_model_output", "logged_model_params_logged", "logged_model_metrics_logged", "logged_model_input"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
@@ -587,26 +615,22 @@ class ArtifactLogged(_message.Message):
     PATH_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
     DIGEST_FIELD_NUMBER: _builtins.int
-    IS_DIR_FIELD_NUMBER: _builtins.int
     path: _builtins.str
     """Relative to the run's artifact_uri, '/'-separated, no '..' and not absolute."""
     size: _builtins.int
     """Size of the file in bytes."""
     digest: _builtins.str
     """Lowercase hex SHA-256 of the file's bytes."""
-    is_dir: _builtins.bool
-    """Always false: only files are recorded (a directory is its files)."""
     def __init__(
         self,
         *,
         path: _builtins.str = ...,
         size: _builtins.int = ...,
         digest: _builtins.str = ...,
-        is_dir: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["digest", b"digest", "is_dir", b"is_dir", "path", b"path", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["digest", b"digest", "path", b"path", "size", b"size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1124,7 +1148,12 @@ class RegisteredModelCreated(_message.Message):
     ACTOR_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     description: _builtins.str
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tag]: ...
     def __init__(
@@ -1150,7 +1179,12 @@ class RegisteredModelRenamed(_message.Message):
     NEW_NAME_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     new_name: _builtins.str
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     def __init__(
         self,
         *,
@@ -1172,7 +1206,12 @@ class RegisteredModelDescriptionUpdated(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     description: _builtins.str
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     def __init__(
         self,
         *,
@@ -1192,7 +1231,12 @@ class RegisteredModelDeleted(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ACTOR_FIELD_NUMBER: _builtins.int
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     def __init__(
         self,
         *,
@@ -1212,7 +1256,12 @@ class RegisteredModelTagSet(_message.Message):
 
     TAG_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     @_builtins.property
     def tag(self) -> Global___Tag: ...
     def __init__(
@@ -1236,7 +1285,12 @@ class RegisteredModelTagDeleted(_message.Message):
     KEY_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     key: _builtins.str
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     def __init__(
         self,
         *,
@@ -1270,7 +1324,12 @@ class ModelVersionCreated(_message.Message):
     run_id: _builtins.str
     description: _builtins.str
     status: Global___ModelVersionStatus.ValueType
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     logged_model_id: _builtins.str
     """The MLflow 3 logged model ("m-..." id) the version was registered from; "" if none."""
     @_builtins.property
@@ -1303,7 +1362,12 @@ class ModelVersionDescriptionUpdated(_message.Message):
     ACTOR_FIELD_NUMBER: _builtins.int
     version: _builtins.int
     description: _builtins.str
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     def __init__(
         self,
         *,
@@ -1326,7 +1390,12 @@ class ModelVersionDeleted(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     version: _builtins.int
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     def __init__(
         self,
         *,
@@ -1349,7 +1418,12 @@ class ModelVersionTagSet(_message.Message):
     TAG_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     version: _builtins.int
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     @_builtins.property
     def tag(self) -> Global___Tag: ...
     def __init__(
@@ -1376,7 +1450,12 @@ class ModelVersionTagDeleted(_message.Message):
     ACTOR_FIELD_NUMBER: _builtins.int
     version: _builtins.int
     key: _builtins.str
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     def __init__(
         self,
         *,
@@ -1404,7 +1483,12 @@ class ModelVersionStageTransitioned(_message.Message):
     stage: Global___ModelVersionStage.ValueType
     archive_existing_versions: _builtins.bool
     """Move the model's other versions in `stage` to Archived."""
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     def __init__(
         self,
         *,
@@ -1432,7 +1516,12 @@ class ModelVersionStatusChanged(_message.Message):
     version: _builtins.int
     status: Global___ModelVersionStatus.ValueType
     status_message: _builtins.str
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     def __init__(
         self,
         *,
@@ -1460,7 +1549,12 @@ class RegisteredModelAliasSet(_message.Message):
     ACTOR_FIELD_NUMBER: _builtins.int
     alias: _builtins.str
     version: _builtins.int
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     def __init__(
         self,
         *,
@@ -1483,7 +1577,12 @@ class RegisteredModelAliasDeleted(_message.Message):
     ALIAS_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     alias: _builtins.str
-    actor: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self) -> _builtins.str: ...
+    @actor.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def actor(self, value: _builtins.str) -> None: ...
     def __init__(
         self,
         *,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tracklog.contract import envelopes
 from tracklog.events import payloads as events
 from tracklog.ingest.decode.envelope import InvalidEvent, decode
 from tracklog.ingest.projectors.artifacts import ArtifactRow
@@ -18,8 +19,13 @@ T0_NS = 1_700_000_000_123_000_000
 
 
 def envelope(payload: pb.ArtifactLogged, *, occurred: bool = True) -> pb.Envelope:
-    env = events.envelope(
-        event_id="e" * 32, aggregate_id="r1", sequence=7, occurred_ns=T0_NS, payload=payload
+    env = envelopes.envelope(
+        event_id="e" * 32,
+        aggregate_id="r1",
+        occurred_ns=T0_NS,
+        payload=payload,
+        producer_session="s1",
+        sequence=7,
     )
     if not occurred:
         env.ClearField("occurred_at")
@@ -43,7 +49,6 @@ def test_projects_one_row_and_is_deterministic() -> None:
         (pb.ArtifactLogged(path="/etc/x", size=1, digest=DIGEST), "relative"),
         (pb.ArtifactLogged(path="a//b", size=1, digest=DIGEST), "normalized"),
         (pb.ArtifactLogged(path="", size=1, digest=DIGEST), "required"),
-        (pb.ArtifactLogged(path="d", size=0, digest=DIGEST, is_dir=True), "only files"),
         (pb.ArtifactLogged(path="f", size=-1, digest=DIGEST), "negative size"),
         (pb.ArtifactLogged(path="f", size=1, digest=DIGEST.upper()), "SHA-256"),
     ],
@@ -62,3 +67,11 @@ def test_needs_a_run_aggregate_and_a_time() -> None:
     timeless = envelope(events.artifact_logged("f", 1, DIGEST), occurred=False)
     with pytest.raises(InvalidEvent, match="occurred_at"):
         decode(timeless.SerializeToString())
+
+
+def test_an_old_event_with_the_reserved_is_dir_field_is_read_as_a_file() -> None:
+    # ArtifactLogged's field 4 was `bool is_dir` (always false); it is reserved now.
+    payload = events.artifact_logged("f", 1, DIGEST)
+    with_is_dir = pb.ArtifactLogged.FromString(payload.SerializeToString() + b"\x20\x01")
+    env = decode(envelope(with_is_dir).SerializeToString())
+    assert project(env) == project(envelope(payload))

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from tracklog.contract.envelopes import envelope
 from tracklog.events import logged_models as events
-from tracklog.events.payloads import envelope
 from tracklog.ingest.decode.envelope import InvalidEvent, validate
 from tracklog.ingest.projectors.logged_models import (
     LoggedModelChange,
@@ -30,9 +30,10 @@ def wrap(aggregate_id: str, payload: object) -> pb.Envelope:
     return envelope(
         event_id="e1",
         aggregate_id=aggregate_id,
-        sequence=1,
         occurred_ns=NS,
         payload=payload,  # type: ignore[arg-type]
+        producer_session="s1",
+        sequence=1,
     )
 
 

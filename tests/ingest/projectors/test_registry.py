@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tracklog.contract.envelopes import envelope
 from tracklog.ingest.batch import project_batch
 from tracklog.ingest.decode.envelope import InvalidEvent, decode
 from tracklog.ingest.projectors import postgres as projector_postgres
@@ -21,7 +22,6 @@ from tracklog.ingest.projectors.registry import (
     VersionCreated,
 )
 from tracklog.ingest.records import Position, Record
-from tracklog.query.registry.writes import envelope
 from tracklog.registry.decider import Payload
 from tracklog.v1 import events_pb2 as pb
 
@@ -29,8 +29,16 @@ T0_NS = 1_700_000_000_000_000_000
 MODEL = "a" * 32
 
 
-def event(payload: Payload, model_id: str = MODEL) -> pb.Envelope:
-    return envelope(uuid.uuid4().hex, model_id, T0_NS, payload)
+def event(payload: Payload, model_id: str = MODEL, actor: str = "") -> pb.Envelope:
+    return envelope(
+        event_id=uuid.uuid4().hex,
+        aggregate_id=model_id,
+        occurred_ns=T0_NS,
+        payload=payload,
+        producer_session="s1",
+        sequence=1,
+        actor=actor,
+    )
 
 
 def test_projection_is_pure_and_typed() -> None:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tracklog.contract.envelopes import envelope
 from tracklog.data import Dataset
 from tracklog.events import lifecycle as events_tracking
-from tracklog.events.payloads import envelope
 from tracklog.ingest.decode.envelope import InvalidEvent, validate
 from tracklog.ingest.projectors.postgres import RunEndRow, project
 from tracklog.ingest.projectors.tracking import (
@@ -28,9 +28,10 @@ def wrap(aggregate_id: str, payload: object) -> pb.Envelope:
     return envelope(
         event_id="e1",
         aggregate_id=aggregate_id,
-        sequence=1,
         occurred_ns=NS,
         payload=payload,  # type: ignore[arg-type]
+        producer_session="s1",
+        sequence=1,
     )
 
 

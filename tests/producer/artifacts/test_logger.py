@@ -73,10 +73,10 @@ def test_each_file_is_one_artifact_logged_event(
     assert session.flush(5)
     logged = [(key, env.artifact_logged) for key, env in payloads(sink, "artifact_logged")]
     assert {key for key, _ in logged} == {run.run_id}
-    assert [(a.path, a.size, a.digest, a.is_dir) for _, a in logged] == [
-        ("dir/e/two.txt", 2, hashlib.sha256(b"22").hexdigest(), False),
-        ("dir/one.txt", 1, hashlib.sha256(b"1").hexdigest(), False),
-        ("t.txt", 5, hashlib.sha256(b"hello").hexdigest(), False),
+    assert [(a.path, a.size, a.digest) for _, a in logged] == [
+        ("dir/e/two.txt", 2, hashlib.sha256(b"22").hexdigest()),
+        ("dir/one.txt", 1, hashlib.sha256(b"1").hexdigest()),
+        ("t.txt", 5, hashlib.sha256(b"hello").hexdigest()),
     ]
 
 

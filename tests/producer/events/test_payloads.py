@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from tracklog.contract import envelopes
 from tracklog.contract.ids import (
     DEFAULT_EXPERIMENT_ID,
     TRACKLOG_NAMESPACE,
@@ -28,8 +29,13 @@ def test_run_ids_are_uuid4_hex() -> None:
 
 def test_envelope_routes_payload_and_aggregate_type() -> None:
     payload = events.metrics_logged(["a", "b"], [0, 1], [10, 11], [0.5, float("nan")])
-    env = events.envelope(
-        event_id="e1", aggregate_id="r1", sequence=3, occurred_ns=1_500_000_000_123, payload=payload
+    env = envelopes.envelope(
+        event_id="e1",
+        aggregate_id="r1",
+        occurred_ns=1_500_000_000_123,
+        payload=payload,
+        producer_session="s1",
+        sequence=3,
     )
     decoded = pb.Envelope.FromString(env.SerializeToString())
     assert decoded.WhichOneof("payload") == "metrics_logged"
@@ -41,12 +47,13 @@ def test_envelope_routes_payload_and_aggregate_type() -> None:
 
 
 def test_experiment_created_is_an_experiment_event() -> None:
-    env = events.envelope(
+    env = envelopes.envelope(
         event_id="e",
         aggregate_id="x",
-        sequence=1,
         occurred_ns=0,
         payload=events.experiment_created("x", 2_000_000_000),
+        producer_session="s1",
+        sequence=1,
     )
     assert env.aggregate_type == pb.AGGREGATE_TYPE_EXPERIMENT
     assert env.experiment_created.creation_time.seconds == 2
@@ -62,8 +69,13 @@ def test_builders_are_pure() -> None:
             start_ns=5,
             user_id="u",
         )
-        return events.envelope(
-            event_id="e", aggregate_id="r", sequence=1, occurred_ns=5, payload=payload
+        return envelopes.envelope(
+            event_id="e",
+            aggregate_id="r",
+            occurred_ns=5,
+            payload=payload,
+            producer_session="s1",
+            sequence=1,
         ).SerializeToString()
 
     assert build() == build()
