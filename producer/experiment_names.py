@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 
 from tracklog.contract.ids import experiment_id_for
-from tracklog.v1 import query_pb2, query_pb2_grpc
+from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
 
 LOOKUP_TIMEOUT_SECONDS = 2.0
 MAX_SUFFIX = 100
@@ -51,7 +51,7 @@ def resolve_with(
     """Resolve through ``stub``; grpc.RpcError when the service does not answer."""
     held = _get(stub, timeout, name=name)
     if held is not None:
-        if held.lifecycle_stage == "deleted":
+        if held.lifecycle_stage == tracking_pb2.LIFECYCLE_STAGE_DELETED:
             raise ExperimentDeletedError(
                 f"experiment {name!r} is deleted; restore it or use another name"
             )

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from tracklog.contract import lifecycle_stages
 from tracklog.query.paging import to_micros
 from tracklog.query.requests import status_value
 from tracklog.query.stores.records import (
@@ -38,7 +39,7 @@ def experiment(record: ExperimentRecord) -> query_pb2.Experiment:
         experiment_id=record.experiment_id,
         name=record.name,
         artifact_location=record.artifact_location,
-        lifecycle_stage=record.lifecycle_stage,
+        lifecycle_stage=lifecycle_stages.to_proto(record.lifecycle_stage),
         creation_time=timestamp(record.creation_time),
         tags=tags(record.tags),
     )
@@ -52,7 +53,7 @@ def run_info(record: RunRecord) -> query_pb2.RunInfo:
         parent_run_id=record.parent_run_id,
         status=status_value(record.status),
         user_id=record.user_id,
-        lifecycle_stage=record.lifecycle_stage,
+        lifecycle_stage=lifecycle_stages.to_proto(record.lifecycle_stage),
         artifact_uri=record.artifact_uri,
     )
     if record.start_time is not None:

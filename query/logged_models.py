@@ -17,6 +17,7 @@ from typing import Any
 
 from psycopg import sql
 
+from tracklog.contract import lifecycle_stages
 from tracklog.query import convert, paging
 from tracklog.query.filters import logged_model_order
 from tracklog.query.filters import logged_models as logged_model_filter
@@ -59,7 +60,7 @@ def _model(
         artifact_location=location,
         status=status_value(status),
         status_message=message,
-        lifecycle_stage=stage,
+        lifecycle_stage=lifecycle_stages.to_proto(stage),
         creation_time_ms=_millis(created),
         last_updated_time_ms=_millis(updated),
         tags=convert.tags(tags),

@@ -17,7 +17,7 @@ from tracklog.query.stores.records import (
     MetricHistoryQuery,
     RunSearch,
 )
-from tracklog.v1 import events_pb2, query_pb2
+from tracklog.v1 import events_pb2, query_pb2, tracking_pb2
 
 EXPERIMENTS_PAGE = (100, 1000)  # (default, maximum)
 RUNS_PAGE = (1000, 50_000)
@@ -129,14 +129,14 @@ def run_search(request: query_pb2.SearchRunsRequest) -> tuple[RunSearch, str]:
 
 
 _STAGES: dict[int, str | None] = {
-    query_pb2.RUN_VIEW_TYPE_UNSPECIFIED: "active",
-    query_pb2.RUN_VIEW_TYPE_ACTIVE_ONLY: "active",
-    query_pb2.RUN_VIEW_TYPE_DELETED_ONLY: "deleted",
-    query_pb2.RUN_VIEW_TYPE_ALL: None,
+    tracking_pb2.VIEW_TYPE_UNSPECIFIED: "active",
+    tracking_pb2.VIEW_TYPE_ACTIVE_ONLY: "active",
+    tracking_pb2.VIEW_TYPE_DELETED_ONLY: "deleted",
+    tracking_pb2.VIEW_TYPE_ALL: None,
 }
 
 
-def _lifecycle_stage(view: query_pb2.RunViewType.ValueType) -> str | None:
+def _lifecycle_stage(view: tracking_pb2.ViewType.ValueType) -> str | None:
     """The lifecycle_stage a run view selects; None for all runs."""
     if view not in _STAGES:
         raise InvalidArgument(f"unknown run_view_type {int(view)}")

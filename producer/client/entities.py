@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from tracklog.contract import lifecycle_stages
 from tracklog.entities import Experiment, RunInfo
 from tracklog.v1 import events_pb2, query_pb2, tracking_pb2
 
@@ -55,7 +56,7 @@ def experiment(message: query_pb2.Experiment) -> Experiment:
         experiment_id=message.experiment_id,
         name=message.name,
         artifact_location=message.artifact_location,
-        lifecycle_stage=message.lifecycle_stage,
+        lifecycle_stage=lifecycle_stages.from_proto(message.lifecycle_stage),
         tags={t.key: t.value for t in message.tags},
         creation_time=_ms(message.creation_time) if message.HasField("creation_time") else None,
     )
@@ -84,7 +85,7 @@ def run(message: query_pb2.Run) -> Run:
         user_id=i.user_id,
         status=events_pb2.RunStatus.Name(i.status).removeprefix("RUN_STATUS_"),
         end_time_ms=_ms(i.end_time) if i.HasField("end_time") else None,
-        lifecycle_stage=i.lifecycle_stage,
+        lifecycle_stage=lifecycle_stages.from_proto(i.lifecycle_stage),
         artifact_uri=i.artifact_uri,
     )
     data = RunData(

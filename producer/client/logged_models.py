@@ -16,7 +16,7 @@ from typing import Any
 from tracklog.client.errors import TracklogError
 from tracklog.client.experiments import ExperimentsMixin
 from tracklog.client.registry_entities import PagedList
-from tracklog.contract import validation
+from tracklog.contract import lifecycle_stages, validation
 from tracklog.contract.ids import new_model_id
 from tracklog.contract.locations import join_uri
 from tracklog.events import logged_models as events
@@ -57,7 +57,7 @@ def logged_model(message: logged_models_pb2.LoggedModel) -> LoggedModel:
         source_run_id=message.source_run_id or None,
         model_type=message.model_type or None,
         status_message=message.status_message,
-        lifecycle_stage=message.lifecycle_stage,
+        lifecycle_stage=lifecycle_stages.from_proto(message.lifecycle_stage),
         tags={t.key: t.value for t in message.tags},
         params={p.key: p.value for p in message.params},
         metrics=tuple(

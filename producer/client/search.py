@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal, TypeAlias, overload
 
 from tracklog.client.entities import Run, run
-from tracklog.v1 import query_pb2, query_pb2_grpc
+from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
 
 MAX_PAGE = 50_000  # the query service's largest SearchRuns page
 SEARCH_TIMEOUT_SECONDS = 60.0
@@ -23,9 +23,9 @@ DataFrame: TypeAlias = Any  # a pandas.DataFrame (pandas is an optional dependen
 class ViewType:
     """Which runs a search sees (MLflow's `mlflow.entities.ViewType`, same values)."""
 
-    ACTIVE_ONLY = query_pb2.RUN_VIEW_TYPE_ACTIVE_ONLY
-    DELETED_ONLY = query_pb2.RUN_VIEW_TYPE_DELETED_ONLY
-    ALL = query_pb2.RUN_VIEW_TYPE_ALL
+    ACTIVE_ONLY = tracking_pb2.VIEW_TYPE_ACTIVE_ONLY
+    DELETED_ONLY = tracking_pb2.VIEW_TYPE_DELETED_ONLY
+    ALL = tracking_pb2.VIEW_TYPE_ALL
 
 
 class PagedRuns(list[Run]):

@@ -30,6 +30,7 @@ from mlflow.entities.model_registry import (
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from tracklog.client import registry_entities
+from tracklog.contract import lifecycle_stages
 from tracklog.v1 import events_pb2, query_pb2, tracking_pb2
 
 
@@ -43,7 +44,7 @@ def experiment(message: query_pb2.Experiment) -> Experiment:
         experiment_id=message.experiment_id,
         name=message.name,
         artifact_location=message.artifact_location,
-        lifecycle_stage=message.lifecycle_stage,
+        lifecycle_stage=lifecycle_stages.from_proto(message.lifecycle_stage),
         tags=[ExperimentTag(t.key, t.value) for t in message.tags],
         creation_time=created,
         last_update_time=created,
@@ -62,7 +63,7 @@ def run_info(message: query_pb2.RunInfo) -> RunInfo:
         status=run_status(message.status),
         start_time=_ms(message.start_time) if message.HasField("start_time") else 0,
         end_time=_ms(message.end_time) if message.HasField("end_time") else None,
-        lifecycle_stage=message.lifecycle_stage,
+        lifecycle_stage=lifecycle_stages.from_proto(message.lifecycle_stage),
         artifact_uri=message.artifact_uri,
         run_name=message.run_name,
     )

@@ -14,7 +14,7 @@ from tests.query.rows import insert_experiment, insert_run
 from tracklog.query import paging
 from tracklog.query.logged_models import search_scope
 from tracklog.query.stores.records import LoggedModelCursor
-from tracklog.v1 import events_pb2, logged_models_pb2, query_pb2, query_pb2_grpc
+from tracklog.v1 import events_pb2, logged_models_pb2, query_pb2, query_pb2_grpc, tracking_pb2
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 MS0 = 1741064767123  # T0 in milliseconds
@@ -86,7 +86,10 @@ def test_get_logged_model_with_its_tags_and_params_sorted_by_key(
     assert (model.source_run_id, model.model_type) == ("r1", "sklearn")
     assert model.artifact_location == "s3://b/m-1"
     assert model.status == events_pb2.LOGGED_MODEL_STATUS_PENDING
-    assert (model.status_message, model.lifecycle_stage) == ("uploading", "active")
+    assert (model.status_message, model.lifecycle_stage) == (
+        "uploading",
+        tracking_pb2.LIFECYCLE_STAGE_ACTIVE,
+    )
     assert (model.creation_time_ms, model.last_updated_time_ms) == (MS0, MS0 + 2000)
     assert [(t.key, t.value) for t in model.tags] == [("a", "first"), ("z", "last")]
     assert [(p.key, p.value) for p in model.params] == [("depth", "3"), ("lr", "0.1")]
@@ -102,7 +105,7 @@ def test_a_deleted_model_is_found_only_when_allowed_and_a_missing_one_never(
     allowed = logged_models_pb2.GetLoggedModelRequest(model_id="gone", allow_deleted=True)
     model = call(allowed, timeout=10).model
     assert (model.lifecycle_stage, model.status) == (
-        "deleted",
+        tracking_pb2.LIFECYCLE_STAGE_DELETED,
         events_pb2.LOGGED_MODEL_STATUS_FAILED,
     )
     missing = logged_models_pb2.GetLoggedModelRequest(model_id="nope", allow_deleted=True)

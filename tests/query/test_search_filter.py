@@ -13,7 +13,7 @@ import pytest
 from tests.query.filter_reference import RefRun, insert_runs, matches, millis, ordered
 from tracklog.query.errors import InvalidArgument
 from tracklog.query.filters.parser import parse_filter, parse_order_by
-from tracklog.v1 import query_pb2, query_pb2_grpc
+from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 SEARCHED = ["e1", "e2"]
@@ -132,10 +132,10 @@ FILTERS = [
 ]
 
 VIEWS = {
-    query_pb2.RUN_VIEW_TYPE_UNSPECIFIED: ("active",),
-    query_pb2.RUN_VIEW_TYPE_ACTIVE_ONLY: ("active",),
-    query_pb2.RUN_VIEW_TYPE_DELETED_ONLY: ("deleted",),
-    query_pb2.RUN_VIEW_TYPE_ALL: ("active", "deleted"),
+    tracking_pb2.VIEW_TYPE_UNSPECIFIED: ("active",),
+    tracking_pb2.VIEW_TYPE_ACTIVE_ONLY: ("active",),
+    tracking_pb2.VIEW_TYPE_DELETED_ONLY: ("deleted",),
+    tracking_pb2.VIEW_TYPE_ALL: ("active", "deleted"),
 }
 
 
@@ -191,7 +191,7 @@ def test_run_view_types(runs: list[RefRun], stub: query_pb2_grpc.QueryServiceStu
         for text in ("", "params.lr = '0.01'", "lifecycle_stage = 'deleted'"):
             found = search_all(stub, filter=text, run_view_type=view)
             assert found == expected(runs, text, view=view), (view, text)
-    assert search_all(stub, run_view_type=query_pb2.RUN_VIEW_TYPE_DELETED_ONLY)
+    assert search_all(stub, run_view_type=tracking_pb2.VIEW_TYPE_DELETED_ONLY)
 
 
 ORDERINGS = [

@@ -12,7 +12,7 @@ from tests.query.expect import rpc_error
 from tests.query.rows import insert_experiment, insert_run
 from tracklog.query import paging
 from tracklog.query.stores.records import RunCursor
-from tracklog.v1 import query_pb2, query_pb2_grpc
+from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
 
 T0 = datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -30,7 +30,7 @@ def test_get_experiment_by_id_and_by_name(
         "vision",
         "s3://bucket/e1",
     )
-    assert by_id.lifecycle_stage == "active"
+    assert by_id.lifecycle_stage == tracking_pb2.LIFECYCLE_STAGE_ACTIVE
     assert by_id.creation_time.ToDatetime(tzinfo=UTC) == T0
     assert [(t.key, t.value) for t in by_id.tags] == [("a", "1"), ("team", "cv")]
 

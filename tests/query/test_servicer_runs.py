@@ -12,7 +12,7 @@ import pytest
 
 from tests.query.expect import rpc_error
 from tests.query.rows import insert_experiment, insert_run
-from tracklog.v1 import events_pb2, query_pb2, query_pb2_grpc
+from tracklog.v1 import events_pb2, query_pb2, query_pb2_grpc, tracking_pb2
 
 T0 = datetime(2024, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -47,7 +47,7 @@ def test_get_run_returns_info_params_tags_and_latest_metrics(
         "ada",
     )
     assert info.status == events_pb2.RUN_STATUS_FINISHED
-    assert info.lifecycle_stage == "active"
+    assert info.lifecycle_stage == tracking_pb2.LIFECYCLE_STAGE_ACTIVE
     assert info.start_time.ToDatetime(tzinfo=UTC) == T0
     assert info.end_time.ToDatetime(tzinfo=UTC) == T0 + timedelta(minutes=5)
     assert [(p.key, p.value) for p in run.data.params] == [("bs", "64"), ("lr", "0.01")]

@@ -8,6 +8,8 @@ beside the protos that define the events (`tracklog.v1`).
 - `topics`: topic names, log names and positions; explicit topic creation.
 - `flush_tokens`: the format of read-your-writes tokens.
 - `locations`: where artifacts may live (paths, roots, S3 URIs).
+- `lifecycle_stages`: MLflow's lifecycle stage text ("active", "deleted") and the
+  contract's `LifecycleStage` enum.
 - `settings`: configuration, read from environment variables by every process.
 - `read_model`: the read models' schema (ClickHouse and Postgres) that the worker
   writes and the query service and dashboards read.

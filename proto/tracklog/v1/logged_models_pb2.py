@@ -23,33 +23,34 @@ _sym_db = _symbol_database.Default()
 
 
 from tracklog.v1 import events_pb2 as tracklog_dot_v1_dot_events__pb2
+from tracklog.v1 import tracking_pb2 as tracklog_dot_v1_dot_tracking__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftracklog/v1/logged_models.proto\x12\x0btracklog.v1\x1a\x18tracklog/v1/events.proto\"\x90\x03\n\x0bLoggedModel\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x15\n\rsource_run_id\x18\x04 \x01(\t\x12\x12\n\nmodel_type\x18\x05 \x01(\t\x12\x19\n\x11\x61rtifact_location\x18\x06 \x01(\t\x12.\n\x06status\x18\x07 \x01(\x0e\x32\x1e.tracklog.v1.LoggedModelStatus\x12\x16\n\x0estatus_message\x18\x08 \x01(\t\x12\x17\n\x0flifecycle_stage\x18\t \x01(\t\x12\x18\n\x10\x63reation_time_ms\x18\n \x01(\x03\x12\x1c\n\x14last_updated_time_ms\x18\x0b \x01(\x03\x12\x1e\n\x04tags\x18\x0c \x03(\x0b\x32\x10.tracklog.v1.Tag\x12 \n\x06params\x18\r \x03(\x0b\x32\x10.tracklog.v1.Tag\x12)\n\x07metrics\x18\x0e \x03(\x0b\x32\x18.tracklog.v1.ModelMetric\"\x8b\x01\n\x0bModelMetric\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x03\x12\x0c\n\x04step\x18\x04 \x01(\x03\x12\x0e\n\x06run_id\x18\x05 \x01(\t\x12\x14\n\x0c\x64\x61taset_name\x18\x06 \x01(\t\x12\x16\n\x0e\x64\x61taset_digest\x18\x07 \x01(\t\"-\n\x0bModelOutput\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\x03\"\x1e\n\nModelInput\x12\x10\n\x08model_id\x18\x01 \x01(\t\"@\n\x15GetLoggedModelRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x15\n\rallow_deleted\x18\x02 \x01(\x08\"A\n\x16GetLoggedModelResponse\x12\'\n\x05model\x18\x01 \x01(\x0b\x32\x18.tracklog.v1.LoggedModel\"\xd0\x01\n\x19SearchLoggedModelsRequest\x12\x16\n\x0e\x65xperiment_ids\x18\x01 \x03(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x13\n\x0bmax_results\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12/\n\x08order_by\x18\x05 \x03(\x0b\x32\x1d.tracklog.v1.LoggedModelOrder\x12\x31\n\x08\x64\x61tasets\x18\x06 \x03(\x0b\x32\x1f.tracklog.v1.LoggedModelDataset\"h\n\x10LoggedModelOrder\x12\x12\n\nfield_name\x18\x01 \x01(\t\x12\x12\n\ndescending\x18\x02 \x01(\x08\x12\x14\n\x0c\x64\x61taset_name\x18\x03 \x01(\t\x12\x16\n\x0e\x64\x61taset_digest\x18\x04 \x01(\t\"B\n\x12LoggedModelDataset\x12\x14\n\x0c\x64\x61taset_name\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x61taset_digest\x18\x02 \x01(\t\"_\n\x1aSearchLoggedModelsResponse\x12(\n\x06models\x18\x01 \x03(\x0b\x32\x18.tracklog.v1.LoggedModel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftracklog/v1/logged_models.proto\x12\x0btracklog.v1\x1a\x18tracklog/v1/events.proto\x1a\x1atracklog/v1/tracking.proto\"\xb3\x03\n\x0bLoggedModel\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x15\n\rsource_run_id\x18\x04 \x01(\t\x12\x12\n\nmodel_type\x18\x05 \x01(\t\x12\x19\n\x11\x61rtifact_location\x18\x06 \x01(\t\x12.\n\x06status\x18\x07 \x01(\x0e\x32\x1e.tracklog.v1.LoggedModelStatus\x12\x16\n\x0estatus_message\x18\x08 \x01(\t\x12\x18\n\x10\x63reation_time_ms\x18\n \x01(\x03\x12\x1c\n\x14last_updated_time_ms\x18\x0b \x01(\x03\x12\x1e\n\x04tags\x18\x0c \x03(\x0b\x32\x10.tracklog.v1.Tag\x12 \n\x06params\x18\r \x03(\x0b\x32\x10.tracklog.v1.Tag\x12)\n\x07metrics\x18\x0e \x03(\x0b\x32\x18.tracklog.v1.ModelMetric\x12\x34\n\x0flifecycle_stage\x18\x0f \x01(\x0e\x32\x1b.tracklog.v1.LifecycleStageJ\x04\x08\t\x10\n\"\x8b\x01\n\x0bModelMetric\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x03\x12\x0c\n\x04step\x18\x04 \x01(\x03\x12\x0e\n\x06run_id\x18\x05 \x01(\t\x12\x14\n\x0c\x64\x61taset_name\x18\x06 \x01(\t\x12\x16\n\x0e\x64\x61taset_digest\x18\x07 \x01(\t\"-\n\x0bModelOutput\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\x03\"\x1e\n\nModelInput\x12\x10\n\x08model_id\x18\x01 \x01(\t\"@\n\x15GetLoggedModelRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x15\n\rallow_deleted\x18\x02 \x01(\x08\"A\n\x16GetLoggedModelResponse\x12\'\n\x05model\x18\x01 \x01(\x0b\x32\x18.tracklog.v1.LoggedModel\"\xd0\x01\n\x19SearchLoggedModelsRequest\x12\x16\n\x0e\x65xperiment_ids\x18\x01 \x03(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x13\n\x0bmax_results\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12/\n\x08order_by\x18\x05 \x03(\x0b\x32\x1d.tracklog.v1.LoggedModelOrder\x12\x31\n\x08\x64\x61tasets\x18\x06 \x03(\x0b\x32\x1f.tracklog.v1.LoggedModelDataset\"h\n\x10LoggedModelOrder\x12\x12\n\nfield_name\x18\x01 \x01(\t\x12\x12\n\ndescending\x18\x02 \x01(\x08\x12\x14\n\x0c\x64\x61taset_name\x18\x03 \x01(\t\x12\x16\n\x0e\x64\x61taset_digest\x18\x04 \x01(\t\"B\n\x12LoggedModelDataset\x12\x14\n\x0c\x64\x61taset_name\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x61taset_digest\x18\x02 \x01(\t\"_\n\x1aSearchLoggedModelsResponse\x12(\n\x06models\x18\x01 \x03(\x0b\x32\x18.tracklog.v1.LoggedModel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tracklog.v1.logged_models_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOGGEDMODEL']._serialized_start=75
-  _globals['_LOGGEDMODEL']._serialized_end=475
-  _globals['_MODELMETRIC']._serialized_start=478
-  _globals['_MODELMETRIC']._serialized_end=617
-  _globals['_MODELOUTPUT']._serialized_start=619
-  _globals['_MODELOUTPUT']._serialized_end=664
-  _globals['_MODELINPUT']._serialized_start=666
-  _globals['_MODELINPUT']._serialized_end=696
-  _globals['_GETLOGGEDMODELREQUEST']._serialized_start=698
-  _globals['_GETLOGGEDMODELREQUEST']._serialized_end=762
-  _globals['_GETLOGGEDMODELRESPONSE']._serialized_start=764
-  _globals['_GETLOGGEDMODELRESPONSE']._serialized_end=829
-  _globals['_SEARCHLOGGEDMODELSREQUEST']._serialized_start=832
-  _globals['_SEARCHLOGGEDMODELSREQUEST']._serialized_end=1040
-  _globals['_LOGGEDMODELORDER']._serialized_start=1042
-  _globals['_LOGGEDMODELORDER']._serialized_end=1146
-  _globals['_LOGGEDMODELDATASET']._serialized_start=1148
-  _globals['_LOGGEDMODELDATASET']._serialized_end=1214
-  _globals['_SEARCHLOGGEDMODELSRESPONSE']._serialized_start=1216
-  _globals['_SEARCHLOGGEDMODELSRESPONSE']._serialized_end=1311
+  _globals['_LOGGEDMODEL']._serialized_start=103
+  _globals['_LOGGEDMODEL']._serialized_end=538
+  _globals['_MODELMETRIC']._serialized_start=541
+  _globals['_MODELMETRIC']._serialized_end=680
+  _globals['_MODELOUTPUT']._serialized_start=682
+  _globals['_MODELOUTPUT']._serialized_end=727
+  _globals['_MODELINPUT']._serialized_start=729
+  _globals['_MODELINPUT']._serialized_end=759
+  _globals['_GETLOGGEDMODELREQUEST']._serialized_start=761
+  _globals['_GETLOGGEDMODELREQUEST']._serialized_end=825
+  _globals['_GETLOGGEDMODELRESPONSE']._serialized_start=827
+  _globals['_GETLOGGEDMODELRESPONSE']._serialized_end=892
+  _globals['_SEARCHLOGGEDMODELSREQUEST']._serialized_start=895
+  _globals['_SEARCHLOGGEDMODELSREQUEST']._serialized_end=1103
+  _globals['_LOGGEDMODELORDER']._serialized_start=1105
+  _globals['_LOGGEDMODELORDER']._serialized_end=1209
+  _globals['_LOGGEDMODELDATASET']._serialized_start=1211
+  _globals['_LOGGEDMODELDATASET']._serialized_end=1277
+  _globals['_SEARCHLOGGEDMODELSRESPONSE']._serialized_start=1279
+  _globals['_SEARCHLOGGEDMODELSRESPONSE']._serialized_end=1374
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from tracklog.v1 import events_pb2 as _events_pb2
+from tracklog.v1 import tracking_pb2 as _tracking_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -35,12 +36,12 @@ class LoggedModel(_message.Message):
     ARTIFACT_LOCATION_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     STATUS_MESSAGE_FIELD_NUMBER: _builtins.int
-    LIFECYCLE_STAGE_FIELD_NUMBER: _builtins.int
     CREATION_TIME_MS_FIELD_NUMBER: _builtins.int
     LAST_UPDATED_TIME_MS_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
     PARAMS_FIELD_NUMBER: _builtins.int
     METRICS_FIELD_NUMBER: _builtins.int
+    LIFECYCLE_STAGE_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
     experiment_id: _builtins.str
     name: _builtins.str
@@ -49,10 +50,9 @@ class LoggedModel(_message.Message):
     artifact_location: _builtins.str
     status: _events_pb2.LoggedModelStatus.ValueType
     status_message: _builtins.str
-    lifecycle_stage: _builtins.str
-    """"active" or "deleted"."""
     creation_time_ms: _builtins.int
     last_updated_time_ms: _builtins.int
+    lifecycle_stage: _tracking_pb2.LifecycleStage.ValueType
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Tag]: ...
     @_builtins.property
@@ -72,12 +72,12 @@ class LoggedModel(_message.Message):
         artifact_location: _builtins.str = ...,
         status: _events_pb2.LoggedModelStatus.ValueType = ...,
         status_message: _builtins.str = ...,
-        lifecycle_stage: _builtins.str = ...,
         creation_time_ms: _builtins.int = ...,
         last_updated_time_ms: _builtins.int = ...,
         tags: _abc.Iterable[_events_pb2.Tag] | None = ...,
         params: _abc.Iterable[_events_pb2.Tag] | None = ...,
         metrics: _abc.Iterable[Global___ModelMetric] | None = ...,
+        lifecycle_stage: _tracking_pb2.LifecycleStage.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

@@ -40,28 +40,6 @@ SORT_ORDER_ASCENDING: SortOrder.ValueType  # 1
 SORT_ORDER_DESCENDING: SortOrder.ValueType  # 2
 Global___SortOrder: _TypeAlias = SortOrder  # noqa: Y015
 
-class _RunViewType:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _RunViewTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RunViewType.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    RUN_VIEW_TYPE_UNSPECIFIED: _RunViewType.ValueType  # 0
-    """as ACTIVE_ONLY"""
-    RUN_VIEW_TYPE_ACTIVE_ONLY: _RunViewType.ValueType  # 1
-    RUN_VIEW_TYPE_DELETED_ONLY: _RunViewType.ValueType  # 2
-    RUN_VIEW_TYPE_ALL: _RunViewType.ValueType  # 3
-
-class RunViewType(_RunViewType, metaclass=_RunViewTypeEnumTypeWrapper):
-    """Which runs a search sees, by lifecycle stage."""
-
-RUN_VIEW_TYPE_UNSPECIFIED: RunViewType.ValueType  # 0
-"""as ACTIVE_ONLY"""
-RUN_VIEW_TYPE_ACTIVE_ONLY: RunViewType.ValueType  # 1
-RUN_VIEW_TYPE_DELETED_ONLY: RunViewType.ValueType  # 2
-RUN_VIEW_TYPE_ALL: RunViewType.ValueType  # 3
-Global___RunViewType: _TypeAlias = RunViewType  # noqa: Y015
-
 @_typing.final
 class Experiment(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -69,13 +47,13 @@ class Experiment(_message.Message):
     EXPERIMENT_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     ARTIFACT_LOCATION_FIELD_NUMBER: _builtins.int
-    LIFECYCLE_STAGE_FIELD_NUMBER: _builtins.int
     CREATION_TIME_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
+    LIFECYCLE_STAGE_FIELD_NUMBER: _builtins.int
     experiment_id: _builtins.str
     name: _builtins.str
     artifact_location: _builtins.str
-    lifecycle_stage: _builtins.str
+    lifecycle_stage: _tracking_pb2.LifecycleStage.ValueType
     @_builtins.property
     def creation_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -86,9 +64,9 @@ class Experiment(_message.Message):
         experiment_id: _builtins.str = ...,
         name: _builtins.str = ...,
         artifact_location: _builtins.str = ...,
-        lifecycle_stage: _builtins.str = ...,
         creation_time: _timestamp_pb2.Timestamp | None = ...,
         tags: _abc.Iterable[_events_pb2.Tag] | None = ...,
+        lifecycle_stage: _tracking_pb2.LifecycleStage.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["creation_time", b"creation_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -110,16 +88,16 @@ class RunInfo(_message.Message):
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
-    LIFECYCLE_STAGE_FIELD_NUMBER: _builtins.int
     ARTIFACT_URI_FIELD_NUMBER: _builtins.int
+    LIFECYCLE_STAGE_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     experiment_id: _builtins.str
     run_name: _builtins.str
     parent_run_id: _builtins.str
     status: _events_pb2.RunStatus.ValueType
     user_id: _builtins.str
-    lifecycle_stage: _builtins.str
     artifact_uri: _builtins.str
+    lifecycle_stage: _tracking_pb2.LifecycleStage.ValueType
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -135,8 +113,8 @@ class RunInfo(_message.Message):
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         user_id: _builtins.str = ...,
-        lifecycle_stage: _builtins.str = ...,
         artifact_uri: _builtins.str = ...,
+        lifecycle_stage: _tracking_pb2.LifecycleStage.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -438,8 +416,10 @@ class SearchRunsRequest(_message.Message):
     """MLflow's filter language, e.g. "metrics.acc > 0.9 and params.lr = '0.01'";
     a syntax error is INVALID_ARGUMENT naming the position and what was expected.
     """
-    run_view_type: Global___RunViewType.ValueType
-    """Active runs only when unspecified."""
+    run_view_type: _tracking_pb2.ViewType.ValueType
+    """Active runs only when unspecified. (Its enum was RunViewType, whose numbers ViewType
+    keeps.)
+    """
     @_builtins.property
     def experiment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -473,7 +453,7 @@ class SearchRunsRequest(_message.Message):
         page_token: _builtins.str = ...,
         filter: _builtins.str = ...,
         order_by: _abc.Iterable[_builtins.str] | None = ...,
-        run_view_type: Global___RunViewType.ValueType = ...,
+        run_view_type: _tracking_pb2.ViewType.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

@@ -35,7 +35,8 @@ class ViewType(_ViewType, metaclass=_ViewTypeEnumTypeWrapper):
     """Messages of the QueryService's tracking calls (read-your-writes, dataset inputs,
     experiment search); query.proto imports this file.
 
-    Which experiments (or runs) a search sees, as MLflow's ViewType.
+    Which experiments or runs a search sees, by lifecycle stage (MLflow's ViewType, same
+    numbers).
     """
 
 VIEW_TYPE_UNSPECIFIED: ViewType.ValueType  # 0
@@ -44,6 +45,26 @@ VIEW_TYPE_ACTIVE_ONLY: ViewType.ValueType  # 1
 VIEW_TYPE_DELETED_ONLY: ViewType.ValueType  # 2
 VIEW_TYPE_ALL: ViewType.ValueType  # 3
 Global___ViewType: _TypeAlias = ViewType  # noqa: Y015
+
+class _LifecycleStage:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LifecycleStageEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LifecycleStage.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LIFECYCLE_STAGE_UNSPECIFIED: _LifecycleStage.ValueType  # 0
+    LIFECYCLE_STAGE_ACTIVE: _LifecycleStage.ValueType  # 1
+    LIFECYCLE_STAGE_DELETED: _LifecycleStage.ValueType  # 2
+
+class LifecycleStage(_LifecycleStage, metaclass=_LifecycleStageEnumTypeWrapper):
+    """Whether an experiment, run or logged model is deleted (MLflow's lifecycle_stage,
+    "active" or "deleted"). The query service always sets it.
+    """
+
+LIFECYCLE_STAGE_UNSPECIFIED: LifecycleStage.ValueType  # 0
+LIFECYCLE_STAGE_ACTIVE: LifecycleStage.ValueType  # 1
+LIFECYCLE_STAGE_DELETED: LifecycleStage.ValueType  # 2
+Global___LifecycleStage: _TypeAlias = LifecycleStage  # noqa: Y015
 
 @_typing.final
 class LogPosition(_message.Message):
