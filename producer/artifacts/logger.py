@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from tracklog.artifacts import content as artifact_content
-from tracklog.artifacts.store import FileInfo, StoredFile, open_store
+from tracklog.artifacts.schemes import open_store
+from tracklog.artifacts.store import FileInfo, StoredFile
 from tracklog.contract.locations import (
     experiment_root,
     join,

@@ -3,9 +3,8 @@
 Files go straight from the SDK to the store (never through Kafka). A store is
 rooted at a URI, usually a run's ``artifact_uri``; every ``artifact_path`` is
 relative to that root, '/'-separated, and checked by `safe_artifact_path` before
-anything is written. `open_store` picks the implementation from the URI's scheme:
-``s3://bucket/prefix`` (any S3-compatible endpoint, see s3.py), ``file://``
-URIs or plain paths (a local directory, see local.py).
+anything is written. The implementations are in local.py and s3.py; `open_store`
+(schemes.py) picks one by the URI's scheme.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
-from tracklog.contract.locations import join, safe_artifact_path, scheme_of
+from tracklog.contract.locations import join, safe_artifact_path
 
 _CHUNK = 1 << 20
 
@@ -63,22 +62,6 @@ class ArtifactStore(Protocol):
     def download(self, path: str, dst_dir: str | os.PathLike[str]) -> str:
         """Copy the file or directory (recursively) at ``path`` to ``dst_dir/path``."""
         ...
-
-
-def open_store(uri: str) -> ArtifactStore:
-    """The store rooted at ``uri``: s3:// -> S3, file:// or a plain path -> local directory."""
-    scheme = scheme_of(uri)
-    if scheme == "s3":
-        from tracklog.artifacts.s3 import S3ArtifactStore
-
-        return S3ArtifactStore(uri)
-    if scheme in ("", "file"):
-        from tracklog.artifacts.local import LocalArtifactStore
-
-        return LocalArtifactStore(uri)
-    raise ValueError(
-        f"unsupported artifact URI scheme {scheme!r} in {uri!r} (use s3:// or file://)"
-    )
 
 
 def copy_hashing(source: IO[bytes], target: IO[bytes] | None = None) -> tuple[int, str]:

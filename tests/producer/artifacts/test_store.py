@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tracklog.artifacts.store import ArtifactStore, FileInfo, open_store
+from tracklog.artifacts.schemes import open_store
+from tracklog.artifacts.store import ArtifactStore, FileInfo
 from tracklog.contract.locations import join_uri, normalize_root, safe_artifact_path
 
 
