@@ -1,4 +1,5 @@
-"""Steps 1-2 over a polled batch: decode every record and project it. Pure.
+"""What moves down the worker's chain (ingest/steps/): a polled batch decoded
+(`DecodedBatch`), then projected (`ProjectedBatch`). Decoding and projecting are pure.
 
 Every record, rejected or not, keeps its place in `postgres` (a rejected one with
 no operations) so that the Postgres tracking row moves past it. `without()`
@@ -17,6 +18,7 @@ from tracklog.ingest.projectors import postgres as projector_postgres
 from tracklog.ingest.projectors.clickhouse import MetricPoints
 from tracklog.ingest.projectors.postgres import PostgresOp
 from tracklog.ingest.records import Position, Record
+from tracklog.v1 import events_pb2 as pb
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,15 @@ class Rejected:
 
     record: Record
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBatch:
+    """Polled records and, in the same order, each one's envelope (None: rejected)."""
+
+    records: tuple[Record, ...]
+    envelopes: tuple[pb.Envelope | None, ...]
+    rejected: tuple[Rejected, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,19 +81,28 @@ class ProjectedBatch:
         )
 
 
-def project_batch(records: Iterable[Record], max_event_bytes: int | None = None) -> ProjectedBatch:
-    """Decode (refusing records over ``max_event_bytes``) and project every record."""
+def decode_batch(records: Iterable[Record], max_event_bytes: int | None = None) -> DecodedBatch:
+    """Decode every record, refusing those over ``max_event_bytes`` or invalid."""
     kept: list[Record] = []
-    postgres: list[tuple[Position, tuple[PostgresOp, ...]]] = []
-    points: list[tuple[Position, MetricPoints]] = []
+    envelopes: list[pb.Envelope | None] = []
     rejected: list[Rejected] = []
-    event_ids: list[tuple[Position, str]] = []
     for record in records:
         kept.append(record)
         try:
-            envelope = decode(record.value, max_event_bytes)
+            envelopes.append(decode(record.value, max_event_bytes))
         except InvalidEvent as exc:
             rejected.append(Rejected(record, exc.reason))
+            envelopes.append(None)
+    return DecodedBatch(tuple(kept), tuple(envelopes), tuple(rejected))
+
+
+def project_decoded(decoded: DecodedBatch) -> ProjectedBatch:
+    """Project every decoded record; a rejected one keeps its place with no operations."""
+    postgres: list[tuple[Position, tuple[PostgresOp, ...]]] = []
+    points: list[tuple[Position, MetricPoints]] = []
+    event_ids: list[tuple[Position, str]] = []
+    for record, envelope in zip(decoded.records, decoded.envelopes, strict=True):
+        if envelope is None:
             postgres.append((record.position, ()))
             continue
         event_ids.append((record.position, envelope.event_id))
@@ -91,5 +111,10 @@ def project_batch(records: Iterable[Record], max_event_bytes: int | None = None)
         if metric_points is not None and len(metric_points):
             points.append((record.position, metric_points))
     return ProjectedBatch(
-        tuple(kept), tuple(postgres), tuple(points), tuple(rejected), tuple(event_ids)
+        decoded.records, tuple(postgres), tuple(points), decoded.rejected, tuple(event_ids)
     )
+
+
+def project_batch(records: Iterable[Record], max_event_bytes: int | None = None) -> ProjectedBatch:
+    """Decode (refusing records over ``max_event_bytes``) and project every record."""
+    return project_decoded(decode_batch(records, max_event_bytes))

@@ -1,11 +1,15 @@
-"""The ingest worker: poll -> decode -> project -> write ClickHouse, then Postgres
-(with its tracking rows, applied event ids and the dead letters) -> commit offsets.
+"""The ingest worker: the wiring of the chain of steps (ingest/steps/), the consumer
+loop, pause and resume, lag, and the rebalance callbacks.
 
-A store that fails pauses consumption: the worker keeps polling (so it stays in
-the consumer group) with every partition paused, retries the same batch with
-exponential back-off, logs why, commits nothing, and resumes by itself once the
-write succeeds. A restart at any point, SIGKILL included, replays safely: both
-writers skip records they already hold (ingest/writers/batch.py).
+Every polled batch is submitted to the chain decode -> project -> drop resent ->
+write ClickHouse -> write Postgres (+ dead letters) -> archive -> commit offsets.
+A store that is unavailable (`StoreUnavailable`, ingest/writers/failures.py)
+pauses consumption: the worker keeps polling (so it stays in the consumer group)
+with every partition paused, submits the same batch again with exponential
+back-off, logs why, commits nothing, and resumes by itself once the chain takes
+the batch. Any other exception that reaches the worker is a bug: `run` raises
+before the offsets are committed, and a restart at any point, SIGKILL included,
+replays safely: both writers skip records they already hold.
 
 With an archive root set, every consumed record is also archived to Avro files
 (ingest/archive/worker_side.py). With a metrics address set, the worker serves
@@ -18,8 +22,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
@@ -27,11 +30,9 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from tracklog.contract.settings import Settings
-from tracklog.contract.topics import ensure_topics, topic_of
+from tracklog.contract.topics import LogName, Partition, ensure_topics, topic_of
 from tracklog.ingest.archive.worker_side import WorkerArchive
-from tracklog.ingest.batch import ProjectedBatch, project_batch
 from tracklog.ingest.consumer import (
-    Partition,
     ResumeFromStores,
     create_consumer,
     idle_poll,
@@ -39,33 +40,31 @@ from tracklog.ingest.consumer import (
     log_namer,
     records_of,
 )
-from tracklog.ingest.dead_letters.poison import write_isolating
+from tracklog.ingest.dead_letters.producer import DeadLetters
 from tracklog.ingest.metrics import IngestMetrics, MetricsServer
-from tracklog.ingest.writers.batch import BatchWriter, StoreFailure
+from tracklog.ingest.records import Record
+from tracklog.ingest.steps import Step
+from tracklog.ingest.steps.archive_records import ArchiveRecords
+from tracklog.ingest.steps.commit_offsets import CommitOffsets
+from tracklog.ingest.steps.decode import Decode
+from tracklog.ingest.steps.drop_resent import DropResent
+from tracklog.ingest.steps.isolate_rejected import IsolateRejected
+from tracklog.ingest.steps.measure_writes import MeasureWrites
+from tracklog.ingest.steps.project import Project
+from tracklog.ingest.steps.tally import Tally, WorkerStats
+from tracklog.ingest.steps.write_clickhouse import WriteClickHouse
+from tracklog.ingest.steps.write_postgres import WritePostgres
+from tracklog.ingest.writers.batch import BatchWriter
+from tracklog.ingest.writers.failures import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 200
 FIRST_BACKOFF_SECONDS = 0.25
 MAX_BACKOFF_SECONDS = 10.0
+JOIN_TIMEOUT_SECONDS = 30.0
 
-
-@dataclass(slots=True)
-class WorkerStats:
-    events_consumed: int = 0
-    points_written: int = 0
-    dead_letters: int = 0
-    param_conflicts: int = 0
-    duplicates: int = 0  # records dropped because their event was applied before
-    retries: int = 0  # failed write attempts (each retried after a back-off)
-    batches: int = 0
-    last_batch_write_seconds: float = 0.0
-    poll_seconds: float = 0.0  # totals, to see where the time goes
-    project_seconds: float = 0.0
-    write_seconds: float = 0.0
-    first_records_at: float | None = None  # time.monotonic() of the first polled records
-    lag_by_partition: dict[Partition, int] = field(default_factory=dict)
-    paused_because: str = ""  # why consumption is paused ("" while it runs)
+__all__ = ["Worker", "WorkerStats", "catch_up", "run_worker"]
 
 
 class Worker:
@@ -81,13 +80,16 @@ class Worker:
     ) -> None:
         self.settings = settings
         self.stats = WorkerStats()
-        self._resume_from_stores = resume_from_stores
-        self._writer = BatchWriter(settings, clickhouse, projection=projection)
         self.metrics = IngestMetrics()
+        self._tally = Tally(self.stats, self.metrics)
         self.metrics_server: MetricsServer | None = None  # while run() serves metrics
+        self._resume_from_stores = resume_from_stores
+        self._writer = BatchWriter(
+            settings, clickhouse, projection=projection, dead_letters=DeadLetters(settings.kafka)
+        )
         self._archive = WorkerArchive(settings.archive_root) if settings.archive_root else None
         self._lag: int | None = None
-        self._log: Callable[[str], str] = lambda topic: topic
+        self._log: Callable[[str], LogName] = lambda topic: topic
         self._generation = 0  # bumped by every assignment change
         self._pausing = False  # while set, newly assigned partitions are paused too
         self._consumer: Any = None
@@ -101,7 +103,7 @@ class Worker:
         return self._lag == 0
 
     def run(self, stop: threading.Event) -> None:
-        """Consume until stop is set; every batch is committed once both stores hold it."""
+        """Consume until stop is set; every batch is committed once the chain took it."""
         if self.settings.metrics_addr:
             try:
                 self.metrics_server = self.metrics.serve(self.settings.metrics_addr)
@@ -116,43 +118,53 @@ class Worker:
             if self.metrics_server is not None:
                 self.metrics_server.close()
 
+    def chain(self, commit: Callable[[Mapping[Partition, int]], None]) -> Step[Sequence[Record]]:
+        """decode -> project -> (measured:) drop resent -> isolate rejected data ->
+        ClickHouse -> Postgres and dead letters -> archive -> commit."""
+        tally, writer = self._tally, self._writer
+        last: Step[Any] = CommitOffsets(commit, self._archive)
+        if self._archive is not None:
+            last = ArchiveRecords(self._archive, tally, last)
+        written = WriteClickHouse(writer, tally, WritePostgres(writer, tally, last))
+        stored = DropResent(writer, tally, IsolateRejected(written))
+        projected = Project(tally, MeasureWrites(tally, stored))
+        return Decode(self.settings.kafka.max_event_bytes, tally, projected)
+
     def _consume(self, stop: threading.Event) -> None:
         consumer = self._consumer = create_consumer(self.settings)
         self._log = log_namer(consumer)
         listener = ResumeFromStores(consumer, self._on_assigned, self._on_revoked)
         consumer.subscribe([self.settings.kafka.events_topic], listener=listener)
+        chain = self.chain(lambda offsets: self._commit(offsets))
         try:
             while not stop.is_set():
                 polled_at = time.perf_counter()
                 records = records_of(consumer.poll(timeout_ms=POLL_TIMEOUT_MS), self._log)
+                self.stats.poll_seconds += time.perf_counter() - polled_at
                 if records:
-                    projected_at = time.perf_counter()
-                    batch = project_batch(records, self.settings.kafka.max_event_bytes)
-                    self.stats.poll_seconds += projected_at - polled_at
-                    self.stats.project_seconds += time.perf_counter() - projected_at
                     if self.stats.first_records_at is None:
                         self.stats.first_records_at = time.monotonic()
-                    if self._write(consumer, batch, stop):
-                        self._commit(consumer, batch)
-                self._tick_archive()
+                    self._submit(chain, consumer, records, stop)
+                chain.poll()
                 self._update_lag(consumer)
         finally:
             self._lag = None
             consumer.close(autocommit=False)
-            if self._archive is not None:
-                self._archive.close()
-            self._writer.close()
+            try:
+                chain.join(JOIN_TIMEOUT_SECONDS)
+            finally:
+                self._writer.close()
 
     def _try_migrate(self) -> bool:
         try:
             self._writer.migrate()
             return True
-        except StoreFailure as failure:
+        except StoreUnavailable as failure:
             log.warning("cannot prepare the stores yet (%s); run() retries", failure)
             return False
 
     def _start(self, stop: threading.Event) -> bool:
-        """Migrate the stores and create the topics, retrying while either is unreachable."""
+        """Migrate the stores and create the topics, retrying while either is unavailable."""
         delay = FIRST_BACKOFF_SECONDS
         while not stop.is_set():
             try:
@@ -161,98 +173,71 @@ class Worker:
                     self._migrated = True
                 ensure_topics(self.settings.kafka)
                 return True
-            except Exception as exc:
-                self.stats.retries += 1
-                self.metrics.retried("start")
+            except (StoreUnavailable, KafkaError) as exc:
+                self._tally.retried("start")
                 log.error("cannot start yet (%s); retrying in %.1f s", exc, delay)
                 stop.wait(delay)
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
         return False
 
-    def _write(self, consumer: Any, batch: ProjectedBatch, stop: threading.Event) -> bool:
-        """Write the batch to both stores, retrying with consumption paused while one fails.
-
-        False when nothing may be committed: stop was set, or the partitions were
-        reassigned during the outage (the batch is then read again from the stores'
-        positions, by this worker or the new owner).
-        """
+    def _submit(
+        self,
+        chain: Step[Sequence[Record]],
+        consumer: Any,
+        records: list[Record],
+        stop: threading.Event,
+    ) -> None:
+        """Submit the batch, again and again with consumption paused while a store is
+        unavailable. Gives up (nothing committed) when stop is set, or when the
+        partitions were reassigned during the outage (the batch is then read again from
+        the stores' positions, by this worker or the new owner)."""
         delay = FIRST_BACKOFF_SECONDS
         generation = self._generation
         try:
             while True:
                 try:
-                    write_isolating(self._write_once, batch)
-                    return True
-                except StoreFailure as failure:
-                    self.stats.retries += 1
-                    self.metrics.retried(failure.stage)
+                    chain.submit(records)
+                    return
+                except StoreUnavailable as failure:
+                    self._tally.retried(failure.stage)
                     if not self.stats.paused_because:
                         self._pause(consumer, f"{failure.stage} failed: {failure.cause!r}")
                     why = f"{failure.stage} ({failure.cause})"
                     log.error("write failed at %s; consumption paused, retry in %.1fs", why, delay)
                 if not idle_poll(consumer, stop, delay):
-                    return False
+                    return
                 if self._generation != generation:
                     log.warning("partitions were reassigned during the outage; batch dropped")
-                    return False
+                    return
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
         finally:
             if self.stats.paused_because:
                 self._resume(consumer)
 
-    def _write_once(self, batch: ProjectedBatch) -> None:
-        started = time.perf_counter()
-        if self._archive is not None:  # buffered; a full buffer is written (or raises)
-            self._archive.add(batch.records)
-        written = self._writer.write(batch)
-        stats = self.stats
-        stats.last_batch_write_seconds = time.perf_counter() - started
-        stats.write_seconds += stats.last_batch_write_seconds
-        stats.events_consumed += written.events
-        stats.points_written += written.points
-        stats.dead_letters += written.dead_letters
-        stats.param_conflicts += written.param_conflicts
-        stats.duplicates += written.duplicates
-        stats.batches += 1
-        self.metrics.batch_written(written.events, written.points, stats.last_batch_write_seconds)
-        if written.dead_letters:
-            self.metrics.dead_lettered(written.dead_letters)
-
-    def _tick_archive(self) -> None:
-        if self._archive is not None and not self._archive.tick():
-            self.stats.retries += 1
-            self.metrics.retried("archive")
-
     def _pause(self, consumer: Any, why: str) -> None:
-        self.stats.paused_because = why
-        self.metrics.set_paused(True, why)
+        self._tally.paused(why)
         self._pausing = True
         consumer.pause(*consumer.assignment())
 
     def _resume(self, consumer: Any) -> None:
         self._pausing = False
         consumer.resume(*consumer.paused())
-        self.stats.paused_because = ""
-        self.metrics.set_paused(False)
+        self._tally.resumed()
         log.info("stores answer again; consumption resumed")
 
-    def _commit(self, consumer: Any, batch: ProjectedBatch) -> None:
-        nexts = batch.next_offsets()
-        if self._archive is not None:
-            nexts = self._archive.committable(nexts)
+    def _commit(self, nexts: Mapping[Partition, int]) -> None:
         offsets = {
             TopicPartition(topic_of(log), partition): OffsetAndMetadata(offset, "", -1)
             for (log, partition), offset in nexts.items()
         }
         try:
-            consumer.commit(offsets)
+            self._consumer.commit(offsets)
         except KafkaError as exc:  # e.g. a rebalance: the next owner replays harmlessly
             log.warning("offset commit failed (%s); the records will be replayed", exc)
 
     def _update_lag(self, consumer: Any) -> None:
         lags = lag_by_partition(consumer)
-        self.stats.lag_by_partition = lags or {}
-        self.metrics.set_lag(self.stats.lag_by_partition)
+        self._tally.lag(lags or {})
         self._lag = None if lags is None else sum(lags.values())
 
     def _on_assigned(self, partitions: list[Partition]) -> dict[Partition, int]:
@@ -283,7 +268,10 @@ class Worker:
 
 
 def run_worker(settings: Settings) -> None:
-    """The standalone `tracklog ingest` process: run until SIGTERM or SIGINT."""
+    """The standalone `tracklog ingest` process: run until SIGTERM or SIGINT.
+
+    An exception that is not a store being unavailable ends the process with it (a
+    traceback and a non-zero exit status); the restart replays from the stores."""
     from tracklog.contract.read_model.clickhouse_client import connect
 
     stop = threading.Event()
@@ -296,3 +284,43 @@ def run_worker(settings: Settings) -> None:
     signal.signal(signal.SIGINT, handle)
     worker = Worker(settings, connect(settings.clickhouse_dsn))
     worker.run(stop)
+
+
+def catch_up(
+    settings: Settings,
+    clickhouse: Any,
+    *,
+    timeout: float | None = None,
+    on_lag: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """Run a worker until it has consumed everything on the topic; (events, points) consumed."""
+
+    worker = Worker(settings, clickhouse)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            worker.run(stop)
+        except BaseException as exc:  # surfaced below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="tracklog-replay-catch-up", daemon=True)
+    thread.start()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while not worker.drained():
+            if failure or not thread.is_alive():
+                raise RuntimeError("the catch-up worker stopped") from (
+                    failure[0] if failure else None
+                )
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"catching up from Kafka took more than {timeout} s")
+            lag = worker.lag()
+            if lag is not None and on_lag is not None:
+                on_lag(lag)
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    return worker.stats.events_consumed, worker.stats.points_written

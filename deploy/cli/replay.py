@@ -96,6 +96,7 @@ def replay_data_dir(settings: Settings, data_dir: Path, args: argparse.Namespace
 def replay(settings: Settings, clickhouse: Any, root: str, args: argparse.Namespace) -> int:
     from tracklog.deploy.cli.progress import ProgressBar
     from tracklog.ingest.archive import rebuild, rebuild_kafka
+    from tracklog.ingest.worker import catch_up
 
     err = sys.stderr
     # before the wipe: where the models were (offline: no dead letters can be sent, none are)
@@ -154,8 +155,6 @@ def replay(settings: Settings, clickhouse: Any, root: str, args: argparse.Namesp
         err.write(f"\rcatching up from Kafka: {remaining:,} records behind   ")
         err.flush()
 
-    events, points = rebuild.catch_up(
-        settings, clickhouse, timeout=args.catch_up_timeout, on_lag=lag
-    )
+    events, points = catch_up(settings, clickhouse, timeout=args.catch_up_timeout, on_lag=lag)
     print(f"\ncaught up from Kafka: {events:,} new events, {points:,} points", file=err)
     return done

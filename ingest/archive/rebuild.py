@@ -9,7 +9,7 @@ catch up from Kafka.
    records (`project_batch`) and write them through the worker's BatchWriter,
    without dead letters (those were sent when the events were first consumed);
 3. catch up: run a Worker, which resumes each partition after what the stores
-   now hold, until its lag is 0.
+   now hold, until its lag is 0 (`catch_up` in ingest/worker.py).
 
 The live worker must be stopped meanwhile: it would write into half-empty models.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from tracklog.ingest.archive.reader import ArchiveReader, Gap, covered
 from tracklog.ingest.archive.storage import open_storage
 from tracklog.ingest.batch import project_batch
 from tracklog.ingest.dead_letters.poison import write_through
+from tracklog.ingest.dead_letters.producer import DeadLetters
 from tracklog.ingest.records import Record
 from tracklog.ingest.writers.batch import BatchWriter
 
@@ -69,7 +69,7 @@ def read_model_tables() -> list[str]:
 
 def wipe_read_models(settings: Settings, clickhouse: Any) -> list[str]:
     """Empty both read models (creating their schemas if missing); the tables emptied."""
-    writer = BatchWriter(settings, clickhouse, dead_letters=False)
+    writer = BatchWriter(settings, clickhouse)
     try:
         writer.migrate()
     finally:
@@ -146,7 +146,7 @@ class _Writers:
         self._settings = settings
         self._clickhouse = clickhouse
         self._live = live
-        self.quiet = BatchWriter(settings, clickhouse, dead_letters=False)
+        self.quiet = BatchWriter(settings, clickhouse)
         self._loud: BatchWriter | None = None
 
     def write(self, chunk: list[Record], report: RebuildReport, progress: Progress | None) -> None:
@@ -157,7 +157,8 @@ class _Writers:
         points = write_through(self.quiet, project_batch(seen, largest)).points if seen else 0
         if new:
             if self._loud is None:
-                self._loud = BatchWriter(self._settings, self._clickhouse)
+                letters = DeadLetters(self._settings.kafka)
+                self._loud = BatchWriter(self._settings, self._clickhouse, dead_letters=letters)
             written = write_through(self._loud, project_batch(new, largest))
             points += written.points
             report.dead_letters += written.dead_letters
@@ -174,44 +175,3 @@ class _Writers:
 
 def _at(live: dict[Partition, int], record: Record) -> int:
     return live.get((record.position.log, record.position.partition), -1)
-
-
-def catch_up(
-    settings: Settings,
-    clickhouse: Any,
-    *,
-    timeout: float | None = None,
-    on_lag: Callable[[int], None] | None = None,
-) -> tuple[int, int]:
-    """Run a worker until it has consumed everything on the topic; (events, points) consumed."""
-    from tracklog.ingest.worker import Worker  # the worker's Kafka client only when needed
-
-    worker = Worker(settings, clickhouse)
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            worker.run(stop)
-        except BaseException as exc:  # surfaced below
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="tracklog-replay-catch-up", daemon=True)
-    thread.start()
-    deadline = None if timeout is None else time.monotonic() + timeout
-    try:
-        while not worker.drained():
-            if failure or not thread.is_alive():
-                raise RuntimeError("the catch-up worker stopped") from (
-                    failure[0] if failure else None
-                )
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"catching up from Kafka took more than {timeout} s")
-            lag = worker.lag()
-            if lag is not None and on_lag is not None:
-                on_lag(lag)
-            time.sleep(0.2)
-    finally:
-        stop.set()
-        thread.join(timeout=60)
-    return worker.stats.events_consumed, worker.stats.points_written

@@ -53,7 +53,7 @@ def replay_kafka(
 ) -> tuple[int, int]:
     """Write the topic's records after the stores' positions and up to `upto`; (events,
     points) written."""
-    writer = BatchWriter(settings, clickhouse, dead_letters=False)
+    writer = BatchWriter(settings, clickhouse)
     consumer = KafkaConsumer(
         **settings.kafka.client_options(),
         client_id="tracklog-replay",

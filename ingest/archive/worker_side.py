@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from tracklog.contract.topics import Partition
 from tracklog.ingest.archive.event_archive import open_archive
 from tracklog.ingest.records import Record
-from tracklog.ingest.writers.batch import stage
+from tracklog.ingest.writers.failures import stage
 
 log = logging.getLogger(__name__)
 

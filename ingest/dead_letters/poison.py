@@ -1,46 +1,31 @@
 """Records a store rejects although the decoder accepted them: find, dead-letter, go on.
 
-A batch that fails because a store rejects its data (psycopg's DataError or
-IntegrityError, clickhouse-connect's DataError, a value the client cannot
-serialise) would otherwise be retried forever and stall its partitions. The
-worker then splits the batch in halves, in log order, until the failing records
-stand alone, and writes each of those as a dead letter with the reason
-"store rejected" (its position still advances, so it is not read again). Errors
-that are not about the data (a store that is down) keep the normal retry.
+A batch that fails because a store rejects its data (`DataRejected`: psycopg's
+DataError or IntegrityError, clickhouse-connect's DataError, see
+ingest/writers/failures.py) would otherwise be retried forever and stall its
+partitions. It is split in halves, in log order, until the failing records stand
+alone, and each of those is written as a dead letter with the reason "store
+rejected" (its position still advances, so it is not read again). A store that is
+down (`StoreUnavailable`) and any other exception (a bug) propagate unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import psycopg
-from clickhouse_connect.driver import exceptions as clickhouse_errors
-
 from tracklog.ingest.batch import ProjectedBatch, Rejected
-from tracklog.ingest.writers.batch import BatchWriter, StoreFailure, Written
+from tracklog.ingest.writers.batch import BatchWriter, Written
+from tracklog.ingest.writers.failures import DataRejected
 
 REJECTED_BY_STORE = "store rejected"
-MAX_REJECTS_PER_BATCH = 100  # beyond this it looks systematic: stop and retry instead
-
-_DATA_ERRORS = (
-    psycopg.DataError,
-    psycopg.IntegrityError,
-    clickhouse_errors.DataError,
-    ValueError,  # UnicodeError included
-    TypeError,
-    OverflowError,
-)
-
-
-def rejects_data(failure: StoreFailure) -> bool:
-    return isinstance(failure.cause, _DATA_ERRORS)
+MAX_REJECTS_PER_BATCH = 100  # beyond this it looks systematic (a bug): raise, the worker stops
 
 
 def write_isolating(write: Callable[[ProjectedBatch], None], batch: ProjectedBatch) -> int:
     """write(batch), splitting it around records a store rejects; return how many it rejected.
 
-    Raises the StoreFailure when the failure is not about the data, or when more than
-    MAX_REJECTS_PER_BATCH records are rejected.
+    Raises DataRejected when more than MAX_REJECTS_PER_BATCH records are rejected;
+    any other exception propagates at once.
     """
     rejected = 0
 
@@ -49,8 +34,8 @@ def write_isolating(write: Callable[[ProjectedBatch], None], batch: ProjectedBat
         try:
             write(part)
             return
-        except StoreFailure as failure:
-            if not rejects_data(failure) or rejected >= MAX_REJECTS_PER_BATCH:
+        except DataRejected as failure:
+            if rejected >= MAX_REJECTS_PER_BATCH:
                 raise
             if len(part.records) > 1:
                 half = len(part.records) // 2

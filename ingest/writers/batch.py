@@ -1,32 +1,42 @@
-"""Step 3 of the worker: write one projected batch to both stores, exactly once.
+"""Write one projected batch to both stores, exactly once: the worker's steps
+(ingest/steps/) call its parts one by one, the rebuild (`tracklog replay`) calls `write`.
 
-ClickHouse first, then Postgres (view changes, tracking rows, applied event ids)
-in one transaction, inside which the batch's new dead letters are sent and
-acknowledged; a failure anywhere raises before the offsets are committed, and
-the retry skips whatever a store already holds. Records whose event id was
-applied before (an SDK resend) are dropped first (ingest/writers/event_ids.py). The
-rebuild (`tracklog replay`) writes through the same class without dead letters.
+`drop_resent` drops records whose event id was applied before (an SDK resend,
+ingest/writers/event_ids.py); `write_clickhouse` inserts the points;
+`write_postgres` applies the view changes, tracking rows and applied event ids in
+one transaction, inside which the batch's new dead letters are sent to the
+`DeadLetterSink` and acknowledged. A failure raises before the offsets are
+committed (see failures.py for its kind), and the retry skips whatever a store
+already holds.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol
 
 from tracklog.contract.settings import Settings
 from tracklog.ingest.batch import ProjectedBatch
-from tracklog.ingest.dead_letters.producer import DeadLetters
 from tracklog.ingest.records import Position, Record
 from tracklog.ingest.writers import event_ids
 from tracklog.ingest.writers.clickhouse import ClickHouseWriter
+from tracklog.ingest.writers.failures import stage
 from tracklog.ingest.writers.postgres import Applied, PostgresWriter
 
 log = logging.getLogger(__name__)
 
 PARAM_CONFLICT = "param conflict"
-T = TypeVar("T")
+
+
+class DeadLetterSink(Protocol):
+    """Where dead letters go (ingest/dead_letters/producer.py's DeadLetters)."""
+
+    def send(self, record: Record, reason: str, detail: str = "") -> None: ...
+
+    def flush(self, timeout: float = 30.0) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +50,12 @@ class Written:
     duplicates: int  # records dropped because their event was applied before
 
 
-class StoreFailure(RuntimeError):
-    """A store failed while writing a batch; `stage` names it (for logs and metrics)."""
+@dataclass(frozen=True, slots=True)
+class PostgresWritten:
+    """What one Postgres transaction did."""
 
-    def __init__(self, stage: str, cause: BaseException) -> None:
-        super().__init__(f"{stage}: {cause}")
-        self.stage = stage
-        self.cause = cause
+    dead_letters: int
+    param_conflicts: int
 
 
 class BatchWriter:
@@ -56,29 +65,51 @@ class BatchWriter:
         clickhouse: Any,
         *,
         projection: str = "postgres",
-        dead_letters: bool = True,
+        dead_letters: DeadLetterSink | None = None,
     ) -> None:
+        """Without a dead-letter sink, dead letters are counted and logged, not sent."""
         self.clickhouse = ClickHouseWriter(clickhouse, settings.clickhouse_database)
         self.postgres = PostgresWriter(settings.postgres_dsn, projection)
-        self._dead_letters = DeadLetters(settings.kafka) if dead_letters else None
+        self._dead_letters = dead_letters
 
     def migrate(self) -> None:
         stage("clickhouse", self.clickhouse.migrate)
         stage("postgres", self.postgres.migrate)
 
     def write(self, batch: ProjectedBatch) -> Written:
-        """Write the batch to both stores; raises StoreFailure naming the store that failed."""
+        """Write the batch to both stores; raises a StoreFailure naming the store that failed."""
+        batch, duplicates = self.drop_resent(batch)
+        points = self.write_clickhouse(batch)
+        written = self.write_postgres(batch)
+        return Written(
+            len(batch.records),
+            points,
+            written.dead_letters,
+            written.param_conflicts,
+            len(duplicates),
+        )
+
+    def drop_resent(self, batch: ProjectedBatch) -> tuple[ProjectedBatch, frozenset[Position]]:
+        """The batch without the records whose event was applied before; their positions."""
+        if not batch.event_ids:
+            return batch, frozenset()
         ids = [event_id for _, event_id in batch.event_ids]
-        before = stage("postgres", lambda: self.postgres.seen_events(ids)) if ids else set()
+        before = stage("postgres", lambda: self.postgres.seen_events(ids))
         duplicates = event_ids.repeats(batch.event_ids, before)
         if duplicates:
             log.info("skipping %d events applied before (resent copies)", len(duplicates))
-        batch = batch.without(duplicates)
+        return batch.without(duplicates), duplicates
+
+    def write_clickhouse(self, batch: ProjectedBatch) -> int:
+        """Insert the points not stored yet; the number of rows inserted."""
         try:
-            points = stage("clickhouse", lambda: self.clickhouse.write(batch.points))
-        except StoreFailure:  # the insert may have landed (a lost response): ask again
-            self.clickhouse.forget({(p.log, p.partition) for p, _ in batch.points})
+            return stage("clickhouse", lambda: self.clickhouse.write(batch.points))
+        except BaseException:  # the insert may have landed (a lost response): ask again
+            self.clickhouse.forget({p.log_partition for p, _ in batch.points})
             raise
+
+    def write_postgres(self, batch: ProjectedBatch) -> PostgresWritten:
+        """Apply the batch in one transaction, sending its new dead letters inside it."""
         sent: list[int] = []
 
         def dead_letter(applied: Applied) -> None:
@@ -88,9 +119,7 @@ class BatchWriter:
             "postgres",
             lambda: self.postgres.apply(batch.postgres, dead_letter, batch.event_ids),
         )
-        return Written(
-            len(batch.records), points, sum(sent), len(applied.conflicts), len(duplicates)
-        )
+        return PostgresWritten(sum(sent), len(applied.conflicts))
 
     def close(self) -> None:
         if self._dead_letters is not None:
@@ -125,13 +154,3 @@ class BatchWriter:
 
 def _record_at(batch: ProjectedBatch, position: Position) -> Record:
     return next(record for record in batch.records if record.position == position)
-
-
-def stage(name: str, work: Callable[[], T]) -> T:
-    """Run work; an exception becomes StoreFailure(name)."""
-    try:
-        return work()
-    except StoreFailure:
-        raise
-    except Exception as exc:
-        raise StoreFailure(name, exc) from exc

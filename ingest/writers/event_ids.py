@@ -8,12 +8,14 @@ whose id was applied before (`seen`, read before ClickHouse is written) or that
 repeats an earlier record of the same batch (`first_occurrences`), and records
 the ids it applies in the Postgres transaction of the batch (`record`). All
 copies of an event share its Kafka key, hence its partition and its owner, so
-the read-then-write needs no lock.
+the read-then-write needs no lock. A record read again at the position where its
+event was applied (a retried batch, a replay) is no resend: the stores' positions
+skip it, and it is not counted as a duplicate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tracklog.ingest.records import Position
@@ -28,26 +30,28 @@ def first_occurrences(event_ids: Iterable[tuple[Position, str]]) -> dict[str, Po
 
 
 def repeats(
-    event_ids: Sequence[tuple[Position, str]], applied_before: set[str]
+    event_ids: Sequence[tuple[Position, str]], applied_before: Mapping[str, Position]
 ) -> frozenset[Position]:
-    """Positions whose event was applied before, or repeats an earlier copy in the batch."""
+    """Positions whose event was applied before at another position, or that repeat an
+    earlier copy in the batch."""
     first = first_occurrences(event_ids)
     return frozenset(
         position
         for position, event_id in event_ids
-        if event_id in applied_before or first[event_id] != position
+        if applied_before.get(event_id, position) != position or first[event_id] != position
     )
 
 
-def seen(conn: Any, projection: str, event_ids: Sequence[str]) -> set[str]:
-    """The subset of event_ids already applied by this projection."""
+def seen(conn: Any, projection: str, event_ids: Sequence[str]) -> dict[str, Position]:
+    """Of event_ids, those this projection applied before: event id -> where it was applied."""
     if not event_ids:
-        return set()
+        return {}
     rows = conn.execute(
-        "SELECT event_id FROM applied_events WHERE projection = %s AND event_id = ANY(%s)",
+        'SELECT event_id, topic, partition, "offset" FROM applied_events'
+        " WHERE projection = %s AND event_id = ANY(%s)",
         (projection, list(event_ids)),
     ).fetchall()
-    return {str(row[0]) for row in rows}
+    return {str(e): Position(str(t), int(p), int(o)) for e, t, p, o in rows}
 
 
 def record(conn: Any, projection: str, applied: Sequence[tuple[Position, str]]) -> None:

@@ -78,8 +78,8 @@ class PostgresWriter:
 
         return self._run(read)
 
-    def seen_events(self, ids: Sequence[str]) -> set[str]:
-        """The event ids among `ids` this projection applied before."""
+    def seen_events(self, ids: Sequence[str]) -> dict[str, Position]:
+        """The event ids among `ids` this projection applied before, and where."""
         return self._run(lambda conn: event_ids.seen(conn, self.projection, ids))
 
     def apply(

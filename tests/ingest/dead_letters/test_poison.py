@@ -16,7 +16,8 @@ from tracklog.ingest.dead_letters.poison import (
     write_through,
 )
 from tracklog.ingest.records import Position, Record
-from tracklog.ingest.writers.batch import BatchWriter, StoreFailure, Written
+from tracklog.ingest.writers.batch import BatchWriter, Written
+from tracklog.ingest.writers.failures import DataRejected, StoreFailure, StoreUnavailable
 
 
 def batch_of(count: int) -> ProjectedBatch:
@@ -43,10 +44,10 @@ class Store:
     def write(self, batch: ProjectedBatch) -> None:
         offsets = [r.position.offset for r in batch.records]
         if self.down:
-            raise StoreFailure("postgres", psycopg.OperationalError("connection refused"))
+            raise StoreUnavailable("postgres", psycopg.OperationalError("connection refused"))
         effective = {p.offset for p, ops in batch.postgres if ops}
         if effective & self.poisoned:
-            raise StoreFailure("postgres", psycopg.DataError("text cannot contain NUL"))
+            raise DataRejected("postgres", psycopg.DataError("text cannot contain NUL"))
         self.written.extend(o for o in offsets if o in effective)
         self.dead_lettered.extend((r.record.position.offset, r.reason) for r in batch.rejected)
 
