@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from tracklog.contract.settings import Settings
 from tracklog.deploy.cli import dlq as cli_dlq
 from tracklog.deploy.cli import doctor as cli_doctor
+from tracklog.deploy.cli import imports as cli_imports
 from tracklog.deploy.cli import models as cli_models
 from tracklog.deploy.cli import replay as cli_replay
 from tracklog.deploy.cli import server as cli_server
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_replay.add_parser(sub)
     cli_server.add_parser(sub)
     cli_doctor.add_parser(sub)
+    cli_imports.add_parser(sub)
     _add_verbose(parser, False)
     return parser
 

@@ -1,0 +1,260 @@
+"""The whole import: experiments, runs (with their histories and artifacts), the registry.
+
+`import_mlflow(options, progress)` reads the source, produces the events, waits until
+the broker acknowledged each run's events (then records the run in the checkpoint) and,
+at the end, until the worker applied everything; it returns a `Summary`. With
+``dry_run`` it reads and counts only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import grpc
+from mlflow.entities import Experiment, Run
+
+from tracklog.contract.envelopes import ProducerSession
+from tracklog.contract.settings import KafkaSettings
+from tracklog.deployment import Deployment
+from tracklog.mlflow.importer import artifacts as run_artifacts
+from tracklog.mlflow.importer import run_events, targets
+from tracklog.mlflow.importer.checkpoint import Checkpoint, RunMark, fingerprint
+from tracklog.mlflow.importer.source import MlflowSource
+from tracklog.mlflow.importer.writer import EventWriter, wait_projected
+from tracklog.v1 import query_pb2_grpc
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    source: str
+    kafka: KafkaSettings
+    query_addr: str
+    experiments: tuple[str, ...] = ()
+    registry: bool = True
+    dry_run: bool = False
+    keep_artifact_uris: bool = False
+    artifacts: bool = True
+    state_dir: Path | None = None  # None: no checkpoint (every run is sent)
+    fallback_artifact_root: str = "./tracklog-artifacts"
+    projection_timeout: float = 1800.0
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    experiments: int
+    runs: int
+
+
+class Progress(Protocol):
+    def start(self, totals: Totals) -> None: ...
+
+    def advance(
+        self, *, experiments: int = 0, runs: int = 0, points: int = 0, artifacts: int = 0
+    ) -> None: ...
+
+    def stage(self, what: str) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class QuietProgress:
+    def start(self, totals: Totals) -> None:
+        pass
+
+    def advance(
+        self, *, experiments: int = 0, runs: int = 0, points: int = 0, artifacts: int = 0
+    ) -> None:
+        pass
+
+    def stage(self, what: str) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class Summary:
+    experiments: int = 0
+    runs: int = 0
+    runs_unchanged: int = 0  # recorded by an earlier import and unchanged since: skipped
+    params: int = 0
+    tags: int = 0
+    metrics: int = 0  # metric keys
+    points: int = 0
+    artifacts: int = 0
+    artifact_bytes: int = 0
+    models: int = 0
+    versions: int = 0
+    events: int = 0
+    seconds: float = 0.0
+    experiment_ids: dict[str, str] = field(default_factory=dict)  # MLflow id -> Tracklog id
+    skipped: list[run_events.Skipped] = field(default_factory=list)
+    projected: bool = True
+
+    @property
+    def points_per_second(self) -> float:
+        return self.points / self.seconds if self.seconds > 0 else 0.0
+
+
+def import_mlflow(options: ImportOptions, progress: Progress | None = None) -> Summary:
+    progress = progress or QuietProgress()
+    started = time.monotonic()
+    source = MlflowSource(options.source)
+    experiments = source.experiments(options.experiments)
+    runs = {e.experiment_id: list(source.runs(e.experiment_id)) for e in experiments}
+    progress.start(Totals(len(experiments), sum(map(len, runs.values()))))
+    summary = Summary()
+    if options.dry_run:
+        _count(source, experiments, runs, summary, progress, options)
+    else:
+        _Run(options, source, summary, progress).all(experiments, runs)
+    progress.finish()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _count(
+    source: MlflowSource,
+    experiments: list[Experiment],
+    runs: dict[str, list[Run]],
+    summary: Summary,
+    progress: Progress,
+    options: ImportOptions,
+) -> None:
+    for experiment in experiments:
+        summary.experiments += 1
+        summary.experiment_ids[experiment.experiment_id] = experiment.experiment_id
+        progress.advance(experiments=1)
+        for run in runs[experiment.experiment_id]:
+            summary.runs += 1
+            summary.params += len(run.data.params)
+            summary.tags += len(run.data.tags)
+            summary.metrics += len(run.data.metrics)
+            points = sum(len(source.history(run.info.run_id, k)) for k in run.data.metrics)
+            summary.points += points
+            files = run_artifacts.listing(source.client, run.info.run_id)
+            summary.artifacts += len(files)
+            summary.artifact_bytes += sum(f.size for f in files)
+            progress.advance(runs=1, points=points, artifacts=len(files))
+    if options.registry:
+        from tracklog.mlflow.importer import registry
+
+        summary.models, summary.versions = registry.count(source.client)
+
+
+class _Run:
+    """One import in progress (the writer, the checkpoint, the summary)."""
+
+    def __init__(
+        self, options: ImportOptions, source: MlflowSource, summary: Summary, progress: Progress
+    ) -> None:
+        self.options = options
+        self.source = source
+        self.summary = summary
+        self.progress = progress
+        self.max_bytes = int(options.kafka.max_event_bytes * 0.8)
+        destination = f"{options.kafka.bootstrap_servers}/{options.kafka.events_topic}"
+        self.checkpoint = Checkpoint.load(options.state_dir, source.uri, destination)
+        self.producer = ProducerSession()
+
+    def all(self, experiments: list[Experiment], runs: dict[str, list[Run]]) -> None:
+        deployment = Deployment(self.options.query_addr, self.options.fallback_artifact_root)
+        root = deployment.artifact_root()
+        deployment.close()
+        channel = grpc.insecure_channel(self.options.query_addr)
+        stub = query_pb2_grpc.QueryServiceStub(channel)
+        writer = EventWriter(self.options.kafka)
+        self.writer = writer
+        try:
+            for experiment in experiments:
+                self.progress.stage(f"experiment {experiment.name}")
+                where = targets.target(stub, experiment, root, self.options.keep_artifact_uris)
+                self.summary.experiment_ids[experiment.experiment_id] = where.experiment_id
+                self._experiment(experiment, where)
+                for run in runs[experiment.experiment_id]:
+                    self._run(run, where)
+            writer.wait_acked()
+            if self.options.registry:
+                from tracklog.mlflow.importer import registry
+
+                self.progress.stage("model registry")
+                token = writer.flush_token()  # versions name runs: let the worker catch up
+                wait_projected(stub, token, self.options.projection_timeout)
+                counts = registry.import_registry(self.source.client, self.options.query_addr)
+                self.summary.models, self.summary.versions = counts
+            self.progress.stage("waiting for the worker")
+            self.summary.projected = wait_projected(
+                stub, writer.flush_token(), self.options.projection_timeout
+            )
+        finally:
+            writer.close()
+            channel.close()
+        self.summary.events = writer.sent
+
+    def _experiment(self, experiment: Experiment, where: targets.Target) -> None:
+        built = run_events.experiment(
+            self.producer, experiment, where.experiment_id, where.artifact_location
+        )
+        if where.exists and not where.kept_id:  # someone else's experiment: add the tags only
+            created = built.envelopes[0]
+            tags = [(t.key, t.value) for t in created.experiment_created.tags]
+            ns = created.occurred_at.ToNanoseconds()
+            built.envelopes = run_events.experiment_tags(
+                self.producer, where.experiment_id, tags, ns
+            )
+        self.writer.send(built.envelopes)
+        self.summary.skipped.extend(built.skipped)
+        self.summary.experiments += 1
+        self.progress.advance(experiments=1)
+
+    def _run(self, run: Run, where: targets.Target) -> None:
+        run_id = run.info.run_id
+        files = run_artifacts.listing(self.source.client, run_id) if self.options.artifacts else []
+        digest = fingerprint(run, ",".join(f"{f.path}:{f.size}" for f in files))
+        if self.checkpoint.done(run_id, digest):
+            self.summary.runs_unchanged += 1
+            self.progress.advance(runs=1)
+            return
+        keep = self.options.keep_artifact_uris or not self.options.artifacts
+        artifact_uri = run.info.artifact_uri if keep else where.run_artifact_uri(run_id)
+        builder = run_events.RunBuilder(
+            self.producer, run, where.experiment_id, artifact_uri, self.max_bytes
+        )
+        builder.head()
+        self.writer.send(builder.built.envelopes)
+        sent_envelopes = len(builder.built.envelopes)
+        mark = RunMark(digest)
+        for key in sorted(run.data.metrics):
+            history = self.source.history(run_id, key)
+            start = self.checkpoint.sent_points(run_id, key)
+            start = start if start <= len(history) else 0
+            before = builder.built.points
+            builder.metric(key, history, start)
+            self.writer.send(builder.built.envelopes[sent_envelopes:])
+            sent_envelopes = len(builder.built.envelopes)
+            mark.points[key] = len(history)
+            self.progress.advance(points=builder.built.points - before)
+        if files and not keep:
+            stored = run_artifacts.copy_run(self.source.client, run_id, artifact_uri)
+            for f in stored:
+                builder.artifact(f.path, f.size, f.digest)
+            self.summary.artifacts += len(stored)
+            self.summary.artifact_bytes += sum(f.size for f in stored)
+            self.progress.advance(artifacts=len(stored))
+        builder.tail()
+        self.writer.send(builder.built.envelopes[sent_envelopes:])
+        self.writer.wait_acked()
+        self.checkpoint.record(run_id, mark)
+        self.checkpoint.save()
+        s = self.summary
+        s.runs += 1
+        s.params += len(run.data.params)
+        s.tags += len(run.data.tags)
+        s.metrics += len(run.data.metrics)
+        s.points += builder.built.points
+        s.skipped.extend(builder.built.skipped)
+        self.progress.advance(runs=1)

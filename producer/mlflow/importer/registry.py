@@ -1,0 +1,178 @@
+"""The model registry: MLflow's registered models and versions through Tracklog's
+registry service (which decides, checks and projects every change).
+
+Versions keep their original numbers: the service numbers a model's versions in
+creation order, so the importer creates them in order and, for a number MLflow no
+longer has (a deleted version), creates a placeholder version and deletes it at once,
+as happened in MLflow: the gap stays a gap, and the audit trail says why. Stages,
+aliases, descriptions and tags follow. A model Tracklog already holds is compared
+first and only what differs is sent, so a second import adds nothing.
+
+Known limit: the service stamps creation times with its own clock (the registry's
+events carry no time of their own), so versions show the import's time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion as SourceVersion
+from mlflow.entities.model_registry import RegisteredModel as SourceModel
+
+from tracklog.client.registry import RegistryClient
+from tracklog.client.registry_entities import ModelVersion, RegisteredModel
+from tracklog.registry.errors import NotFound
+
+PLACEHOLDER_SOURCE = "mlflow-import:deleted-version"
+PLACEHOLDER_NOTE = "deleted in MLflow before the import; kept as a gap in the numbering"
+PAGE = 100
+
+
+class RegistryMismatch(ValueError):
+    """Tracklog holds a model whose versions differ from the source's."""
+
+
+def models(client: MlflowClient) -> Iterator[SourceModel]:
+    token: str | None = None
+    while True:
+        page = client.search_registered_models(max_results=PAGE, page_token=token)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def versions(client: MlflowClient, name: str) -> list[SourceVersion]:
+    quoted = name.replace("'", "\\'")
+    found: list[SourceVersion] = []
+    token: str | None = None
+    while True:
+        page = client.search_model_versions(
+            f"name = '{quoted}'", max_results=PAGE, page_token=token
+        )
+        found.extend(page)
+        token = page.token
+        if not token:
+            return sorted(found, key=lambda v: int(v.version))
+
+
+def aliases(model: SourceModel) -> dict[str, int]:
+    """alias -> version (MLflow gives a dict from searches, a list from some stores)."""
+    given = model.aliases or {}
+    if isinstance(given, dict):
+        return {alias: int(version) for alias, version in given.items()}
+    return {a.alias: int(a.version) for a in given}
+
+
+def count(client: MlflowClient) -> tuple[int, int]:
+    """(registered models, versions) in the source."""
+    listed = list(models(client))
+    return len(listed), sum(len(versions(client, m.name)) for m in listed)
+
+
+def _held_versions(target: RegistryClient, name: str) -> dict[int, ModelVersion]:
+    quoted = name.replace("'", "\\'")
+    found: dict[int, ModelVersion] = {}
+    token = ""
+    while True:
+        page = target.search_model_versions(
+            f"name = '{quoted}'", max_results=1000, page_token=token
+        )
+        found.update((v.version, v) for v in page)
+        token = page.token
+        if not token:
+            return found
+
+
+def import_registry(client: MlflowClient, address: str) -> tuple[int, int]:
+    """Import every registered model; (models, versions) imported."""
+    counted = [0, 0]
+    with RegistryClient(address) as target:
+        for model in models(client):
+            counted[1] += import_model(client, target, model)
+            counted[0] += 1
+    return counted[0], counted[1]
+
+
+def import_model(client: MlflowClient, target: RegistryClient, model: SourceModel) -> int:
+    name = model.name
+    try:
+        held: RegisteredModel | None = target.get_registered_model(name)
+    except NotFound:
+        held = None
+    if held is None:
+        target.create_registered_model(name, model.tags, model.description or "")
+        existing: dict[int, ModelVersion] = {}
+    else:
+        if (held.description or "") != (model.description or ""):
+            target.update_registered_model(name, model.description or "")
+        for key, value in model.tags.items():
+            if held.tags.get(key) != value:
+                target.set_registered_model_tag(name, key, value)
+        existing = _held_versions(target, name)
+    source_versions = versions(client, name)
+    wanted = {int(v.version): v for v in source_versions}
+    last = max(existing, default=0)
+    for number in range(1, max(wanted, default=0) + 1):
+        version = wanted.get(number)
+        if number in existing:
+            if version is not None and existing[number].source != version.source:
+                raise RegistryMismatch(
+                    f"version {number} of model {name!r} in Tracklog comes from "
+                    f"{existing[number].source!r}, in MLflow from {version.source!r}"
+                )
+            continue
+        if number <= last:  # deleted in Tracklog, or a gap an earlier import left
+            continue
+        _create(target, name, number, version)
+    held_now = _held_versions(target, name)
+    for version in source_versions:
+        _settle(target, name, version, held_now.get(int(version.version)))
+    held_model = target.get_registered_model(name)
+    for alias, number in aliases(model).items():
+        if held_model.aliases.get(alias) != number:
+            target.set_registered_model_alias(name, alias, number)
+    return len(source_versions)
+
+
+def _create(target: RegistryClient, name: str, number: int, version: SourceVersion | None) -> None:
+    if version is None:
+        made = target.create_model_version(name, PLACEHOLDER_SOURCE, description=PLACEHOLDER_NOTE)
+        _check_number(made, number, name)
+        target.delete_model_version(name, made.version)
+        return
+    made = target.create_model_version(
+        name,
+        version.source or "",
+        run_id=version.run_id or None,
+        tags=version.tags,
+        description=version.description or None,
+        model_id=getattr(version, "model_id", None) or None,
+    )
+    _check_number(made, number, name)
+
+
+def _check_number(made: ModelVersion, number: int, name: str) -> None:
+    if made.version != number:
+        raise RegistryMismatch(
+            f"Tracklog numbered the new version of model {name!r} {made.version}, not {number} "
+            "(versions were created there meanwhile?)"
+        )
+
+
+def _settle(
+    target: RegistryClient, name: str, version: SourceVersion, held: ModelVersion | None
+) -> None:
+    """Description, tags and stage of an imported version, where they differ."""
+    if held is None:
+        return
+    number = int(version.version)
+    if (held.description or "") != (version.description or ""):
+        target.update_model_version(name, number, version.description or "")
+    for key, value in version.tags.items():
+        if held.tags.get(key) != value:
+            target.set_model_version_tag(name, number, key, value)
+    stage = version.current_stage or "None"
+    if held.current_stage != stage:
+        target.transition_model_version_stage(name, number, stage)

@@ -1,0 +1,97 @@
+"""The MLflow store being imported, read through MLflow's own client.
+
+Any tracking URI MLflow reads works: a ``./mlruns`` directory or ``file://`` path,
+``sqlite:///``, ``postgresql://`` (and MLflow's other databases), or a server's
+``http(s)://``. Reading a file store needs ``MLFLOW_ALLOW_FILE_STORE`` (MLflow 3 refuses
+to open one otherwise); the importer only reads it, so it sets that for the process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from mlflow import MlflowClient
+from mlflow.entities import Experiment, Metric, Run, ViewType
+from mlflow.exceptions import MlflowException
+
+from tracklog.contract.locations import scheme_of
+
+PAGE = 1000
+
+
+class SourceError(ValueError):
+    """The source cannot be read as asked (no such store, no such experiment)."""
+
+
+def normalize(uri: str) -> str:
+    """A plain path becomes an absolute ``file://`` URI; other URIs are kept."""
+    if scheme_of(uri) in ("", "file") and not uri.startswith("file://"):
+        path = Path(uri).expanduser().resolve()
+        if not path.is_dir():
+            raise SourceError(f"no MLflow file store at {uri!r} (not a directory)")
+        return path.as_uri()
+    return uri
+
+
+class MlflowSource:
+    """One MLflow tracking store (and its model registry, at the same URI)."""
+
+    def __init__(self, uri: str, registry_uri: str | None = None) -> None:
+        self.uri = normalize(uri)
+        if scheme_of(self.uri) == "file":
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # ours is drawn
+        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=registry_uri or self.uri)
+
+    def experiments(self, names: Sequence[str] = ()) -> list[Experiment]:
+        """Every experiment (active and deleted), oldest id first; only ``names`` if given."""
+        found: list[Experiment] = []
+        token: str | None = None
+        while True:
+            page = self.client.search_experiments(
+                view_type=ViewType.ALL, max_results=PAGE, page_token=token
+            )
+            found.extend(page)
+            token = page.token
+            if not token:
+                break
+        if names:
+            by_name = {e.name: e for e in found}
+            missing = [n for n in names if n not in by_name]
+            if missing:
+                raise SourceError(f"no experiment named {', '.join(map(repr, missing))} in source")
+            found = [by_name[n] for n in names]
+        return sorted(found, key=_id_order)
+
+    def runs(self, experiment_id: str) -> Iterator[Run]:
+        """Every run of the experiment (active and deleted), oldest first."""
+        token: str | None = None
+        while True:
+            page = self.client.search_runs(
+                [experiment_id],
+                run_view_type=ViewType.ALL,
+                max_results=PAGE,
+                order_by=["attributes.start_time ASC"],
+                page_token=token,
+            )
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+    def count_runs(self, experiment_id: str) -> int:
+        return sum(1 for _ in self.runs(experiment_id))
+
+    def history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric, as MLflow stored it (NaN and infinities kept)."""
+        try:
+            return list(self.client.get_metric_history(run_id, key))
+        except MlflowException as error:  # pragma: no cover - a store that lost the file
+            raise SourceError(f"cannot read metric {key!r} of run {run_id}: {error}") from error
+
+
+def _id_order(experiment: Experiment) -> tuple[int, str]:
+    eid = experiment.experiment_id
+    return (int(eid), eid) if eid.isdigit() else (1 << 62, eid)
