@@ -10,6 +10,7 @@ line; none means they agree.
 from __future__ import annotations
 
 import math
+import sys
 from typing import TYPE_CHECKING
 
 from mlflow.entities import Run
@@ -24,8 +25,16 @@ if TYPE_CHECKING:
 SAMPLE_RUNS = 20
 
 
+def _comparable(value: float) -> object:
+    """NaN equal to NaN; an infinity as Tracklog (and MLflow's SQL stores) keep it, the
+    largest finite double (MLflow's file store keeps inf itself)."""
+    if math.isnan(value):
+        return "nan"
+    return math.copysign(sys.float_info.max, value) if math.isinf(value) else value
+
+
 def _points(values: list[tuple[int, int, float]]) -> list[tuple[int, int, object]]:
-    return sorted(((s, t, "nan" if math.isnan(v) else v) for s, t, v in values), key=repr)
+    return sorted(((s, t, _comparable(v)) for s, t, v in values), key=repr)
 
 
 def verify(options: ImportOptions, experiment_ids: dict[str, str] | None = None) -> list[str]:
