@@ -80,6 +80,7 @@ def _summary_lines(summary: Any, dry_run: bool) -> list[str]:
         f"({summary.runs_unchanged} unchanged since the last import), {summary.params} params, "
         f"{summary.tags} tags, {summary.metrics} metrics with {summary.points:,} points, "
         f"{summary.artifacts} artifacts ({summary.artifact_bytes:,} bytes), "
+        f"{summary.logged_models} logged models, "
         f"{summary.models} registered models with {summary.versions} versions",
     ]
     if not dry_run:

@@ -20,7 +20,7 @@ from tracklog.contract.envelopes import ProducerSession
 from tracklog.contract.settings import KafkaSettings
 from tracklog.deployment import Deployment
 from tracklog.mlflow.importer import artifacts as run_artifacts
-from tracklog.mlflow.importer import run_events, targets
+from tracklog.mlflow.importer import logged_models, run_events, targets
 from tracklog.mlflow.importer.checkpoint import Checkpoint, RunMark, fingerprint
 from tracklog.mlflow.importer.source import MlflowSource
 from tracklog.mlflow.importer.writer import EventWriter, wait_projected
@@ -87,6 +87,7 @@ class Summary:
     points: int = 0
     artifacts: int = 0
     artifact_bytes: int = 0
+    logged_models: int = 0
     models: int = 0
     versions: int = 0
     events: int = 0
@@ -140,6 +141,8 @@ def _count(
             summary.artifacts += len(files)
             summary.artifact_bytes += sum(f.size for f in files)
             progress.advance(runs=1, points=points, artifacts=len(files))
+        found = logged_models.search(source.client, experiment.experiment_id)
+        summary.logged_models += sum(1 for _ in found)
     if options.registry:
         from tracklog.mlflow.importer import registry
 
@@ -177,6 +180,7 @@ class _Run:
                 self._experiment(experiment, where)
                 for run in runs[experiment.experiment_id]:
                     self._run(run, where)
+                self._logged_models(experiment.experiment_id, where.experiment_id)
             writer.wait_acked()
             if self.options.registry:
                 from tracklog.mlflow.importer import registry
@@ -211,6 +215,13 @@ class _Run:
         self.summary.experiments += 1
         self.progress.advance(experiments=1)
 
+    def _logged_models(self, source_id: str, experiment_id: str) -> None:
+        for model in logged_models.search(self.source.client, source_id):
+            built = logged_models.logged_model(self.producer, model, experiment_id)
+            self.writer.send(built.envelopes)
+            self.summary.skipped.extend(built.skipped)
+            self.summary.logged_models += 1
+
     def _run(self, run: Run, where: targets.Target) -> None:
         run_id = run.info.run_id
         files = run_artifacts.listing(self.source.client, run_id) if self.options.artifacts else []
@@ -225,6 +236,7 @@ class _Run:
             self.producer, run, where.experiment_id, artifact_uri, self.max_bytes
         )
         builder.head()
+        builder.links(logged_models.run_links(run))
         self.writer.send(builder.built.envelopes)
         sent_envelopes = len(builder.built.envelopes)
         mark = RunMark(digest)

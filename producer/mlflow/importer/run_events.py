@@ -47,7 +47,7 @@ def _ns(ms: int | None, fallback_ms: int = 0) -> int:
     return (ms if ms is not None else fallback_ms) * 1_000_000
 
 
-def _wrap(
+def wrap(
     producer: ProducerSession, aggregate_id: str, label: str, ns: int, payload: events.Payload
 ) -> pb.Envelope:
     return producer.envelope(
@@ -83,7 +83,7 @@ def experiment_tags(
 ) -> list[pb.Envelope]:
     """ExperimentTagSet events: an experiment Tracklog already held gets the source's tags."""
     return [
-        _wrap(
+        wrap(
             producer,
             experiment_id,
             content_label(f"experiment_tag/{key}", value.encode()),
@@ -105,11 +105,11 @@ def experiment(
     created = events.experiment_created(source.name, _ns(created_ms), artifact_location)
     created.tags.extend(pb.Tag(key=k, value=v) for k, v in tags)
     label = content_label("experiment_created", created.SerializeToString(deterministic=True))
-    envelopes = [_wrap(producer, experiment_id, label, _ns(created_ms), created)]
+    envelopes = [wrap(producer, experiment_id, label, _ns(created_ms), created)]
     if source.lifecycle_stage == "deleted":
         deleted_ns = _ns(source.last_update_time, created_ms)
         envelopes.append(
-            _wrap(
+            wrap(
                 producer,
                 experiment_id,
                 "experiment_deleted",
@@ -143,7 +143,7 @@ class RunBuilder:
     def _add(self, label: str, ns: int, payload: events.Payload, *, hashed: bool = True) -> None:
         if hashed:
             label = content_label(label, payload.SerializeToString(deterministic=True))
-        self.built.envelopes.append(_wrap(self.producer, self.run_id, label, ns, payload))
+        self.built.envelopes.append(wrap(self.producer, self.run_id, label, ns, payload))
 
     def head(self) -> None:
         """RunStarted with every tag (split when large), the params, the dataset inputs."""
@@ -172,6 +172,11 @@ class RunBuilder:
         for n, chunk in enumerate(events.params_events(params, self.max_bytes)):
             self._add(f"params/{n}", start_ns, chunk)
         self._datasets(start_ns)
+
+    def links(self, links: list[tuple[str, events.Payload]]) -> None:
+        """The run's logged-model outputs and inputs (`logged_models.run_links`)."""
+        for label, payload in links:
+            self._add(label, _ns(self.run.info.start_time), payload, hashed=False)
 
     def _datasets(self, ns: int) -> None:
         inputs = getattr(self.run, "inputs", None)

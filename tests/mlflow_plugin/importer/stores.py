@@ -3,7 +3,8 @@
 `fill(uri)` writes: two experiments (one with tags), a parent run with two nested
 children, params, tags, NaN and infinite metric values over several steps, a FAILED
 run, a deleted run, a deleted experiment, a run's artifacts, and a registry with one
-model whose version 2 is deleted, a stage and an alias.
+model whose version 2 is deleted, a stage and an alias; a dataset input and an MLflow 3
+logged model (with a metric, an output of the parent run).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlflow import MlflowClient
+from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput
 
 MODEL = "churn-model"
 
@@ -46,6 +48,14 @@ def fill(uri: str, workdir: Path, registry: bool = True) -> Filled:
     artifact.write_text("hello from mlflow\n")
     client.log_artifact(pid, str(artifact))
     client.log_artifact(pid, str(artifact), artifact_path="sub/dir")
+    dataset = Dataset("train", "d1g3st", "local", '{"uri": "/data/train.csv"}', "", "")
+    client.log_inputs(pid, [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])])
+    model = client.create_logged_model(
+        exp, name="clf", source_run_id=pid, tags={"flavor": "sk"}, params={"alpha": "1"}
+    )
+    client.log_metric(pid, "auc", 0.9, step=0, timestamp=1_700_000_000_100, model_id=model.model_id)
+    client.finalize_logged_model(model.model_id, "READY")
+    client.log_outputs(pid, [LoggedModelOutput(model.model_id, 0)])
     children = []
     for n in range(2):
         child = client.create_run(exp, run_name=f"child-{n}", tags={"mlflow.parentRunId": pid})

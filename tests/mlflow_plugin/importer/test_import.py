@@ -65,7 +65,8 @@ def snapshot(client: MlflowClient, with_registry: bool = True) -> dict[str, Any]
             continue
         found["experiments"][e.experiment_id] = (e.name, e.lifecycle_stage, dict(e.tags))
         runs = client.search_runs([e.experiment_id], run_view_type=ViewType.ALL)
-        for r in runs:
+        for listed in runs:
+            r = client.get_run(listed.info.run_id)  # with its inputs and outputs
             info = r.info
             histories = {
                 key: [
@@ -84,7 +85,33 @@ def snapshot(client: MlflowClient, with_registry: bool = True) -> dict[str, Any]
                 "params": dict(r.data.params),
                 "tags": dict(r.data.tags),
                 "histories": {k: sorted(v, key=repr) for k, v in histories.items()},
+                "datasets": sorted(
+                    (
+                        d.dataset.name,
+                        d.dataset.digest,
+                        d.dataset.source,
+                        sorted((t.key, t.value) for t in d.tags),
+                    )
+                    for d in r.inputs.dataset_inputs
+                ),
+                "outputs": sorted(
+                    o.model_id for o in (r.outputs.model_outputs if r.outputs else [])
+                ),
             }
+        found.setdefault("logged_models", {}).update(
+            (
+                m.model_id,
+                (
+                    m.name,
+                    m.source_run_id,
+                    str(m.status),
+                    dict(m.tags),
+                    dict(m.params),
+                    sorted((x.key, x.value, x.run_id) for x in m.metrics or []),
+                ),
+            )
+            for m in client.search_logged_models([e.experiment_id])
+        )
     if with_registry:
         model = client.get_registered_model(MODEL)
         versions = client.search_model_versions(f"name = '{MODEL}'")
@@ -118,6 +145,7 @@ def assert_same(found: dict[str, Any], expected: dict[str, Any]) -> None:
                     assert (run_id, key, got) == (run_id, key, points)
             assert (run_id, field, found["runs"][run_id][field]) == (run_id, field, value)
     assert found.get("registry") == expected.get("registry")
+    assert found["logged_models"] == expected["logged_models"]
 
 
 def test_import_reproduces_the_source(
@@ -125,7 +153,8 @@ def test_import_reproduces_the_source(
 ) -> None:
     summary = run_import(pipeline, settings, source.uri, state_dir=tmp_path / "state")
     assert summary.runs == 5 and summary.experiments == 3  # with MLflow's Default
-    assert summary.points == 50 + 4 + 2
+    assert summary.points == 50 + 4 + 1 + 2
+    assert summary.logged_models == 1
     assert summary.versions == 2 and summary.models == 1
     assert summary.artifacts == 2
     assert summary.skipped == []
@@ -160,7 +189,7 @@ def test_dry_run_counts_only(
     source: Filled, pipeline: Pipeline, settings: Settings, tracking_uri: str
 ) -> None:
     summary = run_import(pipeline, settings, source.uri, dry_run=True)
-    assert (summary.experiments, summary.runs, summary.points) == (3, 5, 56)
+    assert (summary.experiments, summary.runs, summary.points) == (3, 5, 57)
     assert (summary.models, summary.versions, summary.artifacts) == (1, 2, 2)
     assert summary.events == 0
     tracklog = MlflowClient(tracking_uri)
