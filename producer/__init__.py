@@ -38,11 +38,9 @@ if TYPE_CHECKING:
     from tracklog.entities import Experiment, Metric, Param, RunInfo, RunTag, Unsent
     from tracklog.fluent.runs import (
         active_run,
-        configure,
         end_run,
         flush,
         get_artifact_uri,
-        get_session,
         log_artifact,
         log_artifacts,
         log_batch,
@@ -53,12 +51,12 @@ if TYPE_CHECKING:
         log_param,
         log_params,
         log_text,
-        search_runs,
         set_experiment,
         set_tag,
         set_tags,
         start_run,
     )
+    from tracklog.fluent.search import search_runs
     from tracklog.fluent.tracking import (
         create_experiment,
         delete_experiment,
@@ -78,6 +76,7 @@ if TYPE_CHECKING:
     from tracklog.run import ActiveRun
     from tracklog.sending.batcher import BufferFullError
     from tracklog.session import Session
+    from tracklog.session.default import configure, get_session
 
 # public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
@@ -102,7 +101,7 @@ _EXPORTS: dict[str, str] = {
     "Unsent": "tracklog.entities",
     "ViewType": "tracklog.client.search",
     "active_run": "tracklog.fluent.runs",
-    "configure": "tracklog.fluent.runs",
+    "configure": "tracklog.session.default",
     "create_experiment": "tracklog.fluent.tracking",
     "delete_experiment": "tracklog.fluent.tracking",
     "delete_run": "tracklog.fluent.tracking",
@@ -114,7 +113,7 @@ _EXPORTS: dict[str, str] = {
     "get_experiment": "tracklog.fluent.tracking",
     "get_experiment_by_name": "tracklog.fluent.tracking",
     "get_run": "tracklog.fluent.tracking",
-    "get_session": "tracklog.fluent.runs",
+    "get_session": "tracklog.session.default",
     "last_active_run": "tracklog.fluent.tracking",
     "log_artifact": "tracklog.fluent.runs",
     "log_artifacts": "tracklog.fluent.runs",
@@ -130,7 +129,7 @@ _EXPORTS: dict[str, str] = {
     "register_model": "tracklog.client.registry",
     "resolve_model_uri": "tracklog.client.registry",
     "search_experiments": "tracklog.fluent.tracking",
-    "search_runs": "tracklog.fluent.runs",
+    "search_runs": "tracklog.fluent.search",
     "set_experiment": "tracklog.fluent.runs",
     "set_experiment_tag": "tracklog.fluent.tracking",
     "set_experiment_tags": "tracklog.fluent.tracking",

@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from tracklog.contract.settings import Settings
+from tracklog.deploy.cli.failures import require_server
 from tracklog.deploy.cli.models import table
 from tracklog.deploy.cli.reachability import require_kafka
-from tracklog.ingest.dead_letters.reader import DeadLetter, read_dead_letters
-from tracklog.ingest.dead_letters.replay import replay
+
+if TYPE_CHECKING:
+    from tracklog.ingest.dead_letters.reader import DeadLetter
 
 REPLAY_HELP = """\
 Send dead letters back to the events topic (original key and bytes, acks=all) after
@@ -58,6 +61,9 @@ def _position(text: str) -> tuple[int, int]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    require_server("`tracklog dlq list`")
+    from tracklog.ingest.dead_letters.reader import read_dead_letters
+
     kafka = Settings.from_env().kafka
     require_kafka(kafka)
     dlq = read_dead_letters(kafka)
@@ -86,6 +92,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    require_server("`tracklog dlq replay`")
+    from tracklog.ingest.dead_letters.replay import replay
+
     settings = Settings.from_env()
     require_kafka(settings.kafka)
     report = replay(

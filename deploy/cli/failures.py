@@ -61,6 +61,13 @@ EXTRA_OF_MODULE = {
     "botocore": "s3",
     "pandas": "pandas",
     "sklearn": "demo",
+    "psycopg": "server",
+    "psycopg_pool": "server",
+    "clickhouse_connect": "server",
+    "fastavro": "server",
+    "prometheus_client": "server",
+    "grpc_health": "server",
+    "grpc_reflection": "server",
 }
 
 
@@ -98,6 +105,15 @@ def require_extra(extra: str, needed_by: str, modules: Sequence[str]) -> None:
                 importlib.import_module(module)
         except ImportError as error:
             raise missing_extra(extra, needed_by, str(error)) from error
+
+
+SERVER_MODULES = ("psycopg", "psycopg_pool", "clickhouse_connect", "fastavro", "prometheus_client")
+"""What the worker, the query service and the operator commands need: tracklog[server]."""
+
+
+def require_server(needed_by: str, *more: str) -> None:
+    """CliFailure (missing extra) unless the server dependencies (and `more`) import."""
+    require_extra("server", needed_by, [*SERVER_MODULES, *more])
 
 
 def kafka_unreachable(bootstrap: str, reason: str) -> CliFailure:

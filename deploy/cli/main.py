@@ -18,7 +18,7 @@ from tracklog.deploy.cli import spool as cli_spool
 from tracklog.deploy.cli import status as cli_status
 from tracklog.deploy.cli import tracking as cli_tracking
 from tracklog.deploy.cli import up as cli_up
-from tracklog.deploy.cli.failures import EXIT_CODES_HELP, report, require_extra
+from tracklog.deploy.cli.failures import EXIT_CODES_HELP, report, require_extra, require_server
 from tracklog.deploy.cli.reachability import require_kafka, require_query_service
 from tracklog.deploy.embedded.data_dir import tracklog_version
 
@@ -26,6 +26,7 @@ VERBOSE_HELP = "debug logging (also kafka-python's and grpc's) and tracebacks"
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    require_server("`tracklog ingest`")
     from tracklog.ingest.worker import run_worker
 
     settings = Settings.from_env()
@@ -35,6 +36,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
+    require_server("`tracklog query`", "grpc_health", "grpc_reflection")
     from tracklog.query.server import serve
 
     serve(Settings.from_env())

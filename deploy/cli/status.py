@@ -14,11 +14,8 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from tracklog.contract.settings import Settings
-from tracklog.deploy.cli.failures import CliFailure, ExitCode
-from tracklog.ingest.metrics import PREFIX
+from tracklog.deploy.cli.failures import CliFailure, ExitCode, require_server
 
 DEFAULT_METRICS_ADDR = "127.0.0.1:9464"
 SCRAPE_TIMEOUT_SECONDS = 5.0
@@ -86,6 +83,10 @@ def bucket_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float |
 
 def parse_status(text: str) -> WorkerStatus:
     """A worker's /metrics text -> WorkerStatus; StatusError if it is not a worker's."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tracklog.ingest.metrics import PREFIX
+
     values: dict[str, float] = {}
     retries: dict[str, int] = {}
     buckets: list[tuple[float, float]] = []
@@ -191,6 +192,7 @@ def as_json(status: WorkerStatus, address: str) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    require_server("`tracklog status`")
     address = args.metrics_addr or Settings.from_env().metrics_addr or DEFAULT_METRICS_ADDR
     try:
         status = scrape(address)

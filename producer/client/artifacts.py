@@ -13,6 +13,7 @@ from typing import Any
 
 from tracklog.artifacts.logger import ArtifactLogger
 from tracklog.artifacts.store import FileInfo
+from tracklog.session.default import get_session
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
 
@@ -26,8 +27,6 @@ class ArtifactsMixin:
         if logger is None:
             session = getattr(self, "_session", None)
             if session is None:
-                from tracklog.fluent.runs import get_session
-
                 session = get_session()
             logger = session.artifacts.with_lookup(self._stored_artifact_uri)
             self._artifacts_logger = logger

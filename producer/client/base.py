@@ -20,6 +20,7 @@ from tracklog.contract.flush_tokens import FlushToken
 from tracklog.contract.settings import Settings
 from tracklog.run import user_name
 from tracklog.session import Session
+from tracklog.session.default import existing_session, get_session
 from tracklog.v1 import query_pb2_grpc, registry_pb2_grpc, tracking_pb2
 
 Resp = TypeVar("Resp")
@@ -48,11 +49,7 @@ class ClientBase:
         self._params: dict[str, dict[str, str]] = {}  # run id -> params this client logged
 
     def _writer(self) -> Session:
-        if self._session is not None:
-            return self._session
-        from tracklog.fluent.runs import get_session
-
-        return get_session()
+        return self._session if self._session is not None else get_session()
 
     def _call(self, method: Callable[..., Resp], request: Any) -> Resp:
         try:
@@ -76,8 +73,6 @@ class ClientBase:
     def _own_token(self) -> str:
         session = self._session
         if session is None:
-            from tracklog.fluent.runs import existing_session
-
             session = existing_session()
             if session is None:
                 return ""

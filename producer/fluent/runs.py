@@ -1,89 +1,18 @@
-"""MLflow's fluent functions, delegating to a lazily created default `Session`.
-
-The default session reads its Kafka settings from the environment
-(``TRACKLOG_KAFKA_BOOTSTRAP``, ``TRACKLOG_EVENTS_TOPIC``, ...) unless `configure`
-replaces it. At interpreter exit it ends the runs still active (FAILED if an
-uncaught exception ended the program, else FINISHED), flushes for up to
-``TRACKLOG_EXIT_FLUSH_SECONDS`` (default 30) and warns about anything unsent.
+"""MLflow's fluent logging functions (`tracklog.start_run`, `tracklog.log_metric`,
+`tracklog.log_artifact`, ...), each delegating to the default session
+(`tracklog.session.default`, which `tracklog.configure` replaces).
 """
 
 from __future__ import annotations
 
-import atexit
 import os
-import sys
-import threading
-import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from tracklog.contract.flush_tokens import FlushToken
-from tracklog.contract.settings import KafkaSettings
-from tracklog.entities import Experiment, Metric, Param, RunTag, Unsent
+from tracklog.entities import Experiment, Metric, Param, RunTag
 from tracklog.run import ActiveRun
-from tracklog.session import Session
-
-_lock = threading.Lock()
-_default: Session | None = None
-_atexit_registered = False
-
-
-def _install(session: Session) -> Session:
-    global _default, _atexit_registered
-    _default = session
-    if not _atexit_registered:
-        atexit.register(_at_exit)
-        _atexit_registered = True
-    return session
-
-
-def get_session() -> Session:
-    """The default session, created on first use."""
-    with _lock:
-        return _default if _default is not None else _install(Session())
-
-
-def existing_session() -> Session | None:
-    """The default session if one was created (reads use it to see this process's writes
-    without creating a session, and its Kafka producer, when nothing was written)."""
-    with _lock:
-        return _default
-
-
-def configure(kafka: KafkaSettings | None = None, **sender_options: Any) -> Session:
-    """Replace the default session; the old one is flushed and closed first.
-
-    ``sender_options`` are `Session`'s keyword options (``max_buffered_points``,
-    ``max_block_seconds``, ``compression_type``, ...).
-    """
-    global _default
-    with _lock:
-        old, _default = _default, None
-    if old is not None:
-        _warn_unsent(old.close())
-    session = Session(kafka, **sender_options)
-    with _lock:
-        return _install(session)
-
-
-def _warn_unsent(unsent: Unsent) -> None:
-    if unsent.events or unsent.points:
-        warnings.warn(
-            f"tracklog: {unsent.events} events and {unsent.points} metric points could not be "
-            "sent to Kafka nor kept in the disk spool before the session closed: they are lost",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-
-
-def _at_exit() -> None:
-    with _lock:
-        session = _default
-    if session is None:
-        return
-    crashed = getattr(sys, "last_value", None) is not None
-    session.end_active_runs("FAILED" if crashed else "FINISHED")
-    _warn_unsent(session.close(float(os.environ.get("TRACKLOG_EXIT_FLUSH_SECONDS", "30"))))
+from tracklog.session.default import get_session
 
 
 def set_experiment(name: str, artifact_location: str | None = None) -> Experiment:
@@ -179,38 +108,3 @@ def log_figure(figure: Any, artifact_file: str) -> None:
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
     return get_session().artifacts.get_artifact_uri(artifact_path)
-
-
-# search (see tracklog.fluent.search)
-
-
-def search_runs(
-    experiment_ids: str | Sequence[str] | None = None,
-    filter_string: str = "",
-    run_view_type: int = 1,  # ViewType.ACTIVE_ONLY
-    max_results: int | None = 100_000,
-    order_by: Sequence[str] | None = None,
-    output_format: Literal["pandas", "list"] = "pandas",
-    search_all_experiments: bool = False,
-    experiment_names: Sequence[str] | None = None,
-) -> Any:
-    """MLflow's `search_runs`: a pandas DataFrame (or a list of runs) of the matching runs;
-    it sees every write this process made before it (read-your-writes)."""
-    from tracklog.fluent import search as search_fluent
-    from tracklog.fluent.tracking import get_client
-
-    with _lock:
-        session = _default
-    current = None if session is None else session.current_experiment
-    return search_fluent.search_runs(
-        get_client(),
-        experiment_ids,
-        filter_string,
-        run_view_type,
-        max_results,
-        order_by,
-        output_format,
-        search_all_experiments,
-        experiment_names,
-        current_experiment_id=None if current is None else current.experiment_id,
-    )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from tracklog.client.search import (
     DataFrame,
@@ -15,6 +16,8 @@ from tracklog.client.search import (
 )
 from tracklog.client.tracklog_client import TracklogClient
 from tracklog.contract.ids import DEFAULT_EXPERIMENT_NAME, experiment_id_for
+from tracklog.fluent.tracking import get_client
+from tracklog.session.default import existing_session
 
 
 def _all_experiment_ids(client: TracklogClient) -> list[str]:
@@ -29,6 +32,34 @@ def _all_experiment_ids(client: TracklogClient) -> list[str]:
 
 
 def search_runs(
+    experiment_ids: str | Sequence[str] | None = None,
+    filter_string: str = "",
+    run_view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int | None = 100_000,
+    order_by: Sequence[str] | None = None,
+    output_format: OutputFormat = "pandas",
+    search_all_experiments: bool = False,
+    experiment_names: Sequence[str] | None = None,
+) -> Any:
+    """MLflow's `search_runs`: a pandas DataFrame (or a list of runs) of the matching runs;
+    it sees every write this process made before it (read-your-writes)."""
+    session = existing_session()
+    current = None if session is None else session.current_experiment
+    return search_with_client(
+        get_client(),
+        experiment_ids,
+        filter_string,
+        run_view_type,
+        max_results,
+        order_by,
+        output_format,
+        search_all_experiments,
+        experiment_names,
+        current_experiment_id=None if current is None else current.experiment_id,
+    )
+
+
+def search_with_client(
     client: TracklogClient,
     experiment_ids: str | Sequence[str] | None = None,
     filter_string: str = "",

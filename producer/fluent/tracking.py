@@ -16,7 +16,7 @@ from tracklog.contract.settings import Settings
 from tracklog.data import Dataset
 from tracklog.entities import Experiment
 from tracklog.events import lifecycle as events_tracking
-from tracklog.fluent.runs import existing_session, get_session
+from tracklog.session.default import existing_session, get_session
 
 _lock = threading.Lock()
 _clients: dict[str, TracklogClient] = {}  # query address -> client of the default session
@@ -45,7 +45,7 @@ def _experiment_id() -> str:
     run = session.active_run()
     if run is not None:
         return run.info.experiment_id
-    experiment = session._experiment or session.set_experiment(DEFAULT_EXPERIMENT_NAME)
+    experiment = session.current_experiment or session.set_experiment(DEFAULT_EXPERIMENT_NAME)
     return experiment.experiment_id
 
 

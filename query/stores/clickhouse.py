@@ -12,9 +12,8 @@ import math
 import threading
 from typing import Any
 
+from tracklog.contract.read_model.clickhouse_schema import METRIC_POINTS
 from tracklog.query.stores.records import MetricColumns, MetricHistoryQuery, PointCursor
-
-METRIC_POINTS = "metric_points"
 
 # NaN != NaN, and -0.0 and 0.0 hash apart: sort and group on a total-order key instead.
 _ORDER = "step, timestamp_ms, isNaN(value), if(isNaN(value), 0., value + 0.)"

@@ -25,7 +25,7 @@ from tests.e2e.pipeline import Pipeline, running_pipeline, wait_until
 from tracklog import RegistryClient, Session, TracklogClient
 from tracklog.contract.locations import local_path_of
 from tracklog.contract.settings import Settings
-from tracklog.fluent import runs as fluent
+from tracklog.session import default
 from tracklog.v1 import query_pb2
 
 pytestmark = pytest.mark.integration
@@ -46,8 +46,8 @@ def default_session(settings: Settings, pipeline: Pipeline) -> Iterator[Session]
     try:
         yield session
     finally:
-        with fluent._lock:
-            fluent._default = None
+        with default._lock:
+            default._default = None
         session.close(10)
 
 

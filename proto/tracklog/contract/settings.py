@@ -1,7 +1,7 @@
 """Configuration shared by every Tracklog process, read from environment variables.
 
 The same names work for the SDK, the ingest worker, the query service and the
-embedded stack; the README's configuration table lists them all.
+embedded stack; docs/configuration.md lists them all.
 """
 
 from __future__ import annotations

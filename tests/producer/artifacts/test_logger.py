@@ -12,7 +12,7 @@ import tracklog
 from tests.producer.fakes import RecordingSink
 from tracklog import Session
 from tracklog.contract.locations import normalize_root
-from tracklog.fluent import runs as fluent
+from tracklog.session import default
 from tracklog.v1 import events_pb2 as pb
 
 
@@ -126,8 +126,8 @@ def fluent_sink(tmp_path: Path) -> Iterator[RecordingSink]:
         sink_factory=lambda: sink, linger_seconds=0.01, artifact_root=str(tmp_path / "fluent")
     )
     yield sink
-    with fluent._lock:
-        session, fluent._default = fluent._default, None
+    with default._lock:
+        session, default._default = default._default, None
     if session is not None:
         session.close(5)
 

@@ -17,7 +17,7 @@ from tests.query.rows import insert_experiment
 from tracklog.client import search as client_search
 from tracklog.client.entities import Run
 from tracklog.client.search import PagedRuns, SearchMixin, ViewType
-from tracklog.fluent import runs as fluent
+from tracklog.session import default
 from tracklog.v1 import query_pb2_grpc
 
 T0 = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
@@ -112,7 +112,7 @@ def test_fluent_search_runs_uses_the_query_address_and_experiment_names(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TRACKLOG_QUERY_ADDR", f"127.0.0.1:{server[1]}")
-    monkeypatch.setattr(fluent, "_default", None)
+    monkeypatch.setattr(default, "_default", None)
     frame = tracklog.search_runs(experiment_names=["search-me", "no-such-name"])
     assert sorted(frame["run_id"]) == [f"r{i:02d}" for i in range(8)]
     found = tracklog.search_runs(

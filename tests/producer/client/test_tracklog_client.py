@@ -185,7 +185,7 @@ def test_log_then_get_always_sees_the_write(settings: Settings, clickhouse_clien
 
 
 def test_fluent_functions(settings: Settings, clickhouse_client: Any) -> None:
-    from tracklog.fluent import runs as fluent
+    from tracklog.session import default
 
     with running_pipeline(settings, clickhouse_client) as pipeline:
         tracklog.configure(settings.kafka, linger_seconds=0.002, query_addr=pipeline.address)
@@ -204,8 +204,8 @@ def test_fluent_functions(settings: Settings, clickhouse_client: Any) -> None:
             assert experiment.experiment_id == experiment_id
             assert dict(experiment.tags) == {"a": "1", "b": "2", "c": "3"}
         finally:
-            with fluent._lock:
-                session, fluent._default = fluent._default, None
+            with default._lock:
+                session, default._default = default._default, None
             if session is not None:
                 session.close(10)
 

@@ -8,7 +8,7 @@ import pytest
 
 import tracklog
 from tests.producer.fakes import RecordingSink
-from tracklog.fluent import runs as fluent
+from tracklog.session import default
 
 
 @pytest.fixture
@@ -16,8 +16,8 @@ def sink() -> Iterator[RecordingSink]:
     sink = RecordingSink()
     tracklog.configure(sink_factory=lambda: sink, linger_seconds=0.01)
     yield sink
-    with fluent._lock:
-        session, fluent._default = fluent._default, None
+    with default._lock:
+        session, default._default = default._default, None
     if session is not None:
         session.close(5)
 
