@@ -135,7 +135,8 @@ def _count(
             summary.params += len(run.data.params)
             summary.tags += len(run.data.tags)
             summary.metrics += len(run.data.metrics)
-            points = sum(len(source.history(run.info.run_id, k)) for k in run.data.metrics)
+            found = source.histories(run.info.run_id, run.data.metrics)
+            points = sum(map(len, found.values()))
             summary.points += points
             files = run_artifacts.listing(source.client, run.info.run_id)
             summary.artifacts += len(files)
@@ -240,8 +241,8 @@ class _Run:
         self.writer.send(builder.built.envelopes)
         sent_envelopes = len(builder.built.envelopes)
         mark = RunMark(digest)
-        for key in sorted(run.data.metrics):
-            history = self.source.history(run_id, key)
+        histories = self.source.histories(run_id, sorted(run.data.metrics))
+        for key, history in histories.items():
             start = self.checkpoint.sent_points(run_id, key)
             start = start if start <= len(history) else 0
             before = builder.built.points

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from mlflow.entities import Experiment, Metric, Run
+from mlflow.entities import Experiment, Run
 
 from tracklog.contract import validation
 from tracklog.contract.envelopes import ProducerSession
 from tracklog.events import lifecycle
 from tracklog.events import payloads as events
 from tracklog.mlflow.importer.event_ids import content_label, event_id
+from tracklog.mlflow.importer.sql_histories import Point
 from tracklog.v1 import events_pb2 as pb
 
 PARENT_TAG = "mlflow.parentRunId"
@@ -202,7 +203,7 @@ class RunBuilder:
                 continue
             self._add(f"dataset/{n}", ns, payload)
 
-    def metric(self, key: str, history: Sequence[Metric], start: int = 0) -> None:
+    def metric(self, key: str, history: Sequence[Point], start: int = 0) -> None:
         """MetricsLogged events with the points of ``history`` from index ``start`` on, in
         MLflow's order, cut at fixed sizes (a chunk's label is its key, start and length)."""
         try:
@@ -213,13 +214,9 @@ class RunBuilder:
         size = max(1, min(100_000, self.max_bytes // (len(key.encode()) + POINT_BYTES)))
         for first in range(start, len(history), size):
             chunk = history[first : first + size]
-            payload = events.metrics_logged(
-                [key] * len(chunk),
-                [int(m.step) for m in chunk],
-                [int(m.timestamp) for m in chunk],
-                [_value(m.value) for m in chunk],
-            )
-            ns = _ns(chunk[-1].timestamp)
+            steps, timestamps, values = zip(*chunk, strict=True)
+            payload = events.metrics_logged([key] * len(chunk), steps, timestamps, values)
+            ns = _ns(chunk[-1][1])
             self._add(f"metrics/{key}/{first}+{len(chunk)}", ns, payload, hashed=False)
             self.built.points += len(chunk)
 
@@ -237,8 +234,3 @@ class RunBuilder:
             self._add("status", last_ns, lifecycle.run_status(info.status, end_ms))
         if info.lifecycle_stage == "deleted":
             self._add("run_deleted", last_ns, lifecycle.run_deleted(last_ns), hashed=False)
-
-
-def _value(value: float) -> float:
-    """The value as MLflow returned it (NaN and infinities kept as they are)."""
-    return float(value) if not isinstance(value, float) else value

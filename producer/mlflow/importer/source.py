@@ -9,14 +9,16 @@ to open one otherwise); the importer only reads it, so it sets that for the proc
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from mlflow import MlflowClient
-from mlflow.entities import Experiment, Metric, Run, ViewType
+from mlflow.entities import Experiment, Run, ViewType
 from mlflow.exceptions import MlflowException
 
 from tracklog.contract.locations import scheme_of
+from tracklog.mlflow.importer import sql_histories
+from tracklog.mlflow.importer.sql_histories import Point
 
 PAGE = 1000
 
@@ -44,6 +46,7 @@ class MlflowSource:
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # ours is drawn
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=registry_uri or self.uri)
+        self._database = sql_histories.database_store(self.client)
 
     def experiments(self, names: Sequence[str] = ()) -> list[Experiment]:
         """Every experiment (active and deleted), oldest id first; only ``names`` if given."""
@@ -84,12 +87,21 @@ class MlflowSource:
     def count_runs(self, experiment_id: str) -> int:
         return sum(1 for _ in self.runs(experiment_id))
 
-    def history(self, run_id: str, key: str) -> list[Metric]:
-        """Every point of one metric, as MLflow stored it (NaN and infinities kept)."""
+    def history(self, run_id: str, key: str) -> list[Point]:
+        """Every point of one metric as (step, timestamp, value), in MLflow's order, as
+        MLflow stored it (NaN and infinities kept)."""
         try:
-            return list(self.client.get_metric_history(run_id, key))
+            found = self.client.get_metric_history(run_id, key)
         except MlflowException as error:  # pragma: no cover - a store that lost the file
             raise SourceError(f"cannot read metric {key!r} of run {run_id}: {error}") from error
+        return [(int(m.step), int(m.timestamp), float(m.value)) for m in found]
+
+    def histories(self, run_id: str, keys: Iterable[str]) -> dict[str, list[Point]]:
+        """Every point of the run's metrics ``keys`` (in bulk from a database store)."""
+        if self._database is not None:
+            found = sql_histories.run_histories(self._database, run_id)
+            return {key: found.get(key, []) for key in keys}
+        return {key: self.history(run_id, key) for key in keys}
 
 
 def _id_order(experiment: Experiment) -> tuple[int, str]:

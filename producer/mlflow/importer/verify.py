@@ -58,9 +58,7 @@ def verify(options: ImportOptions, experiment_ids: dict[str, str] | None = None)
         step = max(1, len(sampled) // SAMPLE_RUNS)
         for run in sampled[::step][:SAMPLE_RUNS]:
             for key in sorted(run.data.metrics):
-                mine = _points(
-                    [(m.step, m.timestamp, m.value) for m in source.history(run.info.run_id, key)]
-                )
+                mine = _points(source.history(run.info.run_id, key))
                 theirs = _points(
                     [
                         (p.step, p.timestamp, p.value)
