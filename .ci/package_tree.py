@@ -28,8 +28,9 @@ def installed_tree() -> Iterator[Path]:
             target = Path(tmp, *package.split("."))
             target.mkdir(parents=True, exist_ok=True)
             for source in (ROOT / folder).iterdir():
+                is_package = (source / "__init__.py").exists()
                 if source.suffix in (".py", ".pyi") or source.name == "py.typed":
                     (target / source.name).symlink_to(source)
-                elif (source / "__init__.py").exists() and f"{package}.{source.name}" not in mapping:
+                elif is_package and f"{package}.{source.name}" not in mapping:
                     (target / source.name).symlink_to(source, target_is_directory=True)
         yield Path(tmp)
