@@ -1,5 +1,6 @@
 """Records the worker cannot apply: sent to the dead-letter topic with the reason,
 listed and replayed by `tracklog dlq`, and the isolation of a record a store rejects.
 
-May import: `tracklog.contract`, `tracklog.v1`, the rest of `tracklog.ingest`.
+May import: `tracklog.contract`, `tracklog.v1`, `ingest.records`, `ingest.batch`,
+`ingest.consumer`, `ingest.writers` (not `ingest.steps` nor `ingest.worker`).
 """

@@ -1,4 +1,4 @@
-"""Step 3a for artifacts: upsert run_artifacts rows inside the writer's transaction."""
+"""Step 6 for artifacts: upsert run_artifacts rows inside the writer's transaction."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Step 3b: insert metric points into ClickHouse, skipping what is already stored.
+"""Step 5 (ingest/steps/write_clickhouse.py): insert metric points into ClickHouse,
+skipping what is already stored.
 
 ClickHouse has no multi-statement transactions, so each row carries the Kafka
 (topic, partition, offset) it came from (snuba's way). The writer keeps, per

@@ -1,4 +1,4 @@
-"""Step 3a for logged models: apply their operations to Postgres in log order, inside
+"""Step 6 for logged models: apply their operations to Postgres in log order, inside
 the batch's transaction (tracking_writer.apply calls `apply_one`).
 
 A model is inserted once (a second creation of the same id changes nothing), its

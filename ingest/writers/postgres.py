@@ -1,4 +1,5 @@
-"""Step 3a: apply projected row operations to Postgres, exactly once per record.
+"""Step 6 (ingest/steps/write_postgres.py): apply projected row operations to Postgres,
+exactly once per record.
 
 One transaction per batch holds the view changes and the tracking rows
 (projection_offsets: projection, topic, partition, last_offset). The tracking

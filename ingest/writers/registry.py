@@ -1,4 +1,4 @@
-"""Step 3a for registry events: apply RegistryOps, in log order, inside the batch transaction.
+"""Step 6 for registry events: apply RegistryOps, in log order, inside the batch transaction.
 
 Each op is applied once: its event id goes into registry_command_results with the outcome
 (OK, plus the version number a create allocated, or the conflict the projection saw, e.g.

@@ -1,4 +1,4 @@
-"""Step 3a for lifecycle operations: apply them to Postgres in log order, inside the
+"""Step 6 for lifecycle operations: apply them to Postgres in log order, inside the
 batch's transaction (postgres_writer.py calls `apply` after the batch's inserts).
 
 Renames, deletes and restores are plain UPDATEs and dataset inputs are inserted once,

@@ -24,7 +24,7 @@ from tests.ingest.test_worker import read_topic, some_runs, stored_points
 from tracklog.contract.settings import Settings
 from tracklog.ingest.dead_letters.poison import REJECTED_BY_STORE
 from tracklog.ingest.worker import Worker
-from tracklog.ingest.writers import postgres as postgres_writer
+from tracklog.ingest.writers import tracking as tracking_writer
 
 pytestmark = pytest.mark.integration
 
@@ -126,7 +126,7 @@ def test_a_writer_bug_crashes_the_worker_commits_nothing_and_the_restart_replays
         raise bug
 
     # inside the Postgres transaction, after ClickHouse took the points
-    monkeypatch.setattr(postgres_writer.tracking_writer, "apply", broken)
+    monkeypatch.setattr(tracking_writer, "apply", broken)
     first = Worker(settings, clickhouse_client)
     with running(first) as runner:
         wait_until(lambda: runner.error is not None, what="the worker to crash")
