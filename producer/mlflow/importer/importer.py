@@ -109,11 +109,13 @@ def import_mlflow(options: ImportOptions, progress: Progress | None = None) -> S
     runs = {e.experiment_id: list(source.runs(e.experiment_id)) for e in experiments}
     progress.start(Totals(len(experiments), sum(map(len, runs.values()))))
     summary = Summary()
-    if options.dry_run:
-        _count(source, experiments, runs, summary, progress, options)
-    else:
-        _Run(options, source, summary, progress).all(experiments, runs)
-    progress.finish()
+    try:
+        if options.dry_run:
+            _count(source, experiments, runs, summary, progress, options)
+        else:
+            _Run(options, source, summary, progress).all(experiments, runs)
+    finally:
+        progress.finish()
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -189,7 +191,9 @@ class _Run:
                 self.progress.stage("model registry")
                 token = writer.flush_token()  # versions name runs: let the worker catch up
                 wait_projected(stub, token, self.options.projection_timeout)
-                counts = registry.import_registry(self.source.client, self.options.query_addr)
+                counts = registry.import_registry(
+                    self.source.client, self.options.query_addr, self.summary.skipped
+                )
                 self.summary.models, self.summary.versions = counts
             self.progress.stage("waiting for the worker")
             self.summary.projected = wait_projected(
@@ -232,6 +236,10 @@ class _Run:
             self.progress.advance(runs=1)
             return
         keep = self.options.keep_artifact_uris or not self.options.artifacts
+        if keep and files and not targets.readable(run.info.artifact_uri):
+            keep = False  # Tracklog cannot read the source's URI (e.g. mlflow-artifacts:)
+            note = f"{run.info.artifact_uri} is not readable by Tracklog; its files were copied"
+            self.summary.skipped.append(run_events.Skipped(f"run {run_id} artifact URI", note))
         artifact_uri = run.info.artifact_uri if keep else where.run_artifact_uri(run_id)
         builder = run_events.RunBuilder(
             self.producer, run, where.experiment_id, artifact_uri, self.max_bytes

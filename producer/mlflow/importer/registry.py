@@ -22,7 +22,8 @@ from mlflow.entities.model_registry import RegisteredModel as SourceModel
 
 from tracklog.client.registry import RegistryClient
 from tracklog.client.registry_entities import ModelVersion, RegisteredModel
-from tracklog.registry.errors import NotFound
+from tracklog.mlflow.importer.run_events import Skipped
+from tracklog.registry.errors import NotFound, RegistryError
 
 PLACEHOLDER_SOURCE = "mlflow-import:deleted-version"
 PLACEHOLDER_NOTE = "deleted in MLflow before the import; kept as a gap in the numbering"
@@ -85,12 +86,17 @@ def _held_versions(target: RegistryClient, name: str) -> dict[int, ModelVersion]
             return found
 
 
-def import_registry(client: MlflowClient, address: str) -> tuple[int, int]:
-    """Import every registered model; (models, versions) imported."""
+def import_registry(client: MlflowClient, address: str, skipped: list[Skipped]) -> tuple[int, int]:
+    """Import every registered model; (models, versions) imported. A model Tracklog
+    refuses or holds differently is left as it is and added to ``skipped``."""
     counted = [0, 0]
     with RegistryClient(address) as target:
         for model in models(client):
-            counted[1] += import_model(client, target, model)
+            try:
+                counted[1] += import_model(client, target, model)
+            except (RegistryMismatch, RegistryError) as error:
+                skipped.append(Skipped(f"registered model {model.name!r}", str(error)))
+                continue
             counted[0] += 1
     return counted[0], counted[1]
 

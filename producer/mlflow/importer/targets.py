@@ -17,7 +17,7 @@ from mlflow.entities import Experiment
 
 from tracklog import experiment_names
 from tracklog.contract.ids import experiment_id_for
-from tracklog.contract.locations import join_uri
+from tracklog.contract.locations import join_uri, scheme_of
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
 
@@ -30,6 +30,11 @@ class Target:
 
     def run_artifact_uri(self, run_id: str) -> str:
         return join_uri(self.artifact_location, run_id, "artifacts")
+
+
+def readable(uri: str) -> bool:
+    """Can Tracklog's artifact stores read ``uri`` in place (a path, file:// or s3://)?"""
+    return scheme_of(uri) in ("", "file", "s3")
 
 
 def _held(stub: query_pb2_grpc.QueryServiceStub, **selector: str) -> query_pb2.Experiment | None:
@@ -46,7 +51,7 @@ def target(
     stub: query_pb2_grpc.QueryServiceStub, source: Experiment, root: str, keep_uris: bool
 ) -> Target:
     """Where ``source`` goes; its artifacts under ``root`` unless ``keep_uris``."""
-    location = source.artifact_location if keep_uris else ""
+    location = source.artifact_location if keep_uris and readable(source.artifact_location) else ""
     held = _held(stub, name=source.name)
     if held is not None:
         kept = held.experiment_id == source.experiment_id

@@ -15,6 +15,7 @@ from mlflow.entities import ViewType
 
 from tests.e2e.pipeline import Pipeline
 from tests.mlflow_plugin.importer.stores import MODEL, Filled, fill
+from tests.mlflow_plugin.servers import mlflow_server
 from tracklog.contract.settings import Settings
 from tracklog.mlflow.importer.importer import ImportOptions, Summary, import_mlflow
 from tracklog.mlflow.importer.registry import aliases
@@ -197,3 +198,26 @@ def test_dry_run_counts_only(
         [],
         ["Default"],
     )
+
+
+def test_import_from_a_server(
+    pipeline: Pipeline,
+    settings: Settings,
+    tracking_uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An `mlflow server` (sqlite behind it, artifacts proxied as mlflow-artifacts:) as the
+    source: everything read over REST, the artifacts copied even with --keep-artifact-uris
+    (Tracklog cannot read mlflow-artifacts: URIs), and said so."""
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    backend = f"sqlite:///{tmp_path / 'served.db'}"
+    with mlflow_server(backend, tmp_path, tmp_path / "spool", workers=1) as url:
+        filled = fill(url, tmp_path)
+        summary = run_import(pipeline, settings, url, keep_artifact_uris=True)
+        expected = snapshot(MlflowClient(url, registry_uri=url))
+    assert (summary.runs, summary.points, summary.artifacts) == (5, 57, 2)
+    assert [s.where for s in summary.skipped] == [f"run {filled.parent_id} artifact URI"]
+    tracklog = MlflowClient(tracking_uri, registry_uri=tracking_uri)
+    assert_same(snapshot(tracklog), expected)
+    assert sorted(a.path for a in tracklog.list_artifacts(filled.parent_id)) == ["notes.txt", "sub"]
