@@ -22,7 +22,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.structs import TopicPartition
 
 from tracklog.contract.settings import Settings
-from tracklog.contract.topics import Partition, log_name
+from tracklog.contract.topics import LogName, Partition, log_name, topic_of
 from tracklog.ingest.records import Position, Record
 
 log = logging.getLogger(__name__)
@@ -82,34 +82,39 @@ def log_namer(consumer: Any) -> Callable[[str], str]:
 
 
 class ResumeFromStores(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Seeks newly assigned partitions to the offset the stores resume from."""
+    """Seeks newly assigned partitions to the offset the stores resume from.
+
+    The callbacks see partitions of logs (`log` names a topic's current incarnation).
+    """
 
     def __init__(
         self,
         consumer: Any,
+        log: Callable[[str], LogName],
         resume_offsets: Callable[[list[Partition]], dict[Partition, int]],
         revoked: Callable[[list[Partition]], None],
     ) -> None:
         self._consumer = consumer
+        self._log = log
         self._resume_offsets = resume_offsets
         self._revoked = revoked
 
     def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        self._revoked([(tp.topic, tp.partition) for tp in revoked])
+        self._revoked([(self._log(tp.topic), tp.partition) for tp in revoked])
 
     def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        partitions = sorted((tp.topic, tp.partition) for tp in assigned)
+        partitions = sorted((self._log(tp.topic), tp.partition) for tp in assigned)
         log.info("assigned %s", partitions)
         try:
             resume = self._resume_offsets(partitions)
         except Exception:
             log.exception("stores did not say where to resume; keeping the committed offsets")
             return
-        for (topic, partition), offset in sorted(resume.items()):
-            self._consumer.seek(TopicPartition(topic, partition), offset)
+        for (name, partition), offset in sorted(resume.items()):
+            self._consumer.seek(TopicPartition(topic_of(name), partition), offset)
 
 
-def lag_by_partition(consumer: Any) -> dict[Partition, int] | None:
+def lag_by_partition(consumer: Any) -> dict[tuple[str, int], int] | None:
     """(topic, partition) -> highwater - position over the assignment; None if unknown.
 
     From the consumer's high-water marks (Tansu's end_offsets are not reliable).
@@ -117,7 +122,7 @@ def lag_by_partition(consumer: Any) -> dict[Partition, int] | None:
     assignment = consumer.assignment()
     if not assignment:
         return None
-    lags: dict[Partition, int] = {}
+    lags: dict[tuple[str, int], int] = {}
     for tp in assignment:
         highwater = consumer.highwater(tp)
         position = None if highwater is None else consumer.position(tp, timeout_ms=1000)

@@ -133,7 +133,7 @@ class Worker:
     def _consume(self, stop: threading.Event) -> None:
         consumer = self._consumer = create_consumer(self.settings)
         self._log = log_namer(consumer)
-        listener = ResumeFromStores(consumer, self._on_assigned, self._on_revoked)
+        listener = ResumeFromStores(consumer, self._log, self._on_assigned, self._on_revoked)
         consumer.subscribe([self.settings.kafka.events_topic], listener=listener)
         chain = self.chain(lambda offsets: self._commit(offsets))
         try:
@@ -227,8 +227,8 @@ class Worker:
 
     def _commit(self, nexts: Mapping[Partition, int]) -> None:
         offsets = {
-            TopicPartition(topic_of(log), partition): OffsetAndMetadata(offset, "", -1)
-            for (log, partition), offset in nexts.items()
+            TopicPartition(topic_of(name), partition): OffsetAndMetadata(offset, "", -1)
+            for (name, partition), offset in nexts.items()
         }
         try:
             self._consumer.commit(offsets)
@@ -240,12 +240,11 @@ class Worker:
         self._tally.lag(lags or {})
         self._lag = None if lags is None else sum(lags.values())
 
-    def _on_assigned(self, partitions: list[Partition]) -> dict[Partition, int]:
-        """Load the stores' positions for this incarnation of each topic; where to resume."""
+    def _on_assigned(self, logs: list[Partition]) -> dict[Partition, int]:
+        """Load the stores' positions for these partitions of logs; where to resume."""
         self._generation += 1
         if self._pausing:  # assigned during an outage: stay paused until the stores answer
-            self._consumer_pause(partitions)
-        logs = [(self._log(topic), partition) for topic, partition in partitions]
+            self._consumer_pause(logs)
         self._writer.clickhouse.load(logs)
         if not self._resume_from_stores:
             return {}
@@ -253,15 +252,14 @@ class Worker:
         resume = {tp: offset + 1 for tp, offset in applied.items()}
         if self._archive is not None:  # not archived yet: read again (the stores skip it)
             resume = self._archive.resume(logs, resume)
-        return {(topic_of(log), p): offset for (log, p), offset in resume.items()}
+        return resume
 
-    def _consumer_pause(self, partitions: list[Partition]) -> None:
+    def _consumer_pause(self, logs: list[Partition]) -> None:
         if self._consumer is not None:
-            self._consumer.pause(*(TopicPartition(t, p) for t, p in partitions))
+            self._consumer.pause(*(TopicPartition(topic_of(lg), p) for lg, p in logs))
 
-    def _on_revoked(self, partitions: list[Partition]) -> None:
+    def _on_revoked(self, logs: list[Partition]) -> None:
         self._generation += 1
-        logs = [(self._log(topic), partition) for topic, partition in partitions]
         self._writer.clickhouse.forget(logs)
         if self._archive is not None:
             self._archive.revoked(logs)

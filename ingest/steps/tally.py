@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tracklog.contract.topics import Partition
 from tracklog.ingest.metrics import IngestMetrics
 from tracklog.ingest.writers.batch import PostgresWritten
 
@@ -24,7 +23,7 @@ class WorkerStats:
     project_seconds: float = 0.0
     write_seconds: float = 0.0
     first_records_at: float | None = None  # time.monotonic() of the first polled records
-    lag_by_partition: dict[Partition, int] = field(default_factory=dict)
+    lag_by_partition: dict[tuple[str, int], int] = field(default_factory=dict)  # by topic
     paused_because: str = ""  # why consumption is paused ("" while it runs)
 
 
@@ -79,6 +78,7 @@ class Tally:
         self.stats.paused_because = ""
         self.metrics.set_paused(False)
 
-    def lag(self, lags: dict[Partition, int]) -> None:
+    def lag(self, lags: dict[tuple[str, int], int]) -> None:
+        """(topic, partition) -> records not written yet."""
         self.stats.lag_by_partition = lags
         self.metrics.set_lag(lags)
