@@ -11,6 +11,8 @@ class VersionState:
     version: int
     stage: str
     status: str
+    source: str = ""
+    run_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +24,7 @@ class ModelState:
     versions: Mapping[int, VersionState] = field(default_factory=dict)
     aliases: Mapping[str, int] = field(default_factory=dict)
     tag_keys: frozenset[str] = frozenset()
+    last_version: int = 0  # the highest number ever allocated (deleted versions too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ class CreateVersion:
     pending: bool = False
     actor: str = ""
     logged_model_id: str = ""  # "" and a source models:/<id>: that id
+    version: int | None = None  # the number it must get (see `existing_version`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,7 @@ def decide(command: c.Command, model: c.ModelState | None, *, name_taken: bool =
             raise NotFound(f"registered model {model.name!r} has no tag {command.key!r}")
         return pb.RegisteredModelTagDeleted(key=command.key)
     if isinstance(command, c.CreateVersion):
+        _numbered(command, model)
         return _create_version(command)
     if isinstance(command, c.DeleteAlias):
         names.alias(command.alias)
@@ -84,6 +85,36 @@ def _create_model(command: c.CreateModel, model: c.ModelState | None) -> Payload
         description=names.text("description", command.description),
         tags=_tags(command.tags),
     )
+
+
+def existing_version(command: c.CreateVersion, model: c.ModelState | None) -> int | None:
+    """The version a numbered create asks for when it already exists from the same source
+    and run (the call is then answered with it, and no event is written); else None."""
+    if command.version is None or model is None:
+        return None
+    held = model.versions.get(command.version)
+    if held is None or (held.source, held.run_id) != (command.source, command.run_id):
+        return None
+    return held.version
+
+
+def _numbered(command: c.CreateVersion, model: c.ModelState) -> None:
+    """A create that names its number may only take the next one."""
+    number = command.version
+    if number is None:
+        return
+    names.version(number)
+    if number in model.versions:
+        raise AlreadyExists(
+            f"version {number} of registered model {model.name!r} already exists "
+            "from another source"
+        )
+    if number != model.last_version + 1:
+        raise FailedPrecondition(
+            f"version {number} of registered model {model.name!r} cannot be created: "
+            f"the next number is {model.last_version + 1} (numbers are allocated in order; "
+            "a gap is made by creating and deleting the versions in between)"
+        )
 
 
 def _create_version(command: c.CreateVersion) -> Payload:

@@ -109,9 +109,13 @@ class RegistryMixin(ClientBase):
         tags: Mapping[str, Any] | None = None,
         description: str | None = None,
         model_id: str | None = None,
+        *,
+        version: int | None = None,
     ) -> ModelVersion:
         """A new version of `name` from `source`; `model_id`: the MLflow 3 logged model it
-        comes from (a source `models:/<model id>` implies it)."""
+        comes from (a source `models:/<model id>` implies it). `version`: the number it
+        must get (only the next one; repeated with the same source and run, it returns the
+        existing version), for an import that keeps another registry's numbers."""
         request = r.CreateModelVersionRequest(
             name=name,
             source=source,
@@ -120,6 +124,7 @@ class RegistryMixin(ClientBase):
             tags=_tags(tags),
             actor=self._actor,
             logged_model_id=model_id or "",
+            version=version,
         )
         reply = self._rcall(self._registry.CreateModelVersion, request)
         return ModelVersion.from_proto(reply.model_version)

@@ -85,6 +85,7 @@ def create_version(request: registry_pb2.CreateModelVersionRequest) -> c.CreateV
         pending=request.pending,
         actor=request.actor,
         logged_model_id=request.logged_model_id,
+        version=request.version if request.HasField("version") else None,
     )
 
 

@@ -20,7 +20,8 @@ from tracklog.query.registry.writes import RegistryWrites
 from tracklog.query.stores.postgres import Pool
 from tracklog.registry import commands as c
 from tracklog.registry import names
-from tracklog.registry.decider import decide
+from tracklog.registry.decider import decide, existing_version
+from tracklog.registry.errors import FailedPrecondition
 from tracklog.v1 import registry_pb2 as r
 from tracklog.v1 import registry_pb2_grpc
 
@@ -122,8 +123,18 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     def CreateModelVersion(
         self, request: r.CreateModelVersionRequest, context: Ctx
     ) -> r.CreateModelVersionResponse:
-        result = self._submit(requests.create_version(request))
+        command = requests.create_version(request)
+        model = registry_store.model_state(self._pool, command.name)
+        held = existing_version(command, model)
+        if held is not None:  # a numbered create repeated: answered, nothing written
+            return r.CreateModelVersionResponse(model_version=self._version(request.name, held))
+        result = self._submit(command)
         assert result.version is not None  # the projection records the allocated number
+        if command.version is not None and result.version != command.version:
+            raise FailedPrecondition(
+                f"version {command.version} of registered model {request.name!r} was taken "
+                f"meanwhile; this call created version {result.version}"
+            )
         return r.CreateModelVersionResponse(
             model_version=self._version(request.name, result.version)
         )

@@ -44,15 +44,16 @@ def model_state(pool: Pool, name: str) -> ModelState | None:
     """What the decider needs to know about the model named `name` (None: no such model)."""
     with pool.connection() as conn:
         row = conn.execute(
-            "SELECT model_id FROM registered_models WHERE name = %s", (name,)
+            "SELECT model_id, last_version FROM registered_models WHERE name = %s", (name,)
         ).fetchone()
         if row is None:
             return None
-        model_id = str(row[0])
+        model_id, last_version = str(row[0]), int(row[1])
         versions = {
-            int(v): VersionState(int(v), str(stage), str(status))
-            for v, stage, status in conn.execute(
-                "SELECT version, current_stage, status FROM model_versions WHERE model_id = %s",
+            int(v): VersionState(int(v), str(stage), str(status), str(source), str(run_id))
+            for v, stage, status, source, run_id in conn.execute(
+                "SELECT version, current_stage, status, source, run_id FROM model_versions"
+                " WHERE model_id = %s",
                 (model_id,),
             )
         }
@@ -69,7 +70,7 @@ def model_state(pool: Pool, name: str) -> ModelState | None:
                 "SELECT key FROM registered_model_tags WHERE model_id = %s", (model_id,)
             )
         )
-        return ModelState(model_id, name, versions, aliases, keys)
+        return ModelState(model_id, name, versions, aliases, keys, last_version)
 
 
 def name_taken(pool: Pool, name: str) -> bool:

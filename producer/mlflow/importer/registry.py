@@ -1,10 +1,13 @@
 """The model registry: MLflow's registered models and versions through Tracklog's
 registry service (which decides, checks and projects every change).
 
-Versions keep their original numbers: the service numbers a model's versions in
-creation order, so the importer creates them in order and, for a number MLflow no
-longer has (a deleted version), creates a placeholder version and deletes it at once,
-as happened in MLflow: the gap stays a gap, and the audit trail says why. Stages,
+Versions keep their original numbers: each is created asking for its number
+(CreateModelVersion's ``version``: the service allows only the next one, and answers a
+repeated create from the same source with the existing version), in order; for a
+number MLflow no longer has (a deleted version) a placeholder version is created and
+deleted at once, as happened in MLflow: the gap stays a gap, and the audit trail says
+why. (A version event carrying its own number, ModelVersionCreated.version, would need
+events.proto; the numbers are allocated by the projection, in order.) Stages,
 aliases, descriptions and tags follow. A model Tracklog already holds is compared
 first and only what differs is sent, so a second import adds nothing.
 
@@ -23,7 +26,7 @@ from mlflow.entities.model_registry import RegisteredModel as SourceModel
 from tracklog.client.registry import RegistryClient
 from tracklog.client.registry_entities import ModelVersion, RegisteredModel
 from tracklog.mlflow.importer.run_events import Skipped
-from tracklog.registry.errors import NotFound, RegistryError
+from tracklog.registry.errors import FailedPrecondition, NotFound, RegistryError
 
 PLACEHOLDER_SOURCE = "mlflow-import:deleted-version"
 PLACEHOLDER_NOTE = "deleted in MLflow before the import; kept as a gap in the numbering"
@@ -119,7 +122,6 @@ def import_model(client: MlflowClient, target: RegistryClient, model: SourceMode
         existing = _held_versions(target, name)
     source_versions = versions(client, name)
     wanted = {int(v.version): v for v in source_versions}
-    last = max(existing, default=0)
     for number in range(1, max(wanted, default=0) + 1):
         version = wanted.get(number)
         if number in existing:
@@ -129,9 +131,12 @@ def import_model(client: MlflowClient, target: RegistryClient, model: SourceMode
                     f"{existing[number].source!r}, in MLflow from {version.source!r}"
                 )
             continue
-        if number <= last:  # deleted in Tracklog, or a gap an earlier import left
-            continue
-        _create(target, name, number, version)
+        try:
+            _create(target, name, number, version)
+        except FailedPrecondition as error:  # the number was allocated before
+            if version is not None:  # a version MLflow has: Tracklog cannot give it its number
+                raise RegistryMismatch(str(error)) from error
+            # a gap an earlier import left (or a version deleted in Tracklog): a gap still
     held_now = _held_versions(target, name)
     for version in source_versions:
         _settle(target, name, version, held_now.get(int(version.version)))
@@ -143,28 +148,23 @@ def import_model(client: MlflowClient, target: RegistryClient, model: SourceMode
 
 
 def _create(target: RegistryClient, name: str, number: int, version: SourceVersion | None) -> None:
+    """Version ``number`` from ``version``, or a placeholder deleted at once (a gap); the
+    service refuses (FailedPrecondition) a number that is not the next one."""
     if version is None:
-        made = target.create_model_version(name, PLACEHOLDER_SOURCE, description=PLACEHOLDER_NOTE)
-        _check_number(made, number, name)
+        made = target.create_model_version(
+            name, PLACEHOLDER_SOURCE, description=PLACEHOLDER_NOTE, version=number
+        )
         target.delete_model_version(name, made.version)
         return
-    made = target.create_model_version(
+    target.create_model_version(
         name,
         version.source or "",
         run_id=version.run_id or None,
         tags=version.tags,
         description=version.description or None,
         model_id=getattr(version, "model_id", None) or None,
+        version=number,
     )
-    _check_number(made, number, name)
-
-
-def _check_number(made: ModelVersion, number: int, name: str) -> None:
-    if made.version != number:
-        raise RegistryMismatch(
-            f"Tracklog numbered the new version of model {name!r} {made.version}, not {number} "
-            "(versions were created there meanwhile?)"
-        )
 
 
 def _settle(

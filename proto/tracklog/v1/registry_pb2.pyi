@@ -579,6 +579,7 @@ class CreateModelVersionRequest(_message.Message):
     ACTOR_FIELD_NUMBER: _builtins.int
     PENDING_FIELD_NUMBER: _builtins.int
     LOGGED_MODEL_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     source: _builtins.str
     run_id: _builtins.str
@@ -591,6 +592,13 @@ class CreateModelVersionRequest(_message.Message):
     logged_model_id: _builtins.str
     """The MLflow 3 logged model the version comes from; when "", a source
     `models:/<logged model id>` names it.
+    """
+    version: _builtins.int
+    """The number the version must get (an import keeping another registry's numbers).
+    Allowed only when it is the next number the model allocates (above every version
+    it ever had, deleted ones included); when that version exists from the same source
+    and run, the call returns it and changes nothing; otherwise FAILED_PRECONDITION.
+    Unset: the next number, as always.
     """
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Tag]: ...
@@ -605,12 +613,15 @@ class CreateModelVersionRequest(_message.Message):
         actor: _builtins.str = ...,
         pending: _builtins.bool = ...,
         logged_model_id: _builtins.str = ...,
+        version: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "version", b"version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "logged_model_id", b"logged_model_id", "name", b"name", "pending", b"pending", "run_id", b"run_id", "source", b"source", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "actor", b"actor", "description", b"description", "logged_model_id", b"logged_model_id", "name", b"name", "pending", b"pending", "run_id", b"run_id", "source", b"source", "tags", b"tags", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__version: _TypeAlias = _typing.Literal["version"]  # noqa: Y015
+    _WhichOneofArgType__version: _TypeAlias = _typing.Literal["_version", b"_version"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__version) -> _WhichOneofReturnType__version | None: ...
 
 Global___CreateModelVersionRequest: _TypeAlias = CreateModelVersionRequest  # noqa: Y015
 
