@@ -8,6 +8,7 @@ at the end, until the worker applied everything; it returns a `Summary`. With
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +24,13 @@ from tracklog.mlflow.importer import artifacts as run_artifacts
 from tracklog.mlflow.importer import logged_models, run_events, targets
 from tracklog.mlflow.importer.checkpoint import Checkpoint, RunMark, fingerprint
 from tracklog.mlflow.importer.source import MlflowSource
-from tracklog.mlflow.importer.writer import EventWriter, wait_projected
+from tracklog.mlflow.importer.writer import EventsLost, EventWriter, wait_projected
 from tracklog.v1 import query_pb2_grpc
+
+# The checkpoint records runs once their events are acknowledged, every so many runs or
+# points (waiting for acknowledgements after each run would drain the producer each time).
+RECORD_EVERY_RUNS = 20
+RECORD_EVERY_POINTS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +150,8 @@ def _count(
             summary.artifacts += len(files)
             summary.artifact_bytes += sum(f.size for f in files)
             progress.advance(runs=1, points=points, artifacts=len(files))
-        found = logged_models.search(source.client, experiment.experiment_id)
-        summary.logged_models += sum(1 for _ in found)
+        models = logged_models.search(source.client, experiment.experiment_id)
+        summary.logged_models += sum(1 for _ in models)
     if options.registry:
         from tracklog.mlflow.importer import registry
 
@@ -166,6 +172,17 @@ class _Run:
         destination = f"{options.kafka.bootstrap_servers}/{options.kafka.events_topic}"
         self.checkpoint = Checkpoint.load(options.state_dir, source.uri, destination)
         self.producer = ProducerSession()
+        self._unrecorded: list[tuple[str, RunMark]] = []  # sent, not yet known acknowledged
+        self._unrecorded_points = 0
+
+    def _record_acked(self, timeout: float = 300.0) -> None:
+        """Wait until the broker acknowledged every event sent, then record the runs sent
+        so far in the checkpoint (a run is recorded only once all its events are safe)."""
+        self.writer.wait_acked(timeout)
+        for run_id, mark in self._unrecorded:
+            self.checkpoint.record(run_id, mark)
+        self._unrecorded, self._unrecorded_points = [], 0
+        self.checkpoint.save()
 
     def all(self, experiments: list[Experiment], runs: dict[str, list[Run]]) -> None:
         deployment = Deployment(self.options.query_addr, self.options.fallback_artifact_root)
@@ -184,7 +201,7 @@ class _Run:
                 for run in runs[experiment.experiment_id]:
                     self._run(run, where)
                 self._logged_models(experiment.experiment_id, where.experiment_id)
-            writer.wait_acked()
+            self._record_acked()
             if self.options.registry:
                 from tracklog.mlflow.importer import registry
 
@@ -200,6 +217,8 @@ class _Run:
                 stub, writer.flush_token(), self.options.projection_timeout
             )
         finally:
+            with contextlib.suppress(EventsLost):  # interrupted: keep what is safe
+                self._record_acked(timeout=30.0)
             writer.close()
             channel.close()
         self.summary.events = writer.sent
@@ -268,9 +287,13 @@ class _Run:
             self.progress.advance(artifacts=len(stored))
         builder.tail()
         self.writer.send(builder.built.envelopes[sent_envelopes:])
-        self.writer.wait_acked()
-        self.checkpoint.record(run_id, mark)
-        self.checkpoint.save()
+        self._unrecorded.append((run_id, mark))
+        self._unrecorded_points += builder.built.points
+        if (
+            len(self._unrecorded) >= RECORD_EVERY_RUNS
+            or self._unrecorded_points >= RECORD_EVERY_POINTS
+        ):
+            self._record_acked()
         s = self.summary
         s.runs += 1
         s.params += len(run.data.params)

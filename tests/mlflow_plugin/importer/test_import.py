@@ -93,7 +93,7 @@ def snapshot(client: MlflowClient, with_registry: bool = True) -> dict[str, Any]
                         d.dataset.source,
                         sorted((t.key, t.value) for t in d.tags),
                     )
-                    for d in r.inputs.dataset_inputs
+                    for d in (r.inputs.dataset_inputs if r.inputs else [])
                 ),
                 "outputs": sorted(
                     o.model_id for o in (r.outputs.model_outputs if r.outputs else [])
