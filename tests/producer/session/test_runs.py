@@ -1,0 +1,66 @@
+"""`Runs`, the run part of a Session (through the Session, as the SDK uses it): live and
+ended runs, write-once params, and ending what is still live."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.producer.fakes import RecordingSink
+from tracklog import Param, Session
+from tracklog.events.payloads import run_ended
+
+
+@pytest.fixture
+def sink() -> RecordingSink:
+    return RecordingSink()
+
+
+@pytest.fixture
+def session(sink: RecordingSink) -> Iterator[Session]:
+    s = Session(sink_factory=lambda: sink, linger_seconds=0.01, query_addr="")
+    yield s
+    s.close(5)
+
+
+def test_end_active_runs_ends_the_live_runs_newest_first(
+    session: Session, sink: RecordingSink
+) -> None:
+    outer = session.start_run(run_name="outer")
+    inner = session.start_run(run_name="inner", nested=True)
+    assert session.last_ended_run_id is None
+    session.end_active_runs("KILLED")
+    assert session.active_run() is None
+    assert session.last_ended_run_id == outer.run_id
+    assert session.flush(5)
+    ended = [key for key, env in sink.messages if env.WhichOneof("payload") == "run_ended"]
+    assert ended == [inner.run_id, outer.run_id]
+    statuses = {env.run_ended.status for _, env in sink.messages if env.HasField("run_ended")}
+    assert statuses == {run_ended("KILLED", 0).status}
+
+
+def test_a_param_is_write_once_per_run_and_a_refused_batch_caches_nothing(
+    session: Session,
+) -> None:
+    with session.start_run() as run:
+        session.log_param("a", 1)
+        with pytest.raises(ValueError, match="write-once"):
+            session.log_batch(run.run_id, params=[Param("b", 1), Param("a", 2)])
+        session.log_param("b", 2)  # the refused call kept nothing of 'b'
+        with pytest.raises(ValueError, match="write-once"):
+            session.log_param("b", 1)
+
+
+def test_logging_to_a_run_of_another_session_is_refused(session: Session) -> None:
+    with pytest.raises(ValueError, match="not active in this session"):
+        session.log_batch("0" * 32, params=[Param("a", 1)])
+
+
+def test_ending_a_run_by_id_that_is_not_live_does_nothing(
+    session: Session, sink: RecordingSink
+) -> None:
+    session.end_run_by_id("0" * 32)
+    session.end_run()  # no active run: a no-op, as in MLflow
+    assert session.flush(5)
+    assert sink.payloads() == []
