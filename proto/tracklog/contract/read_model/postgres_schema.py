@@ -265,6 +265,38 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE run_inputs ADD COLUMN tags jsonb NOT NULL DEFAULT '[]';
     """,
+    # 11: who may call the query service (query/auth): users, their bearer tokens (only a
+    # SHA-256 of each is kept), and permissions per experiment and per registered model
+    # (by model id, so a rename keeps them); no row means the default permission.
+    """
+    CREATE TABLE users (
+        user_name  text PRIMARY KEY,
+        is_admin   boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE access_tokens (
+        token_id     text PRIMARY KEY,
+        user_name    text NOT NULL REFERENCES users ON DELETE CASCADE,
+        token_sha256 text NOT NULL UNIQUE,
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        revoked_at   timestamptz,
+        last_used_at timestamptz
+    );
+    CREATE TABLE experiment_permissions (
+        experiment_id text NOT NULL,
+        user_name     text NOT NULL REFERENCES users ON DELETE CASCADE,
+        permission    text NOT NULL
+            CHECK (permission IN ('NO_PERMISSIONS', 'READ', 'EDIT', 'MANAGE')),
+        PRIMARY KEY (experiment_id, user_name)
+    );
+    CREATE TABLE registered_model_permissions (
+        model_id   text NOT NULL,
+        user_name  text NOT NULL REFERENCES users ON DELETE CASCADE,
+        permission text NOT NULL
+            CHECK (permission IN ('NO_PERMISSIONS', 'READ', 'EDIT', 'MANAGE')),
+        PRIMARY KEY (model_id, user_name)
+    );
+    """,
 )
 
 _LOCK_KEY = 0x7472_6B6C  # "trkl"
