@@ -297,6 +297,53 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (model_id, user_name)
     );
     """,
+    # 12: registry events moved to their own topic (issue 12). Those the stores had applied
+    # from the events topic by then are history, still accepted there (by the worker and
+    # `tracklog replay`); later ones are refused (ingest/decode/authority.py). Per partition of
+    # each log of the events topic: the last offset applied when this migration ran.
+    """
+    CREATE TABLE registry_history_bounds (
+        topic       text NOT NULL,
+        partition   integer NOT NULL,
+        last_offset bigint NOT NULL,
+        PRIMARY KEY (topic, partition)
+    );
+    INSERT INTO registry_history_bounds (topic, partition, last_offset)
+        SELECT topic, partition, max(last_offset) FROM projection_offsets
+        GROUP BY topic, partition;
+    """,
+    # 12: the order key (ingest/projectors/order.py) of the change each last-writer-wins
+    # value holds: a value changes only for an event at least as late in its aggregate's
+    # order; deleted tags and aliases leave a tombstone with the delete's key, so a late
+    # older set does not bring them back. '' (every row before this migration) sorts first.
+    """
+    ALTER TABLE experiments ADD COLUMN name_order text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE experiments ADD COLUMN lifecycle_order text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE experiment_tags ADD COLUMN order_key text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN name_order text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN status_order text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN lifecycle_order text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE tags ADD COLUMN order_key text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE registered_models ADD COLUMN description_order text COLLATE "C"
+        NOT NULL DEFAULT '';
+    ALTER TABLE registered_model_tags ADD COLUMN order_key text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE model_versions ADD COLUMN description_order text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE model_versions ADD COLUMN stage_order text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE model_version_tags ADD COLUMN order_key text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE registered_model_aliases ADD COLUMN order_key text COLLATE "C"
+        NOT NULL DEFAULT '';
+    ALTER TABLE logged_models ADD COLUMN status_order text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE logged_model_tags ADD COLUMN order_key text COLLATE "C" NOT NULL DEFAULT '';
+    -- kind: the table the deleted value lived in; owner: its owner's id (a model version's
+    -- as '<model id>/<version>').
+    CREATE TABLE lww_tombstones (
+        kind      text NOT NULL,
+        owner     text NOT NULL,
+        key       text NOT NULL,
+        order_key text COLLATE "C" NOT NULL,
+        PRIMARY KEY (kind, owner, key)
+    );
+    """,
 )
 
 _LOCK_KEY = 0x7472_6B6C  # "trkl"
