@@ -55,25 +55,27 @@ _TOKEN = re.compile(
     r"|(?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.(?:`[^`]+`|[A-Za-z0-9_.\-/]+))?))"
 )
 
+_SPACE = re.compile(r"\s*")
+
 Tokens = list[tuple[str, str, int]]  # (kind, text, position)
 
 
 def _tokens(text: str) -> Tokens:
+    """The tokens of `text`, in one left-to-right pass (linear in its length)."""
     tokens: Tokens = []
-    pos = 0
-    while pos < len(text):
-        if not text[pos:].strip():
-            break
+    pos, end = 0, len(text)
+    while True:
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]  # \s* always matches
+        if pos >= end:
+            return tokens
         match = _TOKEN.match(text, pos)
         if match is None or match.lastgroup is None:
-            start = len(text) - len(text[pos:].lstrip())
             raise InvalidArgument(
-                f"invalid filter at position {start}: unexpected {text[start : start + 10]!r}"
+                f"invalid filter at position {pos}: unexpected {text[pos : pos + 10]!r}"
             )
         kind = match.lastgroup
         tokens.append((kind, match.group(kind), match.start(kind)))
         pos = match.end()
-    return tokens
 
 
 def _unquote(literal: str) -> str:
