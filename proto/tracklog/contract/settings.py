@@ -171,3 +171,81 @@ class SpoolSettings:
             max_bytes=int(e.get("TRACKLOG_SPOOL_MAX_BYTES", str(1 << 30))),
             on_full=e.get("TRACKLOG_SPOOL_ON_FULL", "block").lower(),
         )
+
+
+# --- Query service request bounds (issue 12, item 3) -------------------------------------
+# Every limit the query service puts on one request, and the gRPC message sizes the server
+# and the SDK's channels accept. Each refusal names the limit and its variable.
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    """What one request to the query service may ask for, and how long its queries may run.
+
+    ``max_request_bytes`` bounds a request message (the server's receive limit, the SDK's
+    send limit); ``max_response_bytes`` a response (the server's send limit, the SDK's
+    receive limit). Durations of 0 turn their limit off.
+    """
+
+    max_filter_length: int = 65_536  # characters of a search filter
+    max_order_by: int = 10  # order_by entries of a search
+    max_series: int = 1_000  # runs x metric keys of one GetMetricSeries
+    max_series_points: int = 1_000_000  # series x max_points of one GetMetricSeries
+    statement_timeout_ms: int = 30_000  # Postgres statement_timeout of the query service
+    clickhouse_max_execution_seconds: float = 30.0  # ClickHouse max_execution_time
+    max_wait_seconds: float = 300.0  # WaitFor's timeout_seconds
+    max_wait_positions: int = 1_024  # positions of one WaitFor token
+    max_concurrent_waits: int = 4  # WaitFor calls at once (at most half the server threads)
+    max_request_bytes: int = 4 * 1024 * 1024
+    max_response_bytes: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            if getattr(self, name) < 0:
+                raise ValueError(f"QueryLimits.{name} must not be negative")
+
+    def channel_options(self) -> list[tuple[str, int]]:
+        """A client channel's message limits (send requests, receive responses)."""
+        return [
+            ("grpc.max_send_message_length", self.max_request_bytes),
+            ("grpc.max_receive_message_length", self.max_response_bytes),
+        ]
+
+    def server_options(self) -> list[tuple[str, int]]:
+        """The server's message limits (receive requests, send responses)."""
+        return [
+            ("grpc.max_receive_message_length", self.max_request_bytes),
+            ("grpc.max_send_message_length", self.max_response_bytes),
+        ]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> QueryLimits:
+        e = os.environ if env is None else env
+        d = cls()
+        return cls(
+            max_filter_length=int(e.get("TRACKLOG_QUERY_MAX_FILTER_LENGTH", d.max_filter_length)),
+            max_order_by=int(e.get("TRACKLOG_QUERY_MAX_ORDER_BY", d.max_order_by)),
+            max_series=int(e.get("TRACKLOG_QUERY_MAX_SERIES", d.max_series)),
+            max_series_points=int(e.get("TRACKLOG_QUERY_MAX_SERIES_POINTS", d.max_series_points)),
+            statement_timeout_ms=int(
+                e.get("TRACKLOG_QUERY_STATEMENT_TIMEOUT_MS", d.statement_timeout_ms)
+            ),
+            clickhouse_max_execution_seconds=float(
+                e.get(
+                    "TRACKLOG_QUERY_CLICKHOUSE_MAX_EXECUTION_SECONDS",
+                    d.clickhouse_max_execution_seconds,
+                )
+            ),
+            max_wait_seconds=float(e.get("TRACKLOG_QUERY_MAX_WAIT_SECONDS", d.max_wait_seconds)),
+            max_wait_positions=int(
+                e.get("TRACKLOG_QUERY_MAX_WAIT_POSITIONS", d.max_wait_positions)
+            ),
+            max_concurrent_waits=int(
+                e.get("TRACKLOG_QUERY_MAX_CONCURRENT_WAITS", d.max_concurrent_waits)
+            ),
+            max_request_bytes=int(e.get("TRACKLOG_GRPC_MAX_REQUEST_BYTES", d.max_request_bytes)),
+            max_response_bytes=int(e.get("TRACKLOG_GRPC_MAX_RESPONSE_BYTES", d.max_response_bytes)),
+        )
+
+
+# --- end of query service request bounds -------------------------------------------------
