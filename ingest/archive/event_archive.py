@@ -3,8 +3,13 @@ local directory or ``s3://bucket/prefix``, so the full history outlives the brok
 retention and `tracklog replay` can rebuild the read models from it.
 
 Records are buffered per partition and written as one file per buffer (see
-archive_format.py for names and schema) when the buffer reaches `max_records`
+format.py for names and schema) when the buffer reaches `max_records`
 or `max_bytes`, is older than `max_age_seconds` (`tick`), or on `flush`/`close`.
+A buffer holds consecutive offsets only: a record that does not follow the
+buffer's last one (a gap, e.g. records Kafka's retention removed before they were
+read) starts a new buffer, so a file holds every offset its name covers.
+`drop` discards a partition's buffers (a revoked partition: its next owner reads
+those records again, since no committed offset passes them).
 A failed write raises and keeps the buffer: the next call writes it again (a
 file that is written twice is replaced by the same content or overlaps an
 older one; readers skip overlaps). Records at or below a partition's archived
@@ -84,6 +89,13 @@ class EventArchive:
         for tp in logs:
             self._archived.pop(tp, None)
 
+    def drop(self, logs: Sequence[Partition]) -> int:
+        """Discard the buffers of these partitions (not written); the records dropped."""
+        dropped = 0
+        for tp in logs:
+            dropped += sum(len(chunk.records) for chunk in self._buffers.pop(tp, []))
+        return dropped
+
     def buffered(self) -> int:
         return sum(len(c.records) for chunks in self._buffers.values() for c in chunks)
 
@@ -97,7 +109,7 @@ class EventArchive:
                 self.stats.skipped += 1
                 continue
             chunks = self._buffers.setdefault(tp, [])
-            if not chunks or self._full(chunks[-1]):
+            if not chunks or self._full(chunks[-1]) or not _follows(chunks[-1], p.offset):
                 chunks.append(_Buffer(time.monotonic()))
             chunks[-1].records.append(record)
             chunks[-1].size += record_size(record)
@@ -136,10 +148,11 @@ class EventArchive:
         return self._archived_offset(tp)
 
     def _write(self, tp: Partition, *, full_only: bool = False) -> None:
-        """Write a partition's buffers (or its full ones), oldest first, one file each;
-        on failure raise and keep the buffer that failed and those after it."""
+        """Write a partition's buffers (or its full and closed ones: a buffer followed by
+        another is closed), oldest first, one file each; on failure raise and keep the
+        buffer that failed and those after it."""
         chunks = self._buffers.get(tp, [])
-        while chunks and (not full_only or self._full(chunks[0])):
+        while chunks and (not full_only or self._full(chunks[0]) or len(chunks) > 1):
             buffer = chunks[0]
             archived, data = encode(buffer.records)
             try:
@@ -156,6 +169,10 @@ class EventArchive:
             log.debug("archived %d records to %s", len(buffer.records), archived.path)
         if not chunks:
             self._buffers.pop(tp, None)
+
+
+def _follows(buffer: _Buffer, offset: int) -> bool:
+    return offset == buffer.records[-1].position.offset + 1
 
 
 def open_archive(

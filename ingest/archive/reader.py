@@ -1,14 +1,21 @@
 """Reading the event archive back: which files hold what, and the records in offset order.
 
-Files of one partition may overlap (a worker that crashed after writing a file
-re-reads and archives those records again) and may leave gaps (records Kafka
-dropped before they were archived, or offsets Kafka never hands to consumers:
-compacted records, transaction markers). Overlapping records are yielded once;
-each gap is logged as a warning naming the missing range, and kept in `gaps`.
+Files of one partition may overlap (two workers archived the same records, e.g.
+one that lost its partitions without knowing) and may leave gaps (records Kafka
+dropped before they were archived). Holes are found from the offsets actually
+read, not from file names: the files are merged by offset (a file is opened once
+the merge reaches its first offset), every offset is yielded once, and any offset
+between two records read, or between the last record read and the highest offset
+a file name claims, is a gap, logged as a warning naming the missing range and
+kept in `gaps`. A file whose name covers more than it holds (one written before
+buffers were split at offset jumps) therefore neither hides the records of other
+files nor a hole. Tracklog's topics are not compacted and its producers are not
+transactional, so consecutive offsets are expected: any jump is reported.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -85,21 +92,34 @@ class ArchiveReader:
             yield from self.partition_records(files)
 
     def partition_records(self, files: Sequence[ArchiveFile]) -> Iterator[Record]:
-        upto = -1  # the last offset yielded
-        for f in sorted(files):
-            if f.last <= upto:
-                continue  # wholly inside what was yielded already
-            if f.first > upto + 1:
-                self._gap(f.log, f.partition, upto + 1, f.first - 1)
-            self.files_read += 1
-            for record in decode(self.storage.get(f.path)):
-                offset = record.position.offset
-                if offset <= upto:
-                    continue
-                upto = offset
-                yield record
-            if upto < f.last:  # shorter than its name says; a later file may hold the rest
-                log.warning("archive file %s ends at offset %d", f.path, upto)
+        """The records of one partition's files, in offset order, each offset once."""
+        ordered = sorted(files)
+        merge: list[tuple[int, int, Record, Iterator[Record]]] = []  # a heap
+        upto = -1  # the last offset yielded; every offset below is yielded or a gap
+        claimed = -1  # the highest offset a file opened so far is named after
+        opened = 0
+        while opened < len(ordered) or merge:
+            while opened < len(ordered) and (not merge or ordered[opened].first <= merge[0][0]):
+                f = ordered[opened]
+                opened += 1
+                claimed = max(claimed, f.last)
+                if f.last <= upto:
+                    continue  # every offset it can hold was yielded or reported missing
+                self.files_read += 1
+                _push(merge, opened, iter(decode(self.storage.get(f.path))))
+            if not merge:
+                continue
+            offset, order, record, rest = heapq.heappop(merge)
+            _push(merge, order, rest)
+            if offset <= upto:
+                continue
+            if offset > upto + 1:
+                self._gap(record.position.log, record.position.partition, upto + 1, offset - 1)
+            upto = offset
+            yield record
+        if ordered and claimed > upto:
+            last = ordered[-1]
+            self._gap(last.log, last.partition, upto + 1, claimed)
 
     def _gap(self, log_name: str, partition: int, first: int, last: int) -> None:
         gap = Gap(log_name, partition, first, last)
@@ -112,6 +132,15 @@ class ArchiveReader:
             last,
             last - first + 1,
         )
+
+
+def _push(
+    merge: list[tuple[int, int, Record, Iterator[Record]]], order: int, rest: Iterator[Record]
+) -> None:
+    """Put the next record of a file on the merge heap (`order` breaks ties)."""
+    record = next(rest, None)
+    if record is not None:
+        heapq.heappush(merge, (record.position.offset, order, record, rest))
 
 
 def iter_archive(root: str, logs: Sequence[Partition] | None = None) -> Iterator[Record]:

@@ -55,10 +55,20 @@ class WorkerArchive:
         return {tp: min(offset, archived[tp] + 1) for tp, offset in nexts.items()}
 
     def revoked(self, logs: Sequence[Partition]) -> None:
+        """Write what the revoked partitions buffered while this worker still owns them
+        (best effort), then drop whatever is left: a buffer kept past a revocation would
+        hold records from before the partition came back. Dropped records are not lost:
+        no offset committed passes them, so the next owner reads and archives them."""
         try:
             self.archive.flush(logs)
-        except Exception as exc:  # the next owner reads them again for the archive
+        except Exception as exc:
             log.error("archiving revoked partitions failed (%s)", exc)
+        dropped = self.archive.drop(logs)
+        if dropped:
+            log.warning(
+                "dropped %d buffered records of revoked partitions; their next owner archives them",
+                dropped,
+            )
         self.archive.forget(logs)
 
     def close(self) -> None:
