@@ -1,10 +1,10 @@
 """Domain errors of the query service and the one place that maps them to gRPC status codes.
 
 Request parsing and the stores raise `NotFound`, `InvalidArgument`, `AlreadyExists`,
-`FailedPrecondition`, `DeadlineExceeded` or `Unavailable` (the registry's rules raise
-tracklog.registry.errors, mapped to the same codes); `translate_errors` wraps each
-servicer method and turns those (and the drivers' connection failures) into
-`context.abort(code, message)`.
+`FailedPrecondition`, `DeadlineExceeded`, `ResourceExhausted` or `Unavailable` (the
+registry's rules raise tracklog.registry.errors, mapped to the same codes);
+`translate_errors` wraps each servicer method and turns those (and the drivers'
+connection failures and query timeouts) into `context.abort(code, message)`.
 Anything else is a bug and surfaces as UNKNOWN, loudly logged by gRPC.
 """
 
@@ -49,6 +49,11 @@ class DeadlineExceeded(QueryError):
     """A write was sent but not applied by the projection in time."""
 
 
+class ResourceExhausted(QueryError):
+    """The request asks for more than a limit allows (the message names it), or its query
+    ran past the store's time limit."""
+
+
 _CODES: tuple[tuple[type[QueryError], grpc.StatusCode], ...] = (
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
@@ -56,6 +61,7 @@ _CODES: tuple[tuple[type[QueryError], grpc.StatusCode], ...] = (
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )
 _FROM_REGISTRY: dict[type[registry_errors.RegistryError], type[QueryError]] = {
     registry_errors.NotFound: NotFound,
@@ -83,9 +89,39 @@ def as_query_error(error: Exception) -> QueryError | None:
     if isinstance(error, registry_errors.RegistryError):
         kind = _FROM_REGISTRY.get(type(error))
         return None if kind is None else kind(str(error))
+    timed_out = _query_timeout(error)
+    if timed_out is not None:
+        return timed_out
     if isinstance(error, _STORE_DOWN) or _is_clickhouse_connection_error(error):
         return Unavailable(f"store unavailable: {error}")
     return None
+
+
+def _query_timeout(error: Exception) -> ResourceExhausted | None:
+    """A query stopped by the query service's time limit on its store, naming the limit."""
+    if isinstance(error, psycopg.errors.QueryCanceled):
+        return ResourceExhausted(
+            "the query ran past the Postgres statement_timeout of the query service"
+            f" (TRACKLOG_QUERY_STATEMENT_TIMEOUT_MS): {_first_line(error)}; narrow the request"
+        )
+    if "TIMEOUT_EXCEEDED" in str(error) and _is_clickhouse_error(error):
+        return ResourceExhausted(
+            "the query ran past the ClickHouse max_execution_time of the query service"
+            f" (TRACKLOG_QUERY_CLICKHOUSE_MAX_EXECUTION_SECONDS): {_first_line(error)};"
+            " narrow the request"
+        )
+    return None
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:300] if lines else type(error).__name__
+
+
+def _is_clickhouse_error(error: Exception) -> bool:
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
+    return isinstance(error, ClickHouseError)
 
 
 def _is_clickhouse_connection_error(error: Exception) -> bool:

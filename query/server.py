@@ -23,9 +23,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from tracklog.contract.read_model.clickhouse_client import connect as clickhouse_connect
-from tracklog.contract.settings import Settings
+from tracklog.contract.settings import QueryLimits, Settings
 from tracklog.query.registry.servicer import RegistryServicer
 from tracklog.query.registry.writes import RegistryWrites
+from tracklog.query.request_limits import RequestLimits
 from tracklog.query.servicer import QueryServicer
 from tracklog.query.stores import postgres as store_postgres
 from tracklog.query.stores.clickhouse import ClickHouseMetricStore
@@ -107,14 +108,21 @@ def _health_servicer() -> health.HealthServicer:
 
 
 def create_server(
-    address: str, settings: Settings, clickhouse: Any | None = None, *, max_workers: int = 16
+    address: str,
+    settings: Settings,
+    clickhouse: Any | None = None,
+    *,
+    max_workers: int = 16,
+    limits: QueryLimits | None = None,
 ) -> tuple[grpc.Server, int]:
     """A query server bound to `address` (port 0 picks one), not started, and its port.
 
     `clickhouse` is an open clickhouse-connect client to share (e.g. with the
     ingest worker in this process); when None, one is opened from
-    `settings.clickhouse_dsn` and closed with the server.
+    `settings.clickhouse_dsn` and closed with the server. `limits` bound every
+    request (`request_limits`); None reads them from the environment.
     """
+    limits = QueryLimits.from_env() if limits is None else limits
     if not settings.postgres_dsn:
         raise ValueError("no Postgres DSN: set TRACKLOG_POSTGRES_DSN")
     closers: list[Callable[[], None]] = []
@@ -122,13 +130,23 @@ def create_server(
         if clickhouse is None:
             clickhouse = clickhouse_connect(settings.clickhouse_dsn)
             closers.append(clickhouse.close)
-        metrics = ClickHouseMetricStore(clickhouse, settings.clickhouse_database)
-        pool = store_postgres.open_pool(settings.postgres_dsn, max_size=max_workers)
+        metrics = ClickHouseMetricStore(
+            clickhouse, settings.clickhouse_database, limits.clickhouse_max_execution_seconds
+        )
+        pool = store_postgres.open_pool(
+            settings.postgres_dsn,
+            max_size=max_workers,
+            statement_timeout_ms=limits.statement_timeout_ms,
+        )
         closers.insert(0, pool.close)
         writes = RegistryWrites(settings.kafka, pool)
         closers.insert(0, writes.close)
         executor = futures.ThreadPoolExecutor(max_workers, thread_name_prefix="tracklog-query")
-        inner = grpc.server(executor)
+        inner = grpc.server(
+            executor,
+            interceptors=[RequestLimits(limits, max_workers)],
+            options=limits.server_options(),
+        )
         health_servicer = _health_servicer()
         server = QueryServer(inner, health_servicer, closers)
         servicer = QueryServicer(pool, metrics, settings.artifact_root)

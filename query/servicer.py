@@ -115,7 +115,7 @@ class QueryServicer(SeriesEndpoints, LoggedModelEndpoints, query_pb2_grpc.QueryS
     def WaitFor(
         self, request: tracking_pb2.WaitForRequest, context: grpc.ServicerContext
     ) -> tracking_pb2.WaitForResponse:
-        return tracking_endpoints.wait_for(self._pool, request)
+        return tracking_endpoints.wait_for(self._pool, request, context.is_active)
 
     @translate_errors
     def GetServiceInfo(

@@ -12,6 +12,7 @@ the datasets runs of some experiments used (MLflow's runs table filters by them)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import metadata
 
 from tracklog.contract import flush_tokens
@@ -41,7 +42,11 @@ def service_info(artifact_root: str) -> tracking_pb2.GetServiceInfoResponse:
     return tracking_pb2.GetServiceInfoResponse(artifact_root=root, version=version)
 
 
-def wait_for(pool: Pool, request: tracking_pb2.WaitForRequest) -> tracking_pb2.WaitForResponse:
+def wait_for(
+    pool: Pool, request: tracking_pb2.WaitForRequest, active: Callable[[], bool] = lambda: True
+) -> tracking_pb2.WaitForResponse:
+    """Wait until the token's positions are projected; stops early once `active()` is false
+    (the caller went away). The request limits bound its timeout and positions first."""
     try:
         positions = flush_tokens.decode(request.token)
     except ValueError as exc:
@@ -50,7 +55,7 @@ def wait_for(pool: Pool, request: tracking_pb2.WaitForRequest) -> tracking_pb2.W
     timeout = request.timeout_seconds or default
     if not 0 < timeout <= maximum:
         raise InvalidArgument(f"timeout_seconds must be in (0, {maximum:g}], got {timeout:g}")
-    wait_for_positions(pool, positions, timeout)
+    wait_for_positions(pool, positions, timeout, active=active)
     return tracking_pb2.WaitForResponse(
         positions=[
             tracking_pb2.LogPosition(log=log, partition=partition, offset=offset)

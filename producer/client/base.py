@@ -17,7 +17,7 @@ import grpc
 
 from tracklog.client.errors import TracklogError, from_rpc
 from tracklog.contract.flush_tokens import FlushToken
-from tracklog.contract.settings import Settings
+from tracklog.contract.settings import QueryLimits, Settings
 from tracklog.run import user_name
 from tracklog.session import Session
 from tracklog.session.default import existing_session, get_session
@@ -37,7 +37,9 @@ class ClientBase:
         wait_timeout: float = DEFAULT_WAIT_SECONDS,
     ) -> None:
         self.query_addr = query_addr or Settings.from_env().query_addr  # TRACKLOG_QUERY_ADDR
-        self._channel = grpc.insecure_channel(self.query_addr)
+        # message size limits as the query service's (TRACKLOG_GRPC_MAX_*_BYTES)
+        limits = QueryLimits.from_env().channel_options()
+        self._channel = grpc.insecure_channel(self.query_addr, options=limits)
         self._query = query_pb2_grpc.QueryServiceStub(self._channel)
         self._registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
         self._actor = user_name()  # recorded with registry changes

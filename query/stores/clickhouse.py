@@ -32,12 +32,17 @@ class ClickHouseMetricStore:
     chDB serializes calls on a handle anyway).
     """
 
-    def __init__(self, client: Any, database: str) -> None:
+    def __init__(self, client: Any, database: str, max_execution_seconds: float = 0.0) -> None:
         if not database.replace("_", "").isalnum():
             raise ValueError(f"not a plain database name: {database!r}")
         self._client = client
         self._table = f"{database}.{METRIC_POINTS}"
         self._lock = threading.Lock()
+        # ClickHouse's max_execution_time on every read (0: none): a longer query fails
+        # with TIMEOUT_EXCEEDED (RESOURCE_EXHAUSTED to clients) and frees the lock.
+        self._limits: dict[str, Any] = (
+            {"max_execution_time": max_execution_seconds} if max_execution_seconds else {}
+        )
 
     @property
     def table(self) -> str:
@@ -49,7 +54,9 @@ class ClickHouseMetricStore:
     ) -> list[Any]:
         """Run a read query (serialized with the others) and return its result columns."""
         with self._lock:
-            result = self._client.query(statement, parameters=parameters, settings=settings)
+            result = self._client.query(
+                statement, parameters=parameters, settings={**(settings or {}), **self._limits}
+            )
             return list(result.result_columns)
 
     def history(self, query: MetricHistoryQuery) -> tuple[MetricColumns, bool]:
@@ -74,7 +81,9 @@ class ClickHouseMetricStore:
             f"{after} GROUP BY {_ORDER} ORDER BY {_ORDER} LIMIT {{limit:UInt32}}"
         )
         with self._lock:
-            result = self._client.query(statement, parameters=parameters, settings=_SETTINGS)
+            result = self._client.query(
+                statement, parameters=parameters, settings={**_SETTINGS, **self._limits}
+            )
             columns = result.result_columns
         if not columns:
             return MetricColumns([], [], []), False

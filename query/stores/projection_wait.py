@@ -10,7 +10,7 @@ so a tracking row past an offset means both stores hold that record.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from tracklog.query.errors import DeadlineExceeded
 from tracklog.query.stores.postgres import Pool
@@ -36,9 +36,11 @@ def wait_for_positions(
     *,
     projection: str = "postgres",
     what: str = "the written events",
+    active: Callable[[], bool] = lambda: True,
 ) -> None:
     """Return once every (log, partition) has passed its offset; DeadlineExceeded after
-    ``timeout`` seconds (the message names the first position still pending)."""
+    ``timeout`` seconds (the message names the first position still pending), or as soon
+    as ``active()`` turns false (the caller has gone: its thread is freed at once)."""
     deadline = time.monotonic() + timeout
     pending = dict(positions)
     delay = FIRST_DELAY
@@ -48,6 +50,8 @@ def wait_for_positions(
                 del pending[(log, partition)]
         if not pending:
             return
+        if not active():
+            raise DeadlineExceeded(f"{what}: the caller stopped waiting")
         if time.monotonic() >= deadline:
             (log, partition), offset = next(iter(pending.items()))
             raise DeadlineExceeded(
