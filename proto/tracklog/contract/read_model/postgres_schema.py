@@ -297,21 +297,6 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (model_id, user_name)
     );
     """,
-    # 12: registry events moved to their own topic (issue 12). Those the stores had applied
-    # from the events topic by then are history, still accepted there (by the worker and
-    # `tracklog replay`); later ones are refused (ingest/decode/authority.py). Per partition of
-    # each log of the events topic: the last offset applied when this migration ran.
-    """
-    CREATE TABLE registry_history_bounds (
-        topic       text NOT NULL,
-        partition   integer NOT NULL,
-        last_offset bigint NOT NULL,
-        PRIMARY KEY (topic, partition)
-    );
-    INSERT INTO registry_history_bounds (topic, partition, last_offset)
-        SELECT topic, partition, max(last_offset) FROM projection_offsets
-        GROUP BY topic, partition;
-    """,
     # 12: the order key (ingest/projectors/order.py) of the change each last-writer-wins
     # value holds: a value changes only for an event at least as late in its aggregate's
     # order; deleted tags and aliases leave a tombstone with the delete's key, so a late
@@ -343,6 +328,21 @@ MIGRATIONS: tuple[str, ...] = (
         order_key text COLLATE "C" NOT NULL,
         PRIMARY KEY (kind, owner, key)
     );
+    """,
+    # 13: registry events moved to their own topic (issue 12). Those the stores had applied
+    # from the events topic by then are history, still accepted there (by the worker and
+    # `tracklog replay`); later ones are refused (ingest/decode/authority.py). Per partition of
+    # each log of the events topic: the last offset applied when this migration ran.
+    """
+    CREATE TABLE registry_history_bounds (
+        topic       text NOT NULL,
+        partition   integer NOT NULL,
+        last_offset bigint NOT NULL,
+        PRIMARY KEY (topic, partition)
+    );
+    INSERT INTO registry_history_bounds (topic, partition, last_offset)
+        SELECT topic, partition, max(last_offset) FROM projection_offsets
+        GROUP BY topic, partition;
     """,
 )
 
