@@ -249,3 +249,61 @@ class QueryLimits:
 
 
 # --- end of query service request bounds -------------------------------------------------
+
+
+# --- Identity, permissions and TLS of the query service (issue 12, item 1) ---------------
+# The server reads TRACKLOG_AUTH, TRACKLOG_AUTH_DEFAULT_PERMISSION and the certificate and
+# key; clients read the CA and their token. docs/security.md says how to turn them on.
+
+PERMISSION_NAMES = ("NO_PERMISSIONS", "READ", "EDIT", "MANAGE")  # weakest first
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """Who may call the query service, and over what transport.
+
+    ``enabled`` (TRACKLOG_AUTH=on) makes every call but health checking present a bearer
+    token; ``default_permission`` is what a user holds on an experiment or registered model
+    without an explicit grant. ``tls_certfile`` / ``tls_keyfile`` make the server speak TLS;
+    ``tls_cafile`` (or a ``grpcs://`` address) makes clients use TLS, ``token`` is what
+    they send. The token is kept out of ``repr`` so that printing the settings leaks nothing.
+    """
+
+    enabled: bool = False
+    default_permission: str = "READ"
+    tls_certfile: str = ""
+    tls_keyfile: str = ""
+    tls_cafile: str = ""
+    token: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if self.default_permission not in PERMISSION_NAMES:
+            raise ValueError(
+                "TRACKLOG_AUTH_DEFAULT_PERMISSION must be one of "
+                f"{', '.join(PERMISSION_NAMES)}, not {self.default_permission!r}"
+            )
+        if bool(self.tls_certfile) != bool(self.tls_keyfile):
+            raise ValueError("set both TRACKLOG_TLS_CERTFILE and TRACKLOG_TLS_KEYFILE, or neither")
+
+    @property
+    def tls(self) -> bool:
+        """Whether the server has a certificate to speak TLS with."""
+        return bool(self.tls_certfile)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AuthSettings:
+        e = os.environ if env is None else env
+        switch = e.get("TRACKLOG_AUTH", "off").strip().lower()
+        if switch not in ("on", "off", "true", "false", "1", "0"):
+            raise ValueError(f"TRACKLOG_AUTH must be on or off, not {switch!r}")
+        return cls(
+            enabled=switch in ("on", "true", "1"),
+            default_permission=e.get("TRACKLOG_AUTH_DEFAULT_PERMISSION", "READ").strip().upper(),
+            tls_certfile=e.get("TRACKLOG_TLS_CERTFILE", ""),
+            tls_keyfile=e.get("TRACKLOG_TLS_KEYFILE", ""),
+            tls_cafile=e.get("TRACKLOG_TLS_CAFILE", ""),
+            token=e.get("TRACKLOG_TOKEN", "").strip(),
+        )
+
+
+# --- end of identity, permissions and TLS -------------------------------------------------
