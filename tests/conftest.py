@@ -132,7 +132,7 @@ def settings_on(
         bootstrap_servers=bootstrap,
         events_topic=f"tracklog.events.{suffix}",
         partitions=4,
-        **kafka_options,
+        **{"replication_factor": 1, "min_insync_replicas": 1, **kafka_options},
     )
     ensure_topics(kafka)
     return Settings(

@@ -73,7 +73,12 @@ class EmbeddedStack:
         self.broker.start()
         self.postgres = EmbeddedPostgres(self.data_dir / "pgdata").start()
         create_database(self.postgres.dsn(), "tracklog")
-        kafka = replace(self.settings.kafka, bootstrap_servers=self.broker.bootstrap)
+        kafka = replace(  # one broker: one copy of each partition
+            self.settings.kafka,
+            bootstrap_servers=self.broker.bootstrap,
+            replication_factor=1,
+            min_insync_replicas=1,
+        )
         self.settings = replace(
             self.settings,
             kafka=kafka,
@@ -119,6 +124,7 @@ class EmbeddedStack:
         return {
             "kafka": self.settings.kafka.bootstrap_servers,
             "events topic": self.settings.kafka.events_topic,
+            "registry topic": self.settings.kafka.registry_topic,
             "query (gRPC)": f"{host}:{self.query_port}",
             "postgres": self.settings.postgres_dsn,
             "clickhouse": self.settings.clickhouse_dsn,

@@ -37,7 +37,14 @@ class KafkaSettings:
     # of a new event (read-your-writes waits on it) against idle fetch requests per second.
     fetch_max_wait_ms: int = 10
     partitions: int = 8
-    replication_factor: int = 1
+    # Every topic Tracklog creates (events, registry, dead letters): copies of each
+    # partition, and how many must hold a write before acks=all answers. Production
+    # defaults; a single broker (the embedded stack, the tests) needs 1 and 1.
+    replication_factor: int = 3
+    min_insync_replicas: int = 2
+    # Registry events' own topic, written only by the registry service (its principal
+    # alone may WRITE it); "" = "<events topic>.registry" (see `registry_topic`).
+    registry_topic_name: str = ""
     # The largest event: the SDK producer's max_request_size (the SDK splits large calls
     # into events of at most half of it) and what the worker accepts (larger records are
     # dead-lettered). Kafka's own default for a topic's max.message.bytes is about 1 MB.
@@ -46,6 +53,10 @@ class KafkaSettings:
     @property
     def dead_letter_topic(self) -> str:
         return f"{self.events_topic}.dlq"
+
+    @property
+    def registry_topic(self) -> str:
+        return self.registry_topic_name or f"{self.events_topic}.registry"
 
     def client_options(self) -> dict[str, Any]:
         """Options common to kafka-python's producer, consumer and admin client."""
@@ -106,7 +117,12 @@ class Settings:
             heartbeat_interval_ms=int(e.get("TRACKLOG_KAFKA_HEARTBEAT_INTERVAL_MS", "1000")),
             fetch_max_wait_ms=int(e.get("TRACKLOG_KAFKA_FETCH_MAX_WAIT_MS", "10")),
             partitions=int(e.get("TRACKLOG_EVENTS_PARTITIONS", "8")),
-            replication_factor=int(e.get("TRACKLOG_EVENTS_REPLICATION_FACTOR", "1")),
+            replication_factor=int(
+                e.get("TRACKLOG_TOPIC_REPLICATION_FACTOR")
+                or e.get("TRACKLOG_EVENTS_REPLICATION_FACTOR", "3")  # the older name
+            ),
+            min_insync_replicas=int(e.get("TRACKLOG_TOPIC_MIN_INSYNC_REPLICAS", "2")),
+            registry_topic_name=e.get("TRACKLOG_REGISTRY_TOPIC", ""),
             max_event_bytes=int(e.get("TRACKLOG_MAX_EVENT_BYTES", "1048576")),
         )
         return cls(

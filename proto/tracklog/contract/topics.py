@@ -24,21 +24,39 @@ Partition: TypeAlias = tuple[LogName, int]
 
 
 def ensure_topics(kafka: KafkaSettings) -> None:
-    """Create the events and dead-letter topics if they do not exist yet."""
+    """Create the events, registry and dead-letter topics if they do not exist yet, each
+    with the replication factor and `min.insync.replicas` of the settings (see
+    `new_topics`). Existing topics are left as they are."""
     admin = KafkaAdminClient(**kafka.client_options(), client_id="tracklog-admin")
     try:
         existing = set(admin.list_topics())
-        wanted = [
-            NewTopic(name, kafka.partitions, kafka.replication_factor)
-            for name in (kafka.events_topic, kafka.dead_letter_topic)
-            if name not in existing
-        ]
+        wanted = [topic for topic in new_topics(kafka) if topic.name not in existing]
         if wanted:
             # another process may create it between list and create
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(wanted)
     finally:
         admin.close()
+
+
+def new_topics(kafka: KafkaSettings) -> list[NewTopic]:
+    """The topics Tracklog needs: events (training jobs write), registry (the registry
+    service alone writes) and dead letters (the worker writes), all with `partitions`,
+    `replication_factor` copies and `min.insync.replicas` (a write with acks=all is
+    acknowledged once that many copies hold it)."""
+    if not 1 <= kafka.min_insync_replicas <= kafka.replication_factor:
+        raise ValueError(
+            f"TRACKLOG_TOPIC_MIN_INSYNC_REPLICAS ({kafka.min_insync_replicas}) must be from 1 "
+            f"to TRACKLOG_TOPIC_REPLICATION_FACTOR ({kafka.replication_factor})"
+        )
+    configs = {"min.insync.replicas": str(kafka.min_insync_replicas)}
+    names = (kafka.events_topic, kafka.registry_topic, kafka.dead_letter_topic)
+    if len(set(names)) != len(names):
+        raise ValueError(f"the events, registry and dead-letter topics must differ: {names}")
+    return [
+        NewTopic(name, kafka.partitions, kafka.replication_factor, topic_configs=configs)
+        for name in names
+    ]
 
 
 def log_name(topic: str, topic_id: uuid.UUID | None) -> LogName:
