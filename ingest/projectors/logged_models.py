@@ -7,9 +7,10 @@ always finds the model created earlier in the log.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from tracklog.ingest.projectors.order import order_key
 from tracklog.v1 import events_pb2 as pb
 
 KINDS = frozenset(
@@ -43,6 +44,7 @@ class LoggedModelRow:
     created: datetime
     tags: tuple[tuple[str, str], ...]
     params: tuple[tuple[str, str], ...]
+    order: str = field(default="", compare=False, repr=False)  # order.py: the event's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,7 @@ class LoggedModelChange:
     tag: tuple[str, str | None] | None = None
     deleted: bool = False
     params: tuple[tuple[str, str], ...] = ()
+    order: str = field(default="", compare=False, repr=False)  # order.py: the event's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,7 @@ def project(envelope: pb.Envelope) -> LoggedModelOp:
     kind = envelope.WhichOneof("payload")
     owner = envelope.aggregate_id
     at = envelope.occurred_at.ToDatetime(tzinfo=UTC) if envelope.HasField("occurred_at") else None
+    order = order_key(envelope)
     if kind == "logged_model_created":
         created = envelope.logged_model_created
         return LoggedModelRow(
@@ -115,16 +119,19 @@ def project(envelope: pb.Envelope) -> LoggedModelOp:
             created=created.creation_time.ToDatetime(tzinfo=UTC),
             tags=tuple((t.key, t.value) for t in created.tags),
             params=tuple((p.key, p.value) for p in created.params),
+            order=order,
         )
     if kind == "logged_model_finalized":
         finalized = envelope.logged_model_finalized
         status = STATUS_NAMES[finalized.status]
-        return LoggedModelChange(owner, at, status=status, status_message=finalized.status_message)
+        message = finalized.status_message
+        return LoggedModelChange(owner, at, status=status, status_message=message, order=order)
     if kind == "logged_model_tag_set":
         tag = envelope.logged_model_tag_set.tag
-        return LoggedModelChange(owner, at, tag=(tag.key, tag.value))
+        return LoggedModelChange(owner, at, tag=(tag.key, tag.value), order=order)
     if kind == "logged_model_tag_deleted":
-        return LoggedModelChange(owner, at, tag=(envelope.logged_model_tag_deleted.key, None))
+        key = envelope.logged_model_tag_deleted.key
+        return LoggedModelChange(owner, at, tag=(key, None), order=order)
     if kind == "logged_model_deleted":
         deleted = envelope.logged_model_deleted
         when = at

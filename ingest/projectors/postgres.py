@@ -8,7 +8,7 @@ the maximum (step, timestamp_ms, value).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -19,6 +19,7 @@ from tracklog.ingest.projectors import registry as projector_registry
 from tracklog.ingest.projectors import tracking as projector_tracking
 from tracklog.ingest.projectors.artifacts import ArtifactRow
 from tracklog.ingest.projectors.metric_columns import latest_per_key, metric_columns
+from tracklog.ingest.projectors.order import order_key
 from tracklog.ingest.projectors.registry import RegistryOp
 from tracklog.ingest.projectors.tracking import TagChange, TrackingOp
 from tracklog.v1 import events_pb2 as pb
@@ -30,6 +31,7 @@ class ExperimentRow:
     name: str
     artifact_location: str
     creation_time: datetime
+    order: str = field(default="", compare=False, repr=False)  # order.py: the event's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,7 @@ class ExperimentTagRow:
     experiment_id: str
     key: str
     value: str
+    order: str = field(default="", compare=False, repr=False)  # order.py: the event's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class RunRow:
     status: str
     start_time: datetime | None
     artifact_uri: str = ""
+    order: str = field(default="", compare=False, repr=False)  # order.py: the event's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ class RunTagRow:
     run_id: str
     key: str
     value: str
+    order: str = field(default="", compare=False, repr=False)  # order.py: the event's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,7 @@ class RunEndRow:
     run_id: str
     status: str
     end_time: datetime | None
+    order: str = field(default="", compare=False, repr=False)  # order.py: the event's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +122,9 @@ def project(envelope: pb.Envelope) -> list[PostgresOp]:
         ]
     if kind == "params_logged":
         return [ParamRow(aggregate_id, p.key, p.value) for p in envelope.params_logged.params]
+    order = order_key(envelope)  # below: last-writer-wins rows only
     if kind == "tags_set":
-        return [RunTagRow(aggregate_id, t.key, t.value) for t in envelope.tags_set.tags]
+        return [RunTagRow(aggregate_id, t.key, t.value, order) for t in envelope.tags_set.tags]
     if kind == "run_started":
         started = envelope.run_started
         run = RunRow(
@@ -129,23 +136,25 @@ def project(envelope: pb.Envelope) -> list[PostgresOp]:
             status=status_name(pb.RUN_STATUS_RUNNING),
             start_time=_time(envelope, started, "start_time"),
             artifact_uri=started.artifact_uri,
+            order=order,
         )
-        return [run, *(RunTagRow(aggregate_id, t.key, t.value) for t in started.tags)]
+        return [run, *(RunTagRow(aggregate_id, t.key, t.value, order) for t in started.tags)]
     if kind == "run_ended":
         ended = envelope.run_ended
         end_time = _time(envelope, ended, "end_time")
         if ended.status in (pb.RUN_STATUS_RUNNING, pb.RUN_STATUS_SCHEDULED):
             end_time = None  # update_run(status="RUNNING") reopens the run
-        return [RunEndRow(aggregate_id, status_name(ended.status), end_time)]
+        return [RunEndRow(aggregate_id, status_name(ended.status), end_time, order)]
     if kind == "experiment_created":
         created = envelope.experiment_created
         creation_time = _time(envelope, created, "creation_time")
         if creation_time is None:
             raise ValueError("experiment_created without a time; decode() rejects these")
         experiment = ExperimentRow(
-            aggregate_id, created.name, created.artifact_location, creation_time
+            aggregate_id, created.name, created.artifact_location, creation_time, order
         )
-        return [experiment, *(ExperimentTagRow(aggregate_id, t.key, t.value) for t in created.tags)]
+        tags = (ExperimentTagRow(aggregate_id, t.key, t.value, order) for t in created.tags)
+        return [experiment, *tags]
     return []
 
 

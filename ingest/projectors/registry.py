@@ -8,10 +8,11 @@ registry_writer.py applies ops one by one, in log order, inside the batch transa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tracklog.contract.envelopes import actor_of
+from tracklog.ingest.projectors.order import order_key
 from tracklog.registry import stages
 from tracklog.v1 import events_pb2 as pb
 
@@ -102,6 +103,7 @@ class RegistryOp:
     at: datetime
     actor: str
     change: Change
+    order: str = field(default="", compare=False, repr=False)  # order.py: the event's key
 
 
 def is_registry(envelope: pb.Envelope) -> bool:
@@ -116,6 +118,7 @@ def project(envelope: pb.Envelope) -> RegistryOp:
         at=envelope.occurred_at.ToDatetime(tzinfo=UTC),
         actor=actor_of(envelope),
         change=_change(envelope),
+        order=order_key(envelope),
     )
 
 

@@ -9,11 +9,12 @@ A status change of a run travels as RunEnded and is projected by projector_postg
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
 from tracklog.ingest.projectors.logged_models import LOGGED_MODEL_OPS, LoggedModelOp
+from tracklog.ingest.projectors.order import order_key
 from tracklog.v1 import events_pb2 as pb
 
 RUN_NAME_TAG = "mlflow.runName"
@@ -41,6 +42,7 @@ class TagChange:
     owner_id: str
     key: str
     value: str | None
+    order: str = field(default="", compare=False, repr=False)  # order.py: the event's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,7 @@ class ExperimentRename:
     experiment_id: str
     name: str
     at: datetime | None
+    order: str = field(default="", compare=False, repr=False)  # order.py: the event's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +62,14 @@ class LifecycleChange:
     stage: Literal["active", "deleted"]
     deleted_time: datetime | None
     at: datetime | None
+    order: str = field(default="", compare=False, repr=False)  # order.py: the event's key
 
 
 @dataclass(frozen=True, slots=True)
 class RunRename:
     run_id: str
     name: str
+    order: str = field(default="", compare=False, repr=False)  # order.py: the event's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,28 +99,30 @@ def project(envelope: pb.Envelope) -> list[TagChange | TrackingOp]:
     kind = envelope.WhichOneof("payload")
     owner = envelope.aggregate_id
     at = _occurred(envelope)
+    order = order_key(envelope)
     if kind == "experiment_renamed":
-        return [ExperimentRename(owner, envelope.experiment_renamed.new_name, at)]
+        return [ExperimentRename(owner, envelope.experiment_renamed.new_name, at, order)]
     if kind == "experiment_deleted":
         deleted = _time(envelope.experiment_deleted, at)
-        return [LifecycleChange("experiments", owner, "deleted", deleted, at)]
+        return [LifecycleChange("experiments", owner, "deleted", deleted, at, order)]
     if kind == "experiment_restored":
-        return [LifecycleChange("experiments", owner, "active", None, at)]
+        return [LifecycleChange("experiments", owner, "active", None, at, order)]
     if kind == "experiment_tag_set":
         tag = envelope.experiment_tag_set.tag
-        return [TagChange("experiment_tags", owner, tag.key, tag.value)]
+        return [TagChange("experiment_tags", owner, tag.key, tag.value, order)]
     if kind == "experiment_tag_deleted":
-        return [TagChange("experiment_tags", owner, envelope.experiment_tag_deleted.key, None)]
+        key = envelope.experiment_tag_deleted.key
+        return [TagChange("experiment_tags", owner, key, None, order)]
     if kind == "run_renamed":
         name = envelope.run_renamed.new_name
-        return [RunRename(owner, name), TagChange("tags", owner, RUN_NAME_TAG, name)]
+        return [RunRename(owner, name, order), TagChange("tags", owner, RUN_NAME_TAG, name, order)]
     if kind == "run_deleted":
         deleted = _time(envelope.run_deleted, at)
-        return [LifecycleChange("runs", owner, "deleted", deleted, at)]
+        return [LifecycleChange("runs", owner, "deleted", deleted, at, order)]
     if kind == "run_restored":
-        return [LifecycleChange("runs", owner, "active", None, at)]
+        return [LifecycleChange("runs", owner, "active", None, at, order)]
     if kind == "run_tag_deleted":
-        return [TagChange("tags", owner, envelope.run_tag_deleted.key, None)]
+        return [TagChange("tags", owner, envelope.run_tag_deleted.key, None, order)]
     if kind == "dataset_input_logged":
         d = envelope.dataset_input_logged
         row = DatasetInputRow(

@@ -3,7 +3,9 @@ the batch's transaction (tracking_writer.apply calls `apply_one`).
 
 A model is inserted once (a second creation of the same id changes nothing), its
 creation tags and params with it; changes are UPDATEs and tag upserts or deletes, so
-replaying the same events leaves the same rows.
+replaying the same events leaves the same rows. The status and the tags are
+last-writer-wins by the events' order keys (logged_models.status_order, ordered_tags.py):
+a late copy of an older finalize or tag change does not replace a newer one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tracklog.ingest.projectors.logged_models import (
     ModelMetricRows,
     ModelOutputRow,
 )
+from tracklog.ingest.writers import ordered_tags
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 _TOUCH = "UPDATE logged_models SET last_updated_time = greatest(last_updated_time, %s)"
@@ -70,36 +73,26 @@ def _insert(conn: Connection, op: LoggedModelRow) -> None:
     ).fetchone()
     if inserted is None:
         return  # created before: its tags may have changed since
-    for table, pairs in (("logged_model_tags", op.tags), ("logged_model_params", op.params)):
-        if pairs:
-            with conn.cursor() as cur:
-                cur.executemany(
-                    f"INSERT INTO {table} (model_id, key, value) VALUES (%s, %s, %s)"
-                    " ON CONFLICT (model_id, key) DO UPDATE SET value = EXCLUDED.value",
-                    [(op.model_id, key, value) for key, value in pairs],
-                )
+    with conn.cursor() as cur:
+        tags = [((op.model_id,), key, value, op.order) for key, value in op.tags]
+        ordered_tags.set_tags(cur, "logged_model_tags", ("model_id",), tags)
+        if op.params:
+            cur.executemany(
+                "INSERT INTO logged_model_params (model_id, key, value) VALUES (%s, %s, %s)"
+                " ON CONFLICT (model_id, key) DO UPDATE SET value = EXCLUDED.value",
+                [(op.model_id, key, value) for key, value in op.params],
+            )
 
 
 def _change(conn: Connection, op: LoggedModelChange) -> None:
     if op.status is not None:
         conn.execute(
-            "UPDATE logged_models SET status = %s, status_message = %s WHERE model_id = %s",
-            (op.status, op.status_message, op.model_id),
+            "UPDATE logged_models SET status = %s, status_message = %s, status_order = %s"
+            " WHERE model_id = %s AND status_order <= %s",
+            (op.status, op.status_message, op.order, op.model_id, op.order),
         )
     if op.tag is not None:
-        key, value = op.tag
-        if value is None:
-            conn.execute(
-                "DELETE FROM logged_model_tags WHERE model_id = %s AND key = %s",
-                (op.model_id, key),
-            )
-        else:
-            conn.execute(
-                "INSERT INTO logged_model_tags (model_id, key, value)"
-                " SELECT model_id, %s, %s FROM logged_models WHERE model_id = %s"
-                " ON CONFLICT (model_id, key) DO UPDATE SET value = EXCLUDED.value",
-                (key, value, op.model_id),
-            )
+        _change_tag(conn, op, *op.tag)
     if op.params:
         with conn.cursor() as cur:
             cur.executemany(
@@ -115,3 +108,16 @@ def _change(conn: Connection, op: LoggedModelChange) -> None:
         )
     if op.at is not None:
         conn.execute(_TOUCH + " WHERE model_id = %s", (op.at, op.model_id))
+
+
+def _change_tag(conn: Connection, op: LoggedModelChange, key: str, value: str | None) -> None:
+    with conn.cursor() as cur:
+        if value is None:
+            ordered_tags.delete_tags(
+                cur, "logged_model_tags", ("model_id",), [((op.model_id,), key, op.order)]
+            )
+            return
+        found = cur.execute("SELECT 1 FROM logged_models WHERE model_id = %s", (op.model_id,))
+        if found.fetchone() is not None:  # a tag of a model not created is dropped
+            tag = ((op.model_id,), key, value, op.order)
+            ordered_tags.set_tags(cur, "logged_model_tags", ("model_id",), [tag])

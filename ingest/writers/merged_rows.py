@@ -1,7 +1,9 @@
 """Tracking rows of one batch, folded per primary key and written with one statement
 per table: params keep the first value (a different later value is a ParamConflict),
-tags and run ends the last, latest metrics the maximum. Runs inside the batch
-transaction of ingest/writers/postgres.py.
+tags and run ends the latest by their events' order keys (ingest/projectors/order.py; a
+tie goes to the later record), latest metrics the maximum. What is stored wins over an
+older key too: tags through ordered_tags.py, run ends through runs.status_order. Runs
+inside the batch transaction of ingest/writers/postgres.py.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from tracklog.ingest.projectors.metric_columns import Point, later
 from tracklog.ingest.projectors.postgres import (
@@ -26,7 +27,7 @@ from tracklog.ingest.projectors.postgres import (
 )
 from tracklog.ingest.projectors.tracking import TagChange
 from tracklog.ingest.records import Position
-from tracklog.ingest.writers import tracking as tracking_writer
+from tracklog.ingest.writers import ordered_tags
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,10 @@ class Merged:
     """A batch's operations folded per primary key, in record order."""
 
     experiments: dict[str, ExperimentRow] = field(default_factory=dict)
-    experiment_tags: dict[tuple[str, str], str | None] = field(default_factory=dict)  # None: del
+    # (owner, key) -> (value, order key); a value None: deleted
+    experiment_tags: dict[tuple[str, str], tuple[str | None, str]] = field(default_factory=dict)
     runs: dict[str, RunRow] = field(default_factory=dict)
-    run_tags: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    run_tags: dict[tuple[str, str], tuple[str | None, str]] = field(default_factory=dict)
     params: dict[tuple[str, str], tuple[str, Position]] = field(default_factory=dict)
     run_ends: dict[str, RunEndRow] = field(default_factory=dict)
     latest: dict[tuple[str, str], Point] = field(default_factory=dict)
@@ -68,18 +70,32 @@ class Merged:
                 conflict = ParamConflict(position, op.run_id, op.key, first[0], op.value)
                 self.conflicts.append(conflict)
         elif isinstance(op, RunTagRow):
-            self.run_tags[(op.run_id, op.key)] = op.value
+            _latest(self.run_tags, (op.run_id, op.key), op.value, op.order)
         elif isinstance(op, RunRow):
             self.runs.setdefault(op.run_id, op)
         elif isinstance(op, RunEndRow):
-            self.run_ends[op.run_id] = op
+            ended = self.run_ends.get(op.run_id)
+            if ended is None or op.order >= ended.order:
+                self.run_ends[op.run_id] = op
         elif isinstance(op, ExperimentRow):
             self.experiments.setdefault(op.experiment_id, op)
         elif isinstance(op, ExperimentTagRow):
-            self.experiment_tags[(op.experiment_id, op.key)] = op.value
+            _latest(self.experiment_tags, (op.experiment_id, op.key), op.value, op.order)
         elif isinstance(op, TagChange):
             tags = self.run_tags if op.table == "tags" else self.experiment_tags
-            tags[(op.owner_id, op.key)] = op.value
+            _latest(tags, (op.owner_id, op.key), op.value, op.order)
+
+
+def _latest(
+    tags: dict[tuple[str, str], tuple[str | None, str]],
+    tag: tuple[str, str],
+    value: str | None,
+    order: str,
+) -> None:
+    """Keep the change with the later order key (the later record on a tie)."""
+    current = tags.get(tag)
+    if current is None or order >= current[1]:
+        tags[tag] = (value, order)
 
 
 _PARAMS_SQL = """
@@ -111,10 +127,18 @@ def write_merged(conn: Connection, merged: Merged) -> list[ParamConflict]:
             rows = [merged.experiments[k] for k in sorted(merged.experiments)]
             cur.executemany(
                 "INSERT INTO experiments (experiment_id, name, artifact_location,"
-                " creation_time, last_update_time) VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT DO NOTHING",
+                " creation_time, last_update_time, name_order, lifecycle_order)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 [
-                    (e.experiment_id, e.name, e.artifact_location, e.creation_time, e.creation_time)
+                    (
+                        e.experiment_id,
+                        e.name,
+                        e.artifact_location,
+                        e.creation_time,
+                        e.creation_time,
+                        e.order,
+                        e.order,
+                    )
                     for e in rows
                 ],
             )
@@ -123,7 +147,8 @@ def write_merged(conn: Connection, merged: Merged) -> list[ParamConflict]:
         if merged.runs:
             cur.executemany(
                 "INSERT INTO runs (run_id, experiment_id, run_name, parent_run_id, user_id,"
-                " status, start_time, artifact_uri) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " status, start_time, artifact_uri, name_order, status_order, lifecycle_order)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (run_id) DO NOTHING",
                 [
                     (
@@ -135,6 +160,9 @@ def write_merged(conn: Connection, merged: Merged) -> list[ParamConflict]:
                         r.status,
                         r.start_time,
                         r.artifact_uri,
+                        r.order,
+                        r.order,
+                        r.order,
                     )
                     for _, r in sorted(merged.runs.items())
                 ],
@@ -152,8 +180,12 @@ def write_merged(conn: Connection, merged: Merged) -> list[ParamConflict]:
                 conflicts.append(ParamConflict(position, run_id, key, kept, rejected))
         if merged.run_ends:
             cur.executemany(
-                "UPDATE runs SET status = %s, end_time = %s WHERE run_id = %s",
-                [(e.status, e.end_time, e.run_id) for _, e in sorted(merged.run_ends.items())],
+                "UPDATE runs SET status = %s, end_time = %s, status_order = %s"
+                " WHERE run_id = %s AND status_order <= %s",
+                [
+                    (e.status, e.end_time, e.order, e.run_id, e.order)
+                    for _, e in sorted(merged.run_ends.items())
+                ],
             )
         if merged.latest:
             cur.executemany(
@@ -167,17 +199,13 @@ def _upsert_tags(
     cur: psycopg.Cursor[tuple[Any, ...]],
     table: str,
     owner: str,
-    tags: dict[tuple[str, str], str | None],
+    tags: dict[tuple[str, str], tuple[str | None, str]],
 ) -> None:
-    tracking_writer.delete_tags(cur, table, owner, [k for k, v in tags.items() if v is None])
-    tags = {k: v for k, v in tags.items() if v is not None}
-    if not tags:
-        return
-    query = sql.SQL(
-        "INSERT INTO {table} ({owner}, key, value) VALUES (%s, %s, %s)"
-        " ON CONFLICT ({owner}, key) DO UPDATE SET value = excluded.value"
-    ).format(table=sql.Identifier(table), owner=sql.Identifier(owner))
-    cur.executemany(query, [(o, k, v) for (o, k), v in sorted(tags.items())])
+    changes = sorted(tags.items())
+    deletes = [((o,), k, order) for (o, k), (v, order) in changes if v is None]
+    sets = [((o,), k, v, order) for (o, k), (v, order) in changes if v is not None]
+    ordered_tags.delete_tags(cur, table, (owner,), deletes)
+    ordered_tags.set_tags(cur, table, (owner,), sets)
 
 
 def _warn_name_clashes(conn: Connection, experiments: list[ExperimentRow]) -> None:

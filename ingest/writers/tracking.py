@@ -1,15 +1,18 @@
 """Step 6 for lifecycle operations: apply them to Postgres in log order, inside the
 batch's transaction (postgres_writer.py calls `apply` after the batch's inserts).
 
-Renames, deletes and restores are plain UPDATEs and dataset inputs are inserted once,
-so replaying them leaves the same rows. An experiment name is unique: a rename to a
+Renames, deletes and restores are UPDATEs guarded by the order key of the value they
+replace (experiments.name_order and lifecycle_order, runs.name_order and lifecycle_order;
+ingest/projectors/order.py): a late copy of an older change is skipped, so the latest
+change wins whatever order the log holds them in. Dataset inputs are inserted once, so
+replaying them leaves the same rows. An experiment name is unique: a rename to a
 name another experiment holds keeps the first owner and is returned as a
 `TrackingConflict` (the worker dead-letters it with the reason).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +56,11 @@ def apply(conn: Connection, ops: Sequence[tuple[Position, TrackingOp]]) -> list[
         elif isinstance(op, LOGGED_MODEL_OPS):
             logged_models_writer.apply_one(conn, op)
         elif isinstance(op, RunRename):
-            conn.execute("UPDATE runs SET run_name = %s WHERE run_id = %s", (op.name, op.run_id))
+            conn.execute(
+                "UPDATE runs SET run_name = %s, name_order = %s"
+                " WHERE run_id = %s AND name_order <= %s",
+                (op.name, op.order, op.run_id, op.order),
+            )
         elif isinstance(op, DatasetInputRow):
             conn.execute(
                 "INSERT INTO run_inputs (run_id, dataset_name, dataset_digest, context,"
@@ -75,7 +82,11 @@ def apply(conn: Connection, ops: Sequence[tuple[Position, TrackingOp]]) -> list[
 
 
 def _rename_experiment(conn: Connection, op: ExperimentRename) -> str:
-    """Rename unless another experiment holds the name; the conflict's detail, else ''."""
+    """Rename unless another experiment holds the name; the conflict's detail, else ''.
+
+    A rename older than the experiment's current name is skipped (no conflict)."""
+    if _superseded(conn, "experiments", "name_order", op.experiment_id, op.order):
+        return ""
     holder = conn.execute(
         "SELECT experiment_id FROM experiments WHERE name = %s AND experiment_id <> %s",
         (op.name, op.experiment_id),
@@ -84,9 +95,9 @@ def _rename_experiment(conn: Connection, op: ExperimentRename) -> str:
         try:
             with conn.transaction():  # a savepoint: a concurrent worker may take the name
                 conn.execute(
-                    "UPDATE experiments SET name = %s,"
+                    "UPDATE experiments SET name = %s, name_order = %s,"
                     " last_update_time = coalesce(%s, last_update_time) WHERE experiment_id = %s",
-                    (op.name, op.at, op.experiment_id),
+                    (op.name, op.order, op.at, op.experiment_id),
                 )
             return ""
         except psycopg.errors.UniqueViolation:
@@ -98,19 +109,30 @@ def _rename_experiment(conn: Connection, op: ExperimentRename) -> str:
 
 
 def _lifecycle(conn: Connection, op: LifecycleChange) -> None:
+    if _superseded(conn, op.table, "lifecycle_order", op.owner_id, op.order):
+        return
     if op.table == "experiments":
         _cascade_to_runs(conn, op)
     owner = "experiment_id" if op.table == "experiments" else "run_id"
     touch = ", last_update_time = coalesce(%s, last_update_time)"
     query = sql.SQL(
-        "UPDATE {table} SET lifecycle_stage = %s, deleted_time = %s"
+        "UPDATE {table} SET lifecycle_stage = %s, deleted_time = %s, lifecycle_order = %s"
         + (touch if op.table == "experiments" else "")
         + " WHERE {owner} = %s"
     ).format(table=sql.Identifier(op.table), owner=sql.Identifier(owner))
-    args: list[Any] = [op.stage, op.deleted_time]
+    args: list[Any] = [op.stage, op.deleted_time, op.order]
     if op.table == "experiments":
         args.append(op.at)
     conn.execute(query, [*args, op.owner_id])
+
+
+def _superseded(conn: Connection, table: str, column: str, owner_id: str, order: str) -> bool:
+    """Whether the row's `column` holds a later order key than `order`."""
+    owner = "experiment_id" if table == "experiments" else "run_id"
+    query = sql.SQL("SELECT 1 FROM {table} WHERE {owner} = %s AND {column} > %s").format(
+        table=sql.Identifier(table), owner=sql.Identifier(owner), column=sql.Identifier(column)
+    )
+    return conn.execute(query, (owner_id, order)).fetchone() is not None
 
 
 def _cascade_to_runs(conn: Connection, op: LifecycleChange) -> None:
@@ -118,28 +140,15 @@ def _cascade_to_runs(conn: Connection, op: LifecycleChange) -> None:
     deleted time); restoring it restores exactly those, not runs deleted on their own."""
     if op.stage == "deleted":
         conn.execute(
-            "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = %s"
-            " WHERE experiment_id = %s AND lifecycle_stage = 'active'",
-            (op.deleted_time, op.owner_id),
+            "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = %s, lifecycle_order = %s"
+            " WHERE experiment_id = %s AND lifecycle_stage = 'active' AND lifecycle_order <= %s",
+            (op.deleted_time, op.order, op.owner_id, op.order),
         )
         return
     conn.execute(
-        "UPDATE runs r SET lifecycle_stage = 'active', deleted_time = NULL FROM experiments e"
-        " WHERE e.experiment_id = %s AND r.experiment_id = e.experiment_id"
+        "UPDATE runs r SET lifecycle_stage = 'active', deleted_time = NULL, lifecycle_order = %s"
+        " FROM experiments e WHERE e.experiment_id = %s AND r.experiment_id = e.experiment_id"
         " AND e.lifecycle_stage = 'deleted' AND r.lifecycle_stage = 'deleted'"
-        " AND r.deleted_time IS NOT DISTINCT FROM e.deleted_time",
-        (op.owner_id,),
+        " AND r.deleted_time IS NOT DISTINCT FROM e.deleted_time AND r.lifecycle_order <= %s",
+        (op.order, op.owner_id, op.order),
     )
-
-
-def delete_tags(
-    cur: psycopg.Cursor[tuple[Any, ...]], table: str, owner: str, keys: Iterable[tuple[str, str]]
-) -> None:
-    """Delete the (owner id, key) tags of a batch's merged tag changes."""
-    keys = sorted(keys)
-    if not keys:
-        return
-    query = sql.SQL(
-        "DELETE FROM {table} WHERE ({owner}, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
-    ).format(table=sql.Identifier(table), owner=sql.Identifier(owner))
-    cur.execute(query, ([o for o, _ in keys], [k for _, k in keys]))

@@ -169,16 +169,27 @@ def running(worker: Worker) -> Iterator[WorkerThread]:
 TABLES = ("experiments", "experiment_tags", "runs", "params", "tags", "latest_metrics")
 
 
-def postgres_snapshot(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every read-model table's rows, sorted (NaN made comparable)."""
+def postgres_snapshot(
+    dsn: str, *, orders: bool = False, tables: tuple[str, ...] = TABLES
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Every read-model table's rows, sorted (NaN made comparable); the order keys of
+    last-writer-wins values (order_key, *_order columns) only when `orders`."""
     with psycopg.connect(dsn) as conn:
-        return {
-            table: sorted(
-                tuple(_comparable(v) for v in row)
-                for row in conn.execute(f"SELECT * FROM {table}").fetchall()
-            )
-            for table in TABLES
-        }
+        snapshot = {}
+        for table in tables:
+            columns = [
+                str(name)
+                for (name,) in conn.execute(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_name = %s ORDER BY ordinal_position",
+                    (table,),
+                )
+                if orders or not (name == "order_key" or str(name).endswith("_order"))
+            ]
+            listed = ", ".join(f'"{c}"' for c in columns)
+            rows = conn.execute(f"SELECT {listed} FROM {table}").fetchall()
+            snapshot[table] = sorted(tuple(_comparable(v) for v in row) for row in rows)
+        return snapshot
 
 
 def clickhouse_snapshot(client: Any, database: str) -> list[tuple[Any, ...]]:

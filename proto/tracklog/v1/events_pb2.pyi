@@ -205,6 +205,15 @@ class Envelope(_message.Message):
     an aggregate's events across sessions. Older events have no producer_session and a
     weaker sequence (the SDK counted from 1 per aggregate and client, the registry
     service wrote 0); the partition's offsets order those.
+
+    The order of an aggregate's events, which last-writer-wins projections keep (a tag,
+    a run's status or name, a version's stage, an alias ...): the key
+    (occurred_at, producer_session, sequence), compared lexicographically. A value changes
+    only for an event whose key is not older than the one that set it, so a late copy of
+    an older event (an adopted spool, a dead letter replayed) never replaces a newer value.
+    occurred_at orders across sessions, so skew between hosts' clocks is its weakness;
+    the session and its sequence break ties. Events without producer_session count
+    sequence 0: they order by occurred_at, then by their place in the log.
     """
     producer_session: _builtins.str
     """The producer session that made the event and counts its `sequence`: a hex id minted
