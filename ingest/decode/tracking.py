@@ -1,4 +1,6 @@
-"""Step 1 for experiment and run lifecycle events: the rules each payload must satisfy.
+"""Step 1 for experiment and run lifecycle events: the rules each payload must satisfy,
+and (`check_locations`, ingest/steps/check_locations.py) that the artifact locations an
+event names lie under the deployment's allowed roots.
 
 Pure. The rules are the SDK's (tracklog.contract.validation); `decode.validate` checks the
 aggregate type and turns `InvalidTrackingEvent` into `InvalidEvent`.
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tracklog.contract import validation
+from tracklog.contract.locations import check_under_roots
 from tracklog.v1 import events_pb2 as pb
 
 # Python's datetime (used for timestamptz) spans years 1..9999.
@@ -103,3 +106,30 @@ RUN_VALIDATORS: dict[str, Callable[[pb.Envelope], None]] = {
     "dataset_input_logged": _dataset_input,
 }
 VALIDATORS = {**EXPERIMENT_VALIDATORS, **RUN_VALIDATORS}
+
+
+# Where each payload names a location its artifacts are read from and written to; a
+# registry version's source may also be runs:/ or models:/ (resolved by MLflow's client).
+_LOCATIONS: dict[str, tuple[str, Callable[[pb.Envelope], str]]] = {
+    "experiment_created": ("artifact_location", lambda e: e.experiment_created.artifact_location),
+    "run_started": ("artifact_uri", lambda e: e.run_started.artifact_uri),
+    "logged_model_created": (
+        "logged model artifact_location",
+        lambda e: e.logged_model_created.artifact_location,
+    ),
+    "model_version_created": ("model version source", lambda e: e.model_version_created.source),
+}
+INDIRECT_SOURCES = ("runs:/", "models:/")
+
+
+def check_locations(envelope: pb.Envelope, roots: tuple[str, ...]) -> None:
+    """InvalidTrackingEvent when the envelope names a location outside ``roots`` (an empty
+    location is the deployment's default, not checked). Pure but for resolving symlinks."""
+    kind = envelope.WhichOneof("payload")
+    if kind not in _LOCATIONS:
+        return
+    what, location_of = _LOCATIONS[kind]
+    location = location_of(envelope)
+    if not location or (kind == "model_version_created" and location.startswith(INDIRECT_SOURCES)):
+        return
+    checked(check_under_roots, what, location, roots)

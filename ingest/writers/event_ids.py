@@ -11,6 +11,16 @@ copies of an event share its Kafka key, hence its partition and its owner, so
 the read-then-write needs no lock. A record read again at the position where its
 event was applied (a retried batch, a replay) is no resend: the stores' positions
 skip it, and it is not counted as a duplicate.
+
+The ids are kept for a horizon (`prune`, TRACKLOG_DEDUP_HORIZON_DAYS, default 30 days;
+ingest/steps/prune_applied.py deletes older rows in small batches). A copy of an event
+that happened within the horizon is always dropped: its first copy was applied after it
+happened, so that id's row is younger than the horizon too (up to clock skew between the
+SDK and Postgres). A copy of an older event whose id was pruned is applied again: its
+Postgres effects are idempotent (params keep their first value, tags, statuses and names
+keep the newest by each aggregate's order, artifacts are keyed by path), but its metric
+points are stored a second time (ClickHouse skips redeliveries by offset, and the copy
+has a new offset), so a metric history shows those points twice.
 """
 
 from __future__ import annotations
@@ -70,3 +80,16 @@ def record(conn: Any, projection: str, applied: Sequence[tuple[Position, str]]) 
             [p.offset for p, _ in applied],
         ),
     )
+
+
+def prune(conn: Any, projection: str, horizon_days: float, limit: int) -> int:
+    """Forget at most ``limit`` ids this projection applied more than ``horizon_days`` ago,
+    oldest first (through the applied_events_by_time index); how many were forgotten."""
+    cursor = conn.execute(
+        "DELETE FROM applied_events WHERE (projection, event_id) IN ("
+        " SELECT projection, event_id FROM applied_events"
+        " WHERE applied_at < now() - make_interval(secs => %s) AND projection = %s"
+        " ORDER BY applied_at LIMIT %s)",
+        (horizon_days * 86_400.0, projection, limit),
+    )
+    return int(cursor.rowcount)

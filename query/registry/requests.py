@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tracklog.contract.locations import check_under_roots
+from tracklog.contract.settings import ArtifactRootSettings
 from tracklog.query import paging
 from tracklog.query.errors import InvalidArgument
 from tracklog.registry import commands as c
@@ -75,7 +77,19 @@ def update_version(request: registry_pb2.UpdateModelVersionRequest) -> c.UpdateV
     )
 
 
-def create_version(request: registry_pb2.CreateModelVersionRequest) -> c.CreateVersion:
+def create_version(
+    request: registry_pb2.CreateModelVersionRequest, roots: ArtifactRootSettings | None = None
+) -> c.CreateVersion:
+    """The command; INVALID_ARGUMENT when the source is neither ``runs:/``, ``models:/`` nor
+    under the allowed artifact roots (``roots``, default from the environment: checked once
+    TRACKLOG_ARTIFACT_ROOTS is set). A logged model's location lies under its experiment's,
+    which the worker keeps under the roots."""
+    allowed = (roots if roots is not None else ArtifactRootSettings.from_env()).allowed()
+    if allowed and not request.source.startswith(("runs:/", "models:/")):
+        try:
+            check_under_roots("model version source", request.source, allowed)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
     return c.CreateVersion(
         request.name,
         request.source,

@@ -1,8 +1,11 @@
 """Where artifacts may live, as every component reads it: relative artifact paths, roots
-as URIs, ``s3://`` URIs and the S3 endpoint. Pure, except reading the endpoint variable.
+as URIs, ``s3://`` URIs, the S3 endpoint, and whether a location lies under the allowed
+roots. Pure, except reading the endpoint variable and resolving local paths (symlinks).
 
-The SDK writes files under these rules, the worker checks ``ArtifactLogged`` paths with
-them, and the query service compares roots with them: one definition for all three.
+The SDK writes files under these rules, the worker checks ``ArtifactLogged`` paths and
+experiment, run and logged model locations with them (`check_under_roots`), the registry
+service checks version sources, and the query service compares roots with them: one
+definition for all.
 """
 
 from __future__ import annotations
@@ -86,3 +89,57 @@ def local_path_of(uri: str) -> Path:
 def scheme_of(uri: str) -> str:
     scheme = urlparse(uri).scheme
     return "" if len(scheme) <= 1 else scheme.lower()  # "C:\\..." is a path, not a scheme
+
+
+# --- allowed roots (issue 12, item 6) ---------------------------------------------------
+
+Location = tuple[str, str, tuple[str, ...]]  # (scheme, bucket or host, path segments)
+
+
+def location_parts(uri: str) -> Location:
+    """A location normalized for comparison: ``file://`` URIs and absolute paths resolved
+    (symlinks followed, '..' applied) as ("file", "", segments); other URIs as (scheme,
+    host or bucket, segments), refused when a segment is '..'. ValueError for relative
+    paths, a NUL character or a backslash, and ``file://`` URIs naming another host."""
+    if not uri or "\x00" in uri or "\\" in uri:
+        raise ValueError(f"location {uri!r} is empty or holds a NUL or backslash character")
+    scheme = scheme_of(uri)
+    if scheme in ("", "file"):
+        host = urlparse(uri).netloc if scheme == "file" else ""
+        if host not in ("", "localhost"):
+            raise ValueError(f"location {uri!r} names another host")
+        path = local_path_of(uri)
+        if not path.is_absolute():
+            raise ValueError(f"location {uri!r} must be absolute")
+        return ("file", "", Path(os.path.realpath(path)).parts[1:])
+    parsed = urlparse(uri)
+    segments = tuple(s for s in parsed.path.split("/") if s not in ("", "."))
+    if ".." in segments:
+        raise ValueError(f"location {uri!r} may not contain '..'")
+    return (scheme, parsed.netloc.lower(), segments)
+
+
+def is_under(location: str, root: str) -> bool:
+    """Whether ``location`` lies in ``root`` (or is it), by whole path segments:
+    /data/roots2 is not under /data/root. False when either cannot be normalized."""
+    try:
+        scheme, host, segments = location_parts(location)
+        root_scheme, root_host, root_segments = location_parts(root)
+    except ValueError:
+        return False
+    return (scheme, host) == (root_scheme, root_host) and segments[
+        : len(root_segments)
+    ] == root_segments
+
+
+def check_under_roots(what: str, location: str, roots: tuple[str, ...]) -> None:
+    """ValueError unless ``location`` lies under one of ``roots``."""
+    try:
+        location_parts(location)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+    if not any(is_under(location, root) for root in roots):
+        raise ValueError(
+            f"{what} {location!r} is outside the allowed artifact roots"
+            f" ({', '.join(roots)}; TRACKLOG_ARTIFACT_ROOT, TRACKLOG_ARTIFACT_ROOTS)"
+        )

@@ -323,3 +323,78 @@ class AuthSettings:
 
 
 # --- end of identity, permissions and TLS -------------------------------------------------
+
+
+# --- Artifact locations and applied-event bookkeeping (issue 12, items 6 and 7) ----------
+# Read where they are used: the worker (both), the registry service (artifact roots).
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRootSettings:
+    """The prefixes artifact locations must lie under (tracklog.contract.locations).
+
+    ``extra`` is TRACKLOG_ARTIFACT_ROOTS (comma-separated; e.g. the roots operators let
+    experiments name as their ``artifact_location``); ``root`` is TRACKLOG_ARTIFACT_ROOT,
+    always allowed. Locations are checked once TRACKLOG_ARTIFACT_ROOTS is set (unset:
+    not checked, the worker says so at start); ``*`` among them allows any location.
+    """
+
+    root: str = ""
+    extra: tuple[str, ...] | None = None
+
+    @property
+    def checked(self) -> bool:
+        return self.extra is not None and "*" not in self.extra
+
+    def allowed(self) -> tuple[str, ...]:
+        """The allowed prefixes as given (the root first); () when not checked."""
+        if not self.checked:
+            return ()
+        return tuple(r for r in (self.root, *(self.extra or ())) if r)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, root: str | None = None
+    ) -> ArtifactRootSettings:
+        """From the environment; ``root`` overrides TRACKLOG_ARTIFACT_ROOT (a process's
+        `Settings.artifact_root`, e.g. the embedded stack's default root)."""
+        e = os.environ if env is None else env
+        listed = e.get("TRACKLOG_ARTIFACT_ROOTS", "").strip()
+        extra = tuple(r.strip() for r in listed.split(",") if r.strip()) if listed else None
+        given = e.get("TRACKLOG_ARTIFACT_ROOT", "") if root is None else root
+        return cls(root=given, extra=extra)
+
+
+@dataclass(frozen=True, slots=True)
+class DedupSettings:
+    """How long the worker remembers the ids of applied events (`applied_events`), to drop
+    resends (ingest/writers/event_ids.py), and how it prunes older ones.
+
+    ``horizon_days`` 0 keeps every id forever (the table grows by one row per event).
+    """
+
+    horizon_days: float = 30.0
+    prune_interval_seconds: float = 300.0
+    prune_batch: int = 10_000  # rows deleted per statement (a few per interval at most)
+
+    def __post_init__(self) -> None:
+        if self.horizon_days < 0 or self.prune_interval_seconds <= 0 or self.prune_batch < 1:
+            raise ValueError(
+                "TRACKLOG_DEDUP_HORIZON_DAYS must not be negative, the prune interval and"
+                " batch must be positive"
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DedupSettings:
+        e = os.environ if env is None else env
+        d = cls()
+        return cls(
+            horizon_days=float(e.get("TRACKLOG_DEDUP_HORIZON_DAYS", d.horizon_days)),
+            prune_interval_seconds=float(
+                e.get("TRACKLOG_DEDUP_PRUNE_INTERVAL_SECONDS", d.prune_interval_seconds)
+            ),
+            prune_batch=int(e.get("TRACKLOG_DEDUP_PRUNE_BATCH", d.prune_batch)),
+        )
+
+
+# --- end of artifact locations and applied-event bookkeeping -----------------------------
