@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tracklog.contract.topics import Partition
+from tracklog.ingest.decode.authority import TopicAuthority
 from tracklog.ingest.decode.envelope import InvalidEvent, decode
 from tracklog.ingest.projectors import clickhouse as projector_clickhouse
 from tracklog.ingest.projectors import postgres as projector_postgres
@@ -81,18 +82,32 @@ class ProjectedBatch:
         )
 
 
-def decode_batch(records: Iterable[Record], max_event_bytes: int | None = None) -> DecodedBatch:
-    """Decode every record, refusing those over ``max_event_bytes`` or invalid."""
+def decode_batch(
+    records: Iterable[Record],
+    max_event_bytes: int | None = None,
+    authority: TopicAuthority | None = None,
+) -> DecodedBatch:
+    """Decode every record, refusing those over ``max_event_bytes``, invalid, or on a
+    topic that may not carry them (``authority``; None: any topic, for tools and tests)."""
     kept: list[Record] = []
     envelopes: list[pb.Envelope | None] = []
     rejected: list[Rejected] = []
     for record in records:
         kept.append(record)
         try:
-            envelopes.append(decode(record.value, max_event_bytes))
+            envelope = decode(record.value, max_event_bytes)
         except InvalidEvent as exc:
             rejected.append(Rejected(record, exc.reason))
             envelopes.append(None)
+            continue
+        p = record.position
+        kind = envelope.WhichOneof("payload") or ""
+        refused = None if authority is None else authority.refusal(p.log_partition, p.offset, kind)
+        if refused:
+            rejected.append(Rejected(record, refused))
+            envelopes.append(None)
+        else:
+            envelopes.append(envelope)
     return DecodedBatch(tuple(kept), tuple(envelopes), tuple(rejected))
 
 
@@ -115,6 +130,11 @@ def project_decoded(decoded: DecodedBatch) -> ProjectedBatch:
     )
 
 
-def project_batch(records: Iterable[Record], max_event_bytes: int | None = None) -> ProjectedBatch:
-    """Decode (refusing records over ``max_event_bytes``) and project every record."""
-    return project_decoded(decode_batch(records, max_event_bytes))
+def project_batch(
+    records: Iterable[Record],
+    max_event_bytes: int | None = None,
+    authority: TopicAuthority | None = None,
+) -> ProjectedBatch:
+    """Decode (refusing records over ``max_event_bytes`` or on the wrong topic, see
+    `decode_batch`) and project every record."""
+    return project_decoded(decode_batch(records, max_event_bytes, authority))

@@ -35,13 +35,16 @@ from tracklog.ingest.archive.storage import open_storage
 from tracklog.ingest.batch import project_batch
 from tracklog.ingest.dead_letters.poison import write_through
 from tracklog.ingest.dead_letters.producer import DeadLetters
+from tracklog.ingest.decode.authority import TopicAuthority
 from tracklog.ingest.records import Record
 from tracklog.ingest.writers.batch import BatchWriter
 
 log = logging.getLogger(__name__)
 
 CHUNK_RECORDS = 5_000
-KEPT_TABLES = frozenset({"schema_migrations", "dead_letter_replays"})
+# kept: the migrations' bookkeeping, an operator's replays, and the registry history the
+# events topic holds (ingest/decode/authority.py), which a rebuild must judge as live did
+KEPT_TABLES = frozenset({"schema_migrations", "dead_letter_replays", "registry_history_bounds"})
 _CREATE_TABLE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
 
 Progress = Callable[[int, int], None]  # (records done, points written so far)
@@ -100,7 +103,9 @@ def rebuild_from_archive(
     on_start: Callable[[int], None] | None = None,
     progress: Progress | None = None,
 ) -> RebuildReport:
-    """Write every archived record of the events topic into the (emptied) read models.
+    """Write every archived record of the events and registry topics into the (emptied)
+    read models, judged by topic as the live worker judges them (ingest/decode/authority.py:
+    registry events on the events topic count only as recorded history).
 
     Records at or below `live` (where the models were before the wipe) are written
     without dead letters; archived records the live models never applied (a worker
@@ -108,11 +113,11 @@ def rebuild_from_archive(
     """
     started = time.perf_counter()
     reader = ArchiveReader(open_storage(root))
-    topic = settings.kafka.events_topic
+    topics = {settings.kafka.events_topic, settings.kafka.registry_topic}
     all_files = reader.files()
-    files = {tp: fs for tp, fs in all_files.items() if topic_of(tp[0]) == topic}
+    files = {tp: fs for tp, fs in all_files.items() if topic_of(tp[0]) in topics}
     for other in sorted({lg for lg, _ in all_files} - {lg for lg, _ in files}):
-        log.warning("archive holds %s, not of topic %s: left out", other, topic)
+        log.warning("archive holds %s, not of topics %s: left out", other, sorted(topics))
     report = RebuildReport(partitions=len(files))
     report.expected = sum(covered(fs) for fs in files.values())
     if on_start is not None:
@@ -148,18 +153,21 @@ class _Writers:
         self._live = live
         self.quiet = BatchWriter(settings, clickhouse)
         self._loud: BatchWriter | None = None
+        self._authority = TopicAuthority.of(settings.kafka, self.quiet.postgres.registry_history())
 
     def write(self, chunk: list[Record], report: RebuildReport, progress: Progress | None) -> None:
         live = self._live
         seen = [r for r in chunk if live is None or r.position.offset <= _at(live, r)]
         new = [r for r in chunk if live is not None and r.position.offset > _at(live, r)]
         largest = self._settings.kafka.max_event_bytes
-        points = write_through(self.quiet, project_batch(seen, largest)).points if seen else 0
+        authority = self._authority
+        quiet = write_through(self.quiet, project_batch(seen, largest, authority)) if seen else None
+        points = 0 if quiet is None else quiet.points
         if new:
             if self._loud is None:
                 letters = DeadLetters(self._settings.kafka)
                 self._loud = BatchWriter(self._settings, self._clickhouse, dead_letters=letters)
-            written = write_through(self._loud, project_batch(new, largest))
+            written = write_through(self._loud, project_batch(new, largest, authority))
             points += written.points
             report.dead_letters += written.dead_letters
         report.events += len(chunk)

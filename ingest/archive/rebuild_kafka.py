@@ -21,6 +21,7 @@ from tracklog.contract.topics import Partition
 from tracklog.ingest.batch import project_batch
 from tracklog.ingest.consumer import CHECK_CRCS, log_namer, records_of
 from tracklog.ingest.dead_letters.poison import write_through
+from tracklog.ingest.decode.authority import TopicAuthority
 from tracklog.ingest.writers.batch import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,8 @@ def replay_kafka(
     on_start: Callable[[int], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
-    """Write the topic's records after the stores' positions and up to `upto`; (events,
-    points) written."""
+    """Write the events and registry topics' records after the stores' positions and up to
+    `upto`; (events, points) written."""
     writer = BatchWriter(settings, clickhouse)
     consumer = KafkaConsumer(
         **settings.kafka.client_options(),
@@ -65,38 +66,37 @@ def replay_kafka(
     )
     events = points = 0
     try:
-        topic = settings.kafka.events_topic
-        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+        authority = TopicAuthority.of(settings.kafka, writer.postgres.registry_history())
         name = log_namer(consumer)
-        current = name(topic)
-        stored = writer.postgres.positions([(current, p) for p in partitions])
-        todo = {
-            TopicPartition(topic, p): upto[(current, p)]
-            for p in partitions
-            if upto.get((current, p), -1) > stored.get((current, p), -1)
-        }
+        todo: dict[TopicPartition, int] = {}
+        starts: dict[TopicPartition, int] = {}
+        for topic in (settings.kafka.events_topic, settings.kafka.registry_topic):
+            partitions = sorted(consumer.partitions_for_topic(topic) or ())
+            current = name(topic)
+            stored = writer.postgres.positions([(current, p) for p in partitions])
+            for p in partitions:
+                last, done = upto.get((current, p), -1), stored.get((current, p), -1)
+                if last > done:
+                    todo[TopicPartition(topic, p)] = last
+                    starts[TopicPartition(topic, p)] = done + 1
         if on_start is not None:
-            on_start(
-                sum(last - stored.get((current, tp.partition), -1) for tp, last in todo.items())
-            )
+            on_start(sum(last - starts[tp] + 1 for tp, last in todo.items()))
         if not todo:
             return 0, 0
         consumer.assign(list(todo))
-        for tp in todo:
-            consumer.seek(tp, stored.get((current, tp.partition), -1) + 1)
+        for tp, start in starts.items():
+            consumer.seek(tp, start)
         deadline = time.monotonic() + timeout
         while todo:
             if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"reading {topic} up to the live positions took over {timeout} s"
-                )
+                raise TimeoutError(f"reading Kafka up to the live positions took over {timeout} s")
             records = [
                 r
                 for r in records_of(consumer.poll(timeout_ms=500), name)
                 if r.position.offset <= upto.get((r.position.log, r.position.partition), -1)
             ]
             if records:
-                batch = project_batch(records, settings.kafka.max_event_bytes)
+                batch = project_batch(records, settings.kafka.max_event_bytes, authority)
                 written = write_through(writer, batch)
                 events += len(records)
                 points += written.points

@@ -79,6 +79,18 @@ class PostgresWriter:
 
         return self._run(read)
 
+    def registry_history(self) -> dict[Partition, int]:
+        """(log, partition) -> the last offset of the events topic whose registry events are
+        history (applied before registry events had their own topic; ingest/decode/authority.py)."""
+
+        def read(conn: Connection) -> dict[Partition, int]:
+            rows = conn.execute(
+                "SELECT topic, partition, last_offset FROM registry_history_bounds"
+            ).fetchall()
+            return {(str(t), int(p)): int(o) for t, p, o in rows}
+
+        return self._run(read)
+
     def seen_events(self, ids: Sequence[str]) -> dict[str, Position]:
         """The event ids among `ids` this projection applied before, and where."""
         return self._run(lambda conn: event_ids.seen(conn, self.projection, ids))

@@ -156,7 +156,10 @@ def test_replay_rebuilds_both_read_models_from_the_archive(
     assert len(live_postgres["runs"]) == 3 and len(live_postgres["model_versions"]) == 2
     assert sum(end_offsets(settings, settings.kafka.dead_letter_topic).values()) == 1
 
-    consumed = sum(end_offsets(settings, settings.kafka.events_topic).values())
+    # the worker archives both topics: tracking events and the registry's own
+    topics = (settings.kafka.events_topic, settings.kafka.registry_topic)
+    consumed = sum(sum(end_offsets(settings, topic).values()) for topic in topics)
+    assert sum(end_offsets(settings, settings.kafka.registry_topic).values()) == 5
     archived = ArchiveReader(open_archive(settings.archive_root).storage).files()
     assert sum(covered(fs) for fs in archived.values()) == consumed  # the worker archived all
     dropped, kept_files = drop_newest_files(settings.archive_root)
@@ -190,9 +193,13 @@ def test_replay_rebuilds_both_read_models_from_the_archive(
     assert len(late_rows) == late_points  # caught up by the worker
     assert without(rebuilt_postgres, late_ids) == live_postgres
     assert len(rebuilt_postgres["runs"]) == len(live_postgres["runs"]) + 1
-    ends = end_offsets(settings, settings.kafka.events_topic)
-    assert sorted((row[2], row[3]) for row in tracking_rows(settings.postgres_dsn)) == sorted(
-        (p, end - 1) for p, end in ends.items() if end
-    )
+    for topic in topics:
+        ends = end_offsets(settings, topic)
+        rows = [
+            row for row in tracking_rows(settings.postgres_dsn) if row[1].startswith(topic + "@")
+        ]
+        assert sorted((row[2], row[3]) for row in rows) == sorted(
+            (p, end - 1) for p, end in ends.items() if end
+        )
     # the old dead letter is not sent again; the late malformed record is, once
     assert sum(end_offsets(settings, settings.kafka.dead_letter_topic).values()) == 2
