@@ -29,7 +29,7 @@ from typing import Any
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from tracklog.contract.settings import Settings
+from tracklog.contract.settings import ArtifactRootSettings, DedupSettings, Settings
 from tracklog.contract.topics import LogName, Partition, ensure_topics, topic_of
 from tracklog.ingest.archive.worker_side import WorkerArchive
 from tracklog.ingest.consumer import (
@@ -46,12 +46,14 @@ from tracklog.ingest.metrics import IngestMetrics, MetricsServer
 from tracklog.ingest.records import Record
 from tracklog.ingest.steps import Step
 from tracklog.ingest.steps.archive_records import ArchiveRecords
+from tracklog.ingest.steps.check_locations import CheckLocations
 from tracklog.ingest.steps.commit_offsets import CommitOffsets
 from tracklog.ingest.steps.decode import Decode
 from tracklog.ingest.steps.drop_resent import DropResent
 from tracklog.ingest.steps.isolate_rejected import IsolateRejected
 from tracklog.ingest.steps.measure_writes import MeasureWrites
 from tracklog.ingest.steps.project import Project
+from tracklog.ingest.steps.prune_applied import AppliedEventsPruner, PruneAppliedEvents
 from tracklog.ingest.steps.tally import Tally, WorkerStats
 from tracklog.ingest.steps.write_clickhouse import WriteClickHouse
 from tracklog.ingest.steps.write_postgres import WritePostgres
@@ -89,6 +91,10 @@ class Worker:
             settings, clickhouse, projection=projection, dead_letters=DeadLetters(settings.kafka)
         )
         self._archive = WorkerArchive(settings.archive_root) if settings.archive_root else None
+        # where artifact locations may lie; how long applied event ids are remembered
+        self._roots = ArtifactRootSettings.from_env(root=settings.artifact_root)
+        dedup = DedupSettings.from_env()
+        self._pruner = AppliedEventsPruner(settings.postgres_dsn, projection, dedup, self.metrics)
         self._lag: int | None = None
         self._log: Callable[[str], LogName] = lambda topic: topic
         self._generation = 0  # bumped by every assignment change
@@ -122,15 +128,17 @@ class Worker:
                 self.metrics_server.close()
 
     def chain(self, commit: Callable[[Mapping[Partition, int]], None]) -> Step[Sequence[Record]]:
-        """decode -> project -> (measured:) drop resent -> isolate rejected data ->
-        ClickHouse -> Postgres and dead letters -> archive -> commit."""
+        """decode -> check locations -> project -> (measured:) drop resent (and prune old
+        ids) -> isolate rejected data -> ClickHouse -> Postgres and dead letters -> archive
+        -> commit."""
         tally, writer = self._tally, self._writer
         last: Step[Any] = CommitOffsets(commit, self._archive)
         if self._archive is not None:
             last = ArchiveRecords(self._archive, tally, last)
         written = WriteClickHouse(writer, tally, WritePostgres(writer, tally, last))
-        stored = DropResent(writer, tally, IsolateRejected(written))
-        projected = Project(tally, MeasureWrites(tally, stored))
+        isolated = IsolateRejected(written)
+        stored = DropResent(writer, tally, PruneAppliedEvents(self._pruner, isolated))
+        projected = CheckLocations(self._roots, Project(tally, MeasureWrites(tally, stored)))
         return Decode(
             self.settings.kafka.max_event_bytes, tally, projected, authority=self._authority
         )
