@@ -23,7 +23,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from tracklog.contract.read_model.clickhouse_client import connect as clickhouse_connect
-from tracklog.contract.settings import QueryLimits, Settings
+from tracklog.contract.settings import AuthSettings, QueryLimits, Settings
+from tracklog.query.auth.interceptor import Authenticator
+from tracklog.query.auth.permissions import Permission
+from tracklog.query.auth.transport import bind, check_exposure
 from tracklog.query.registry.servicer import RegistryServicer
 from tracklog.query.registry.writes import RegistryWrites
 from tracklog.query.request_limits import RequestLimits
@@ -114,15 +117,19 @@ def create_server(
     *,
     max_workers: int = 16,
     limits: QueryLimits | None = None,
+    auth: AuthSettings | None = None,
 ) -> tuple[grpc.Server, int]:
     """A query server bound to `address` (port 0 picks one), not started, and its port.
 
     `clickhouse` is an open clickhouse-connect client to share (e.g. with the
     ingest worker in this process); when None, one is opened from
     `settings.clickhouse_dsn` and closed with the server. `limits` bound every
-    request (`request_limits`); None reads them from the environment.
+    request (`request_limits`); `auth` says whether callers need a token and whether the
+    port speaks TLS (`tracklog.query.auth`); None for either reads it from the environment.
     """
     limits = QueryLimits.from_env() if limits is None else limits
+    auth = AuthSettings.from_env() if auth is None else auth
+    check_exposure(address, auth)
     if not settings.postgres_dsn:
         raise ValueError("no Postgres DSN: set TRACKLOG_POSTGRES_DSN")
     closers: list[Callable[[], None]] = []
@@ -142,9 +149,16 @@ def create_server(
         writes = RegistryWrites(settings.kafka, pool)
         closers.insert(0, writes.close)
         executor = futures.ThreadPoolExecutor(max_workers, thread_name_prefix="tracklog-query")
+        interceptors: list[grpc.ServerInterceptor[Any, Any]] = [RequestLimits(limits, max_workers)]
+        if auth.enabled:  # first: a caller without a valid token gets no further
+            authenticator = Authenticator(
+                settings.postgres_dsn, Permission.parse(auth.default_permission)
+            )
+            closers.insert(0, authenticator.close)
+            interceptors.insert(0, authenticator)
         inner = grpc.server(
             executor,
-            interceptors=[RequestLimits(limits, max_workers)],
+            interceptors=interceptors,
             options=limits.server_options(),
         )
         health_servicer = _health_servicer()
@@ -157,7 +171,7 @@ def create_server(
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, inner)
         services = (SERVICE_NAME, REGISTRY_SERVICE_NAME, health.SERVICE_NAME)
         reflection.enable_server_reflection((*services, reflection.SERVICE_NAME), inner)
-        port = inner.add_insecure_port(address)
+        port = bind(inner, address, auth)
     except BaseException:
         for close in closers:
             close()

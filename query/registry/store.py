@@ -12,6 +12,7 @@ from typing import Any
 
 from psycopg import sql
 
+from tracklog.query.auth.permissions import REGISTERED_MODEL, readable
 from tracklog.query.registry.records import ModelRecord
 from tracklog.query.registry.store_versions import Connection, filter_sql, versions_where
 from tracklog.query.stores.postgres import Pool
@@ -96,11 +97,15 @@ def get_model(pool: Pool, name: str) -> ModelRecord:
 def search_models(
     pool: Pool, clauses: tuple[Clause, ...], limit: int, after: str | None
 ) -> tuple[list[ModelRecord], bool]:
-    """Models matching every clause, ordered by name, after the cursor name."""
+    """Models matching every clause that the caller may read, ordered by name, after the
+    cursor name."""
     where, args = filter_sql(clauses, with_run_id=False)
     if after is not None:
         where.append(sql.SQL("m.name > %s"))
         args.append(after)
+    visible, visible_args = readable(REGISTERED_MODEL, sql.SQL("m.model_id"))  # the caller's
+    where.append(visible)
+    args += visible_args
     query: sql.Composable = _MODEL
     if where:
         query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)

@@ -8,6 +8,7 @@ from typing import Any, TypeAlias
 import psycopg
 from psycopg import sql
 
+from tracklog.query.auth.permissions import REGISTERED_MODEL, readable
 from tracklog.query.registry.records import AuditRecord, CommandResult, VersionRecord
 from tracklog.query.stores.postgres import Pool
 from tracklog.registry.errors import NotFound
@@ -160,6 +161,9 @@ def search_versions(
     if after is not None:
         where.append(sql.SQL("(m.name, v.version) > (%s, %s)"))
         args += list(after)
+    visible, visible_args = readable(REGISTERED_MODEL, sql.SQL("m.model_id"))  # the caller's
+    where.append(visible)
+    args += visible_args
     condition = sql.SQL(" AND ").join(where) if where else sql.SQL("TRUE")
     with pool.connection() as conn:
         found = versions_where(conn, condition, args, limit + 1)

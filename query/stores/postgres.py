@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from tracklog.query.auth.permissions import EXPERIMENT, readable
 from tracklog.query.errors import NotFound
 from tracklog.query.stores.records import (
     ExperimentCursor,
@@ -103,13 +104,14 @@ def get_experiment(
 def list_experiments(
     pool: Pool, limit: int, after: ExperimentCursor | None
 ) -> tuple[list[ExperimentRecord], bool]:
-    """Experiments in (creation_time, experiment_id) order, after the cursor."""
-    where = sql.SQL("")
-    args: list[Any] = []
+    """Experiments the caller may read in (creation_time, experiment_id) order, after the
+    cursor."""
+    where, args = readable(EXPERIMENT, sql.SQL("experiments.experiment_id"))
     if after is not None:
-        where = sql.SQL(" WHERE (creation_time, experiment_id) > (%s, %s)")
-        args = [after.creation_time, after.experiment_id]
-    query = _EXPERIMENT + where + sql.SQL(" ORDER BY creation_time, experiment_id LIMIT %s")
+        where += sql.SQL(" AND (creation_time, experiment_id) > (%s, %s)")
+        args = [*args, after.creation_time, after.experiment_id]
+    query = _EXPERIMENT + sql.SQL(" WHERE ") + where
+    query += sql.SQL(" ORDER BY creation_time, experiment_id LIMIT %s")
     with pool.connection() as conn:
         rows = conn.execute(query, [*args, limit + 1]).fetchall()
         return _experiments(conn, rows[:limit]), len(rows) > limit

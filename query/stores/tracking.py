@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg import sql
 
+from tracklog.query.auth.permissions import EXPERIMENT, readable
 from tracklog.query.filters import experiments as experiment_filter
 from tracklog.query.stores.postgres import Connection, Pool
 from tracklog.query.stores.records import ExperimentRecord, KeyValue
@@ -28,17 +29,19 @@ def search_experiments(
     offset: int,
     limit: int,
 ) -> tuple[list[ExperimentRecord], bool]:
-    """Experiments matching the filter in the requested order; (page, has_more)."""
+    """Experiments matching the filter that the caller may read, in the requested order;
+    (page, has_more)."""
     clauses, args = experiment_filter.parse_filter(filter_text)
     order = experiment_filter.parse_order_by(order_by)
-    where = sql.SQL(" AND ").join([sql.SQL("e.lifecycle_stage = ANY(%s)"), *clauses])
+    visible, visible_args = readable(EXPERIMENT, sql.SQL("e.experiment_id"))  # the caller's
+    where = sql.SQL(" AND ").join([sql.SQL("e.lifecycle_stage = ANY(%s)"), *clauses, visible])
     query = sql.SQL(
         "SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage,"
         " e.creation_time FROM experiments e WHERE {} ORDER BY {} OFFSET %s LIMIT %s"
     ).format(where, order)
     stages = list(_STAGES.get(view_type, ("active",)))
     with pool.connection() as conn:
-        rows = conn.execute(query, [stages, *args, offset, limit + 1]).fetchall()
+        rows = conn.execute(query, [stages, *args, *visible_args, offset, limit + 1]).fetchall()
         return _with_tags(conn, rows[:limit]), len(rows) > limit
 
 
