@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from tracklog.contract.channels import open_channel
 from tracklog.contract.settings import Settings
 from tracklog.v1 import query_pb2, query_pb2_grpc
 
@@ -93,7 +94,7 @@ def run_demo(settings: Settings, query_addr: str) -> bool:
     started = time.monotonic()
     run_id = train_and_log(settings)
     print(f"demo: trained and logged run {run_id} in {time.monotonic() - started:.1f} s")
-    with grpc.insecure_channel(query_addr) as channel:
+    with open_channel(query_addr) as channel:
         stub = query_pb2_grpc.QueryServiceStub(channel)
         run = wait_for_run(stub, run_id, timeout=120)
         print(f"demo: query service at {query_addr} returns:")

@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 
 from tracklog import experiment_names
+from tracklog.contract.channels import open_channel
 from tracklog.contract.ids import experiment_id_for
 from tracklog.experiment_names import Resolved
 from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
@@ -48,7 +49,7 @@ class Deployment:
             return None
         with self._lock:
             if self._channel is None:
-                self._channel = grpc.insecure_channel(self.query_addr)
+                self._channel = open_channel(self.query_addr)  # TLS, token as the client's
             return query_pb2_grpc.QueryServiceStub(self._channel)
 
     def _unreachable(self, error: grpc.RpcError) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 
+from tracklog.contract.channels import channel_target
 from tracklog.contract.settings import KafkaSettings
 from tracklog.deploy.cli.failures import kafka_unreachable, query_unreachable
 
@@ -12,8 +13,9 @@ CHECK_TIMEOUT_SECONDS = 2.0
 
 
 def split_address(address: str) -> tuple[str, int]:
-    """`host:port` (IPv6 in brackets) -> (host, port); ValueError if it is not one."""
-    host, sep, port = address.strip().rpartition(":")
+    """`host:port` (IPv6 in brackets; a grpcs:// or grpc:// scheme is ignored) -> (host,
+    port); ValueError if it is not one."""
+    host, sep, port = channel_target(address)[0].rpartition(":")
     if not sep or not port.isdigit():
         raise ValueError(f"not a host:port address: {address!r}")
     return host.strip("[]") or "127.0.0.1", int(port)

@@ -16,6 +16,7 @@ from typing import Any, Self, TypeVar
 import grpc
 
 from tracklog.client.errors import TracklogError, from_rpc
+from tracklog.contract.channels import open_channel
 from tracklog.contract.flush_tokens import FlushToken
 from tracklog.contract.settings import QueryLimits, Settings
 from tracklog.run import user_name
@@ -39,10 +40,11 @@ class ClientBase:
         self.query_addr = query_addr or Settings.from_env().query_addr  # TRACKLOG_QUERY_ADDR
         # message size limits as the query service's (TRACKLOG_GRPC_MAX_*_BYTES)
         limits = QueryLimits.from_env().channel_options()
-        self._channel = grpc.insecure_channel(self.query_addr, options=limits)
+        # TLS for a grpcs:// address or TRACKLOG_TLS_CAFILE; TRACKLOG_TOKEN on every call
+        self._channel = open_channel(self.query_addr, options=limits)
         self._query = query_pb2_grpc.QueryServiceStub(self._channel)
         self._registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
-        self._actor = user_name()  # recorded with registry changes
+        self._actor = user_name()  # recorded with registry changes (unless authenticated)
         self._session = session
         self._timeout = timeout
         self._wait_timeout = wait_timeout

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import grpc
 from mlflow.entities import Experiment, Run
 
+from tracklog.contract.channels import open_channel
 from tracklog.contract.envelopes import ProducerSession
 from tracklog.contract.settings import KafkaSettings
 from tracklog.deployment import Deployment
@@ -188,7 +188,7 @@ class _Run:
         deployment = Deployment(self.options.query_addr, self.options.fallback_artifact_root)
         root = deployment.artifact_root()
         deployment.close()
-        channel = grpc.insecure_channel(self.options.query_addr)
+        channel = open_channel(self.options.query_addr)  # TLS and token from the settings
         stub = query_pb2_grpc.QueryServiceStub(channel)
         writer = EventWriter(self.options.kafka)
         self.writer = writer
