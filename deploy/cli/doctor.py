@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import platform
-import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from tracklog.contract.settings import Settings, SpoolSettings
 from tracklog.deploy.cli.failures import install_line
 from tracklog.deploy.cli.reachability import kafka_reason, unreachable_reason
+from tracklog.deploy.cli.redaction import mask_dsn
 from tracklog.deploy.cli.status import DEFAULT_METRICS_ADDR
 from tracklog.deploy.embedded.data_dir import tracklog_version
 from tracklog.spool.quarantine import listing
@@ -34,29 +34,6 @@ EXTRAS = {
 }
 ADDRESS_TIMEOUT_SECONDS = 1.0
 QUARANTINE_DIR = "quarantine"
-
-
-def mask_dsn(dsn: str) -> str:
-    """A DSN with its password (and any token-like query value) replaced by ***."""
-    if not dsn:
-        return "(not set)"
-    if "://" not in dsn:  # libpq's key=value form
-        return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", dsn)
-    parts = urlsplit(dsn)
-    netloc = parts.netloc
-    if "@" in netloc:
-        credentials, _, host = netloc.rpartition("@")
-        user = credentials.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in credentials else f"{user}@{host}"
-    query = "&".join(
-        f"{k}=***" if any(s in k.lower() for s in ("password", "token", "secret", "key")) else p
-        for p in parts.query.split("&")
-        if p
-        for k in [p.split("=", 1)[0]]
-    )
-    if (netloc, query) == (parts.netloc, parts.query):
-        return dsn  # nothing secret (urlunsplit would also turn chdb:///x into chdb:/x)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _dsn_address(dsn: str) -> str | None:

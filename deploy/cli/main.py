@@ -1,4 +1,5 @@
-"""The `tracklog` command: up, ingest, query, server, demo, models, runs, experiments, doctor."""
+"""The `tracklog` command: up, ingest, query, server, demo, models, runs, experiments, doctor,
+users, tokens, permissions."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from tracklog.contract.settings import Settings
+from tracklog.deploy.cli import access as cli_access
 from tracklog.deploy.cli import dlq as cli_dlq
 from tracklog.deploy.cli import doctor as cli_doctor
 from tracklog.deploy.cli import imports as cli_imports
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_server.add_parser(sub)
     cli_doctor.add_parser(sub)
     cli_imports.add_parser(sub)
+    cli_access.add_parsers(sub)
     _add_verbose(parser, False)
     return parser
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 from tracklog.contract.settings import Settings
 from tracklog.deploy.cli.failures import CliFailure, ExitCode, require_server
+from tracklog.deploy.cli.redaction import mask_dsn
 
 DEFAULT_METRICS_ADDR = "127.0.0.1:9464"
 SCRAPE_TIMEOUT_SECONDS = 5.0
@@ -194,18 +195,20 @@ def as_json(status: WorkerStatus, address: str) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     require_server("`tracklog status`")
     address = args.metrics_addr or Settings.from_env().metrics_addr or DEFAULT_METRICS_ADDR
+    shown = mask_dsn(address)  # an address with credentials is printed without them
     try:
         status = scrape(address)
     except WorkerUnreachable as exc:
         raise CliFailure(
             ExitCode.UNREACHABLE,
-            str(exc),
+            str(exc).replace(address, shown),
             "start the stack with `tracklog up`, or pass --metrics-addr / set "
             "TRACKLOG_METRICS_ADDR to where the worker serves metrics",
         ) from exc
     except StatusError as exc:
-        raise CliFailure(ExitCode.FAILED, str(exc), "is --metrics-addr a worker's?") from exc
-    print(as_json(status, address) if args.json else render(status, address))
+        message = str(exc).replace(address, shown)
+        raise CliFailure(ExitCode.FAILED, message, "is --metrics-addr a worker's?") from exc
+    print(as_json(status, shown) if args.json else render(status, shown))
     return 0
 
 

@@ -14,12 +14,13 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tracklog.contract.settings import Settings
 from tracklog.deploy import mlflow_server
 from tracklog.deploy.cli.failures import CliFailure, ExitCode, require_extra
+from tracklog.deploy.cli.redaction import mask_dsn
 from tracklog.deploy.embedded import data_dir
 from tracklog.deploy.processes import port_open
 
@@ -101,6 +102,13 @@ def _run_stack_in_own_session(argv: Sequence[str]) -> int:
     return child.wait()
 
 
+def endpoint_lines(endpoints: Mapping[str, str]) -> list[str]:
+    """What `tracklog up` prints of the stack's endpoints: never a password or a token."""
+    return [
+        f"  {name:<14} {mask_dsn(value) if value else value}" for name, value in endpoints.items()
+    ]
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     if os.environ.get(_STACK_PROCESS) != "1":
         require_extra("embedded", "`tracklog up`", EMBEDDED_MODULES)
@@ -126,8 +134,8 @@ def _run_stack(args: argparse.Namespace) -> int:
         if args.mlflow_port:
             stack.start_mlflow(args.mlflow_port)
         print("Tracklog is up:", flush=True)
-        for name, value in stack.endpoints().items():
-            print(f"  {name:<14} {value}", flush=True)
+        for line in endpoint_lines(stack.endpoints()):
+            print(line, flush=True)
         if stack.mlflow_url:
             print(f"Open {stack.mlflow_url} in a browser: MLflow's web UI over Tracklog.")
         elif args.mlflow_port and not mlflow_server.available():

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tracklog.deploy.cli.doctor import mask_dsn
+from tracklog.deploy.cli.redaction import mask_dsn
 from tracklog.deploy.embedded.data_dir import tracklog_version
 from tracklog.deploy.processes import free_port
 from tracklog.spool.dirs import create_own
