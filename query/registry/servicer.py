@@ -2,7 +2,9 @@
 
 Writes: read the model's state, let the registry's decider pick the event (or raise),
 submit it (registry_writes: produce, wait for the projection) and answer from Postgres.
-Reads go straight to Postgres. Errors map to status codes in errors.translate_errors.
+Reads go straight to Postgres. The actor recorded is the authenticated caller when
+authentication is on (the request's `actor` is then ignored). Errors map to status codes
+in errors.translate_errors.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import grpc
 
 from tracklog.query import paging
+from tracklog.query.auth.permissions import actor
 from tracklog.query.errors import translate_errors
 from tracklog.query.registry import convert as registry_convert
 from tracklog.query.registry import requests
@@ -43,7 +46,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             self._pool, command.new_name
         )
         payload = decide(command, model, name_taken=taken)
-        return self._writes.submit(model_id, payload, command.actor)
+        # the authenticated caller when authentication is on, never the request's field
+        return self._writes.submit(model_id, payload, actor(command.actor))
 
     def _model(self, name: str) -> r.RegisteredModel:
         return registry_convert.registered_model(registry_store.get_model(self._pool, name))
