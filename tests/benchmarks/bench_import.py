@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -101,6 +102,7 @@ def main() -> None:
                 registry=False,
             )
             summary = import_mlflow(options)
+            store.unlink()  # over 2 GB at the default size
             assert summary.points == points and summary.projected, summary
             rate = points / summary.seconds
             rates.append(rate)
@@ -114,6 +116,8 @@ def main() -> None:
     finally:
         stack.send_signal(signal.SIGTERM)
         stack.wait(timeout=180)
+        shutil.rmtree(stores, ignore_errors=True)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
