@@ -5,11 +5,14 @@ Every write answers once the registry's projection has applied it (so
 `tracklog.RegistryError` subclasses from `tracklog.registry.errors`, chosen by the
 gRPC status: NotFound, AlreadyExists, InvalidArgument, FailedPrecondition,
 Unavailable, DeadlineExceeded (the server's message is kept; the RpcError is the cause).
+Writes carry a request id and are retried with it (`RegistryMixin._rcall`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -24,6 +27,9 @@ from tracklog.v1 import events_pb2
 from tracklog.v1 import registry_pb2 as r
 
 Resp = TypeVar("Resp")
+WRITE_ATTEMPTS = 3
+RETRY_PAUSE_SECONDS = 0.5  # times the attempt number
+RETRIED = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
 def _tags(tags: Mapping[str, Any] | None) -> list[events_pb2.Tag]:
@@ -37,15 +43,27 @@ class RegistryMixin(ClientBase):
     (`ClientBase._sync`), so a version created for a run just logged finds it."""
 
     def _rcall(self, method: Callable[..., Resp], request: Any) -> Resp:
+        """One call. A write gets a request id, kept on its retries (after UNAVAILABLE or
+        DEADLINE_EXCEEDED, `WRITE_ATTEMPTS` in all): the service answers a retry with the
+        first attempt's outcome, so a retried create never makes a second version."""
         self._sync()
-        try:
-            return method(request, timeout=self._timeout)
-        except grpc.RpcError as error:
-            code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
-            details = error.details() if isinstance(error, grpc.Call) else str(error)
-            if code == grpc.StatusCode.UNAVAILABLE and unreachable(details or ""):
-                details = unreachable_message(self.query_addr, details or "")
-            raise errors.from_code(code.name, details or code.name) from error
+        write = "request_id" in request.DESCRIPTOR.fields_by_name
+        if write and not request.request_id:
+            request.request_id = uuid.uuid4().hex
+        attempt = 1
+        while True:
+            try:
+                return method(request, timeout=self._timeout)
+            except grpc.RpcError as error:
+                code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
+                if write and code in RETRIED and attempt < WRITE_ATTEMPTS:
+                    time.sleep(RETRY_PAUSE_SECONDS * attempt)
+                    attempt += 1
+                    continue
+                details = error.details() if isinstance(error, grpc.Call) else str(error)
+                if code == grpc.StatusCode.UNAVAILABLE and unreachable(details or ""):
+                    details = unreachable_message(self.query_addr, details or "")
+                raise errors.from_code(code.name, details or code.name) from error
 
     # --- registered models ---------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 Every call goes to the registry service, which decides and records it in the registry's
 event log; writes answer once projected (so ``create_model_version`` returns its number)
-and reads first wait on this process's writes. Stages, aliases and tags follow MLflow's
+and reads first wait on this process's writes. Each write carries a request id that the
+client keeps on its own retries (`tracklog.client.registry`), so a retried
+``create_model_version`` never makes a second version. Stages, aliases and tags follow MLflow's
 rules (`tracklog.registry`); a version is READY when created (its source is a URI the
 model was already written to, as MLflow's stores do).
 

@@ -9,6 +9,8 @@ in errors.translate_errors.
 
 from __future__ import annotations
 
+import contextlib
+
 import grpc
 
 from tracklog.query import paging
@@ -19,7 +21,7 @@ from tracklog.query.registry import requests
 from tracklog.query.registry import store as registry_store
 from tracklog.query.registry import store_versions as versions
 from tracklog.query.registry.records import CommandResult
-from tracklog.query.registry.writes import RegistryWrites
+from tracklog.query.registry.writes import RegistryWrites, event_id_for
 from tracklog.query.stores.postgres import Pool
 from tracklog.registry import commands as c
 from tracklog.registry import names
@@ -36,18 +38,26 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self._pool = pool
         self._writes = writes
 
-    def _submit(self, command: c.Command) -> CommandResult:
-        model = registry_store.model_state(self._pool, command.name)
-        if isinstance(command, c.CreateModel):
-            model_id = command.model_id
-        else:
-            model_id = model.model_id if model is not None else ""
-        taken = isinstance(command, c.RenameModel) and registry_store.name_taken(
-            self._pool, command.new_name
-        )
-        payload = decide(command, model, name_taken=taken)
+    def _submit(self, command: c.Command, request_id: str = "") -> CommandResult:
+        """Decide and write `command`. A call made before with the same request_id (a
+        retry) answers its first outcome instead and writes nothing (registry/writes.py)."""
         # the authenticated caller when authentication is on, never the request's field
-        return self._writes.submit(model_id, payload, actor(command.actor))
+        who = actor(command.actor)
+        event_id = event_id_for(request_id, type(command).__name__, who)
+        with self._writes.once(event_id) if request_id else contextlib.nullcontext():
+            first = self._writes.first_outcome(event_id) if request_id else None
+            if first is not None:
+                return first
+            model = registry_store.model_state(self._pool, command.name)
+            if isinstance(command, c.CreateModel):
+                model_id = command.model_id
+            else:
+                model_id = model.model_id if model is not None else ""
+            taken = isinstance(command, c.RenameModel) and registry_store.name_taken(
+                self._pool, command.new_name
+            )
+            payload = decide(command, model, name_taken=taken)
+            return self._writes.submit(model_id, payload, who, event_id)
 
     def _model(self, name: str) -> r.RegisteredModel:
         return registry_convert.registered_model(registry_store.get_model(self._pool, name))
@@ -62,7 +72,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self, request: r.CreateRegisteredModelRequest, context: Ctx
     ) -> r.CreateRegisteredModelResponse:
         model_id = registry_store.new_model_id(self._pool, names.model_name(request.name))
-        self._submit(requests.create_model(request, model_id))
+        self._submit(requests.create_model(request, model_id), request.request_id)
         return r.CreateRegisteredModelResponse(registered_model=self._model(request.name))
 
     @translate_errors
@@ -75,21 +85,25 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     def RenameRegisteredModel(
         self, request: r.RenameRegisteredModelRequest, context: Ctx
     ) -> r.RenameRegisteredModelResponse:
-        self._submit(c.RenameModel(request.name, request.new_name, request.actor))
+        self._submit(
+            c.RenameModel(request.name, request.new_name, request.actor), request.request_id
+        )
         return r.RenameRegisteredModelResponse(registered_model=self._model(request.new_name))
 
     @translate_errors
     def UpdateRegisteredModel(
         self, request: r.UpdateRegisteredModelRequest, context: Ctx
     ) -> r.UpdateRegisteredModelResponse:
-        self._submit(c.UpdateModel(request.name, request.description, request.actor))
+        self._submit(
+            c.UpdateModel(request.name, request.description, request.actor), request.request_id
+        )
         return r.UpdateRegisteredModelResponse(registered_model=self._model(request.name))
 
     @translate_errors
     def DeleteRegisteredModel(
         self, request: r.DeleteRegisteredModelRequest, context: Ctx
     ) -> r.DeleteRegisteredModelResponse:
-        self._submit(c.DeleteModel(request.name, request.actor))
+        self._submit(c.DeleteModel(request.name, request.actor), request.request_id)
         return r.DeleteRegisteredModelResponse()
 
     @translate_errors
@@ -111,14 +125,17 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     def SetRegisteredModelTag(
         self, request: r.SetRegisteredModelTagRequest, context: Ctx
     ) -> r.SetRegisteredModelTagResponse:
-        self._submit(c.SetModelTag(request.name, request.key, request.value, request.actor))
+        self._submit(
+            c.SetModelTag(request.name, request.key, request.value, request.actor),
+            request.request_id,
+        )
         return r.SetRegisteredModelTagResponse()
 
     @translate_errors
     def DeleteRegisteredModelTag(
         self, request: r.DeleteRegisteredModelTagRequest, context: Ctx
     ) -> r.DeleteRegisteredModelTagResponse:
-        self._submit(c.DeleteModelTag(request.name, request.key, request.actor))
+        self._submit(c.DeleteModelTag(request.name, request.key, request.actor), request.request_id)
         return r.DeleteRegisteredModelTagResponse()
 
     # --- model versions ----------------------------------------------------------------
@@ -132,7 +149,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         held = existing_version(command, model)
         if held is not None:  # a numbered create repeated: answered, nothing written
             return r.CreateModelVersionResponse(model_version=self._version(request.name, held))
-        result = self._submit(command)
+        result = self._submit(command, request.request_id)
         assert result.version is not None  # the projection records the allocated number
         if command.version is not None and result.version != command.version:
             raise FailedPrecondition(
@@ -154,7 +171,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     def UpdateModelVersion(
         self, request: r.UpdateModelVersionRequest, context: Ctx
     ) -> r.UpdateModelVersionResponse:
-        self._submit(requests.update_version(request))
+        self._submit(requests.update_version(request), request.request_id)
         return r.UpdateModelVersionResponse(
             model_version=self._version(request.name, request.version)
         )
@@ -163,7 +180,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     def DeleteModelVersion(
         self, request: r.DeleteModelVersionRequest, context: Ctx
     ) -> r.DeleteModelVersionResponse:
-        self._submit(c.DeleteVersion(request.name, request.version, request.actor))
+        self._submit(
+            c.DeleteVersion(request.name, request.version, request.actor), request.request_id
+        )
         return r.DeleteModelVersionResponse()
 
     @translate_errors
@@ -189,14 +208,17 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         command = c.SetVersionTag(
             request.name, request.version, request.key, request.value, request.actor
         )
-        self._submit(command)
+        self._submit(command, request.request_id)
         return r.SetModelVersionTagResponse()
 
     @translate_errors
     def DeleteModelVersionTag(
         self, request: r.DeleteModelVersionTagRequest, context: Ctx
     ) -> r.DeleteModelVersionTagResponse:
-        self._submit(c.DeleteVersionTag(request.name, request.version, request.key, request.actor))
+        self._submit(
+            c.DeleteVersionTag(request.name, request.version, request.key, request.actor),
+            request.request_id,
+        )
         return r.DeleteModelVersionTagResponse()
 
     @translate_errors
@@ -210,7 +232,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             request.archive_existing_versions,
             request.actor,
         )
-        self._submit(command)
+        self._submit(command, request.request_id)
         return r.TransitionModelVersionStageResponse(
             model_version=self._version(request.name, request.version)
         )
@@ -230,14 +252,17 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     def SetRegisteredModelAlias(
         self, request: r.SetRegisteredModelAliasRequest, context: Ctx
     ) -> r.SetRegisteredModelAliasResponse:
-        self._submit(c.SetAlias(request.name, request.alias, request.version, request.actor))
+        self._submit(
+            c.SetAlias(request.name, request.alias, request.version, request.actor),
+            request.request_id,
+        )
         return r.SetRegisteredModelAliasResponse()
 
     @translate_errors
     def DeleteRegisteredModelAlias(
         self, request: r.DeleteRegisteredModelAliasRequest, context: Ctx
     ) -> r.DeleteRegisteredModelAliasResponse:
-        self._submit(c.DeleteAlias(request.name, request.alias, request.actor))
+        self._submit(c.DeleteAlias(request.name, request.alias, request.actor), request.request_id)
         return r.DeleteRegisteredModelAliasResponse()
 
     @translate_errors

@@ -227,9 +227,14 @@ class CreateRegisteredModelRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     description: _builtins.str
     actor: _builtins.str
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Tag]: ...
     def __init__(
@@ -239,10 +244,11 @@ class CreateRegisteredModelRequest(_message.Message):
         description: _builtins.str = ...,
         tags: _abc.Iterable[_events_pb2.Tag] | None = ...,
         actor: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "name", b"name", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "name", b"name", "request_id", b"request_id", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -314,19 +320,25 @@ class RenameRegisteredModelRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     NEW_NAME_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     new_name: _builtins.str
     actor: _builtins.str
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         new_name: _builtins.str = ...,
         actor: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "name", b"name", "new_name", b"new_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "name", b"name", "new_name", b"new_name", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -359,19 +371,25 @@ class UpdateRegisteredModelRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     description: _builtins.str
     actor: _builtins.str
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         description: _builtins.str = ...,
         actor: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "name", b"name", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -403,17 +421,23 @@ class DeleteRegisteredModelRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     actor: _builtins.str
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         actor: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "name", b"name", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -492,10 +516,15 @@ class SetRegisteredModelTagRequest(_message.Message):
     KEY_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     key: _builtins.str
     value: _builtins.str
     actor: _builtins.str
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     def __init__(
         self,
         *,
@@ -503,10 +532,11 @@ class SetRegisteredModelTagRequest(_message.Message):
         key: _builtins.str = ...,
         value: _builtins.str = ...,
         actor: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key", "name", b"name", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key", "name", b"name", "request_id", b"request_id", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -534,19 +564,25 @@ class DeleteRegisteredModelTagRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     KEY_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     key: _builtins.str
     actor: _builtins.str
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         key: _builtins.str = ...,
         actor: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key", "name", b"name", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -580,6 +616,7 @@ class CreateModelVersionRequest(_message.Message):
     PENDING_FIELD_NUMBER: _builtins.int
     LOGGED_MODEL_ID_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     source: _builtins.str
     run_id: _builtins.str
@@ -600,6 +637,10 @@ class CreateModelVersionRequest(_message.Message):
     and run, the call returns it and changes nothing; otherwise FAILED_PRECONDITION.
     Unset: the next number, as always.
     """
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Tag]: ...
     def __init__(
@@ -614,10 +655,11 @@ class CreateModelVersionRequest(_message.Message):
         pending: _builtins.bool = ...,
         logged_model_id: _builtins.str = ...,
         version: _builtins.int | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "version", b"version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "actor", b"actor", "description", b"description", "logged_model_id", b"logged_model_id", "name", b"name", "pending", b"pending", "run_id", b"run_id", "source", b"source", "tags", b"tags", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "actor", b"actor", "description", b"description", "logged_model_id", b"logged_model_id", "name", b"name", "pending", b"pending", "request_id", b"request_id", "run_id", b"run_id", "source", b"source", "tags", b"tags", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__version: _TypeAlias = _typing.Literal["version"]  # noqa: Y015
     _WhichOneofArgType__version: _TypeAlias = _typing.Literal["_version", b"_version"]  # noqa: Y015
@@ -697,6 +739,7 @@ class UpdateModelVersionRequest(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     STATUS_MESSAGE_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     description: _builtins.str
@@ -704,6 +747,10 @@ class UpdateModelVersionRequest(_message.Message):
     """Unspecified leaves the status alone."""
     status_message: _builtins.str
     actor: _builtins.str
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     def __init__(
         self,
         *,
@@ -713,10 +760,11 @@ class UpdateModelVersionRequest(_message.Message):
         status: _events_pb2.ModelVersionStatus.ValueType = ...,
         status_message: _builtins.str = ...,
         actor: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "description", b"description"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "actor", b"actor", "description", b"description", "name", b"name", "status", b"status", "status_message", b"status_message", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "actor", b"actor", "description", b"description", "name", b"name", "request_id", b"request_id", "status", b"status", "status_message", b"status_message", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
     _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
@@ -751,19 +799,25 @@ class DeleteModelVersionRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     actor: _builtins.str
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         version: _builtins.int = ...,
         actor: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "name", b"name", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "name", b"name", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -843,11 +897,16 @@ class SetModelVersionTagRequest(_message.Message):
     KEY_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     key: _builtins.str
     value: _builtins.str
     actor: _builtins.str
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     def __init__(
         self,
         *,
@@ -856,10 +915,11 @@ class SetModelVersionTagRequest(_message.Message):
         key: _builtins.str = ...,
         value: _builtins.str = ...,
         actor: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key", "name", b"name", "value", b"value", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key", "name", b"name", "request_id", b"request_id", "value", b"value", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -888,10 +948,15 @@ class DeleteModelVersionTagRequest(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     KEY_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     key: _builtins.str
     actor: _builtins.str
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     def __init__(
         self,
         *,
@@ -899,10 +964,11 @@ class DeleteModelVersionTagRequest(_message.Message):
         version: _builtins.int = ...,
         key: _builtins.str = ...,
         actor: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key", "name", b"name", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key", "name", b"name", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -932,12 +998,17 @@ class TransitionModelVersionStageRequest(_message.Message):
     STAGE_FIELD_NUMBER: _builtins.int
     ARCHIVE_EXISTING_VERSIONS_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     stage: _builtins.str
     """None, Staging, Production or Archived (any case, as MLflow)."""
     archive_existing_versions: _builtins.bool
     actor: _builtins.str
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     def __init__(
         self,
         *,
@@ -946,10 +1017,11 @@ class TransitionModelVersionStageRequest(_message.Message):
         stage: _builtins.str = ...,
         archive_existing_versions: _builtins.bool = ...,
         actor: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "archive_existing_versions", b"archive_existing_versions", "name", b"name", "stage", b"stage", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "archive_existing_versions", b"archive_existing_versions", "name", b"name", "request_id", b"request_id", "stage", b"stage", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1026,10 +1098,15 @@ class SetRegisteredModelAliasRequest(_message.Message):
     ALIAS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     alias: _builtins.str
     version: _builtins.int
     actor: _builtins.str
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     def __init__(
         self,
         *,
@@ -1037,10 +1114,11 @@ class SetRegisteredModelAliasRequest(_message.Message):
         alias: _builtins.str = ...,
         version: _builtins.int = ...,
         actor: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "alias", b"alias", "name", b"name", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "alias", b"alias", "name", b"name", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1068,19 +1146,25 @@ class DeleteRegisteredModelAliasRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     ALIAS_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     alias: _builtins.str
     actor: _builtins.str
+    request_id: _builtins.str
+    """Names this call (a UUID, any form): a retry with the same id answers the first
+    outcome and writes nothing again. "" = a new call.
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         alias: _builtins.str = ...,
         actor: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "alias", b"alias", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "alias", b"alias", "name", b"name", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

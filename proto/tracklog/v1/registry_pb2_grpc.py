@@ -29,6 +29,9 @@ class RegistryServiceStub:
     """The model registry: registered models, their numbered versions, stages, aliases and
     an audit trail. A write answers once the ingest worker has projected its event, so
     CreateModelVersion returns the number the projection allocated. Names follow MLflow.
+    Every write takes a request_id: the id of the event it writes, so a client that retries
+    (after a timeout, say) with the same id gets the first call's outcome (the same version
+    number, the same error) and never a second version or transition.
     """
 
     def __init__(self, channel):
@@ -148,6 +151,9 @@ class RegistryServiceServicer:
     """The model registry: registered models, their numbered versions, stages, aliases and
     an audit trail. A write answers once the ingest worker has projected its event, so
     CreateModelVersion returns the number the projection allocated. Names follow MLflow.
+    Every write takes a request_id: the id of the event it writes, so a client that retries
+    (after a timeout, say) with the same id gets the first call's outcome (the same version
+    number, the same error) and never a second version or transition.
     """
 
     def CreateRegisteredModel(self, request, context):
@@ -403,6 +409,9 @@ class RegistryService:
     """The model registry: registered models, their numbered versions, stages, aliases and
     an audit trail. A write answers once the ingest worker has projected its event, so
     CreateModelVersion returns the number the projection allocated. Names follow MLflow.
+    Every write takes a request_id: the id of the event it writes, so a client that retries
+    (after a timeout, say) with the same id gets the first call's outcome (the same version
+    number, the same error) and never a second version or transition.
     """
 
     @staticmethod

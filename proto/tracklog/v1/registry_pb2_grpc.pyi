@@ -30,6 +30,9 @@ class RegistryServiceStub:
     """The model registry: registered models, their numbered versions, stages, aliases and
     an audit trail. A write answers once the ingest worker has projected its event, so
     CreateModelVersion returns the number the projection allocated. Names follow MLflow.
+    Every write takes a request_id: the id of the event it writes, so a client that retries
+    (after a timeout, say) with the same id gets the first call's outcome (the same version
+    number, the same error) and never a second version or transition.
     """
 
     @_typing.overload
@@ -70,6 +73,9 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """The model registry: registered models, their numbered versions, stages, aliases and
     an audit trail. A write answers once the ingest worker has projected its event, so
     CreateModelVersion returns the number the projection allocated. Names follow MLflow.
+    Every write takes a request_id: the id of the event it writes, so a client that retries
+    (after a timeout, say) with the same id gets the first call's outcome (the same version
+    number, the same error) and never a second version or transition.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -106,6 +112,9 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     """The model registry: registered models, their numbered versions, stages, aliases and
     an audit trail. A write answers once the ingest worker has projected its event, so
     CreateModelVersion returns the number the projection allocated. Names follow MLflow.
+    Every write takes a request_id: the id of the event it writes, so a client that retries
+    (after a timeout, say) with the same id gets the first call's outcome (the same version
+    number, the same error) and never a second version or transition.
     """
 
     @_abc_1.abstractmethod
