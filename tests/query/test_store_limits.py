@@ -4,6 +4,9 @@ it names the limit."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,13 +18,14 @@ import pytest
 
 from tracklog import TracklogClient
 from tracklog.client.errors import TracklogError
+from tracklog.contract import flush_tokens
 from tracklog.contract.settings import QueryLimits, Settings
 from tracklog.query.errors import ResourceExhausted, as_query_error
 from tracklog.query.server import create_server
 from tracklog.query.stores.clickhouse import ClickHouseMetricStore
 from tracklog.query.stores.postgres import open_pool
 from tracklog.query.stores.records import MetricHistoryQuery
-from tracklog.v1 import query_pb2, query_pb2_grpc
+from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
 
 from .expect import rpc_error
 from .rows import insert_experiment
@@ -161,11 +165,12 @@ def test_the_server_refuses_to_send_a_response_over_its_send_limit(
         grpc.insecure_channel(address) as channel,
     ):
         stub = query_pb2_grpc.QueryServiceStub(channel)
-        rpc_error(
+        details = rpc_error(
             stub.ListExperiments,
             query_pb2.ListExperimentsRequest(),
             grpc.StatusCode.RESOURCE_EXHAUSTED,
         )
+        assert "larger than max" in details and "vs. 2000" in details  # gRPC's own words
         small = stub.ListExperiments(query_pb2.ListExperimentsRequest(page_size=5), timeout=10)
         assert len(small.experiments) == 5
 
@@ -192,3 +197,44 @@ def test_the_sdk_client_takes_its_message_limits_from_the_environment(
             assert info.value.code == "RESOURCE_EXHAUSTED"
             listed = client.query_now("ListExperiments", query_pb2.ListExperimentsRequest())
             assert len(listed.experiments) == 60
+
+
+def test_the_sdk_channel_retries_a_wait_refused_for_want_of_a_slot() -> None:
+    options = dict(QueryLimits().channel_options())
+    config = json.loads(options["grpc.service_config"])["methodConfig"][0]
+    assert config["name"] == [{"service": "tracklog.v1.QueryService", "method": "WaitFor"}]
+    assert config["retryPolicy"]["retryableStatusCodes"] == ["RESOURCE_EXHAUSTED"]
+
+
+def test_a_refused_wait_is_retried_until_a_slot_frees(
+    settings: Settings, clickhouse_client: Any, schemas: None
+) -> None:
+    limits = QueryLimits(max_concurrent_waits=1)
+    never = flush_tokens.encode({("tracklog.events.never", 0): 10**12})
+    with (
+        _server(settings, clickhouse_client, limits) as address,
+        grpc.insecure_channel(address) as raw,
+        TracklogClient(address) as client,
+    ):
+        stub = query_pb2_grpc.QueryServiceStub(raw)
+        holding = tracking_pb2.WaitForRequest(token=never, timeout_seconds=60)
+        holder: Any = stub.WaitFor.future(holding)
+        try:
+            # a plain channel (no retries) is refused once the one slot is held
+            deadline = time.monotonic() + 20
+            while True:
+                assert time.monotonic() < deadline, "the holder never held the slot"
+                if holder.done():  # the probe took the slot first: hold it again
+                    holder = stub.WaitFor.future(holding)
+                try:
+                    stub.WaitFor(tracking_pb2.WaitForRequest(), timeout=10)
+                except grpc.RpcError as error:
+                    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+                    break
+                time.sleep(0.05)
+            release = threading.Timer(0.3, holder.cancel)
+            release.start()
+            client.wait_for("")  # refused at first, then retried by gRPC once the slot frees
+            release.join()
+        finally:
+            holder.cancel()

@@ -194,6 +194,16 @@ class SpoolSettings:
 # and the SDK's channels accept. Each refusal names the limit and its variable.
 
 
+# A WaitFor refused with RESOURCE_EXHAUSTED (all wait slots taken) is retried by gRPC
+# itself: 4 more attempts after random pauses of up to 0.5, 1, 2 and 4 s (within the
+# call's own deadline).
+WAIT_RETRY_SERVICE_CONFIG = (
+    '{"methodConfig": [{"name": [{"service": "tracklog.v1.QueryService", "method": "WaitFor"}],'
+    ' "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.5s", "maxBackoff": "4s",'
+    ' "backoffMultiplier": 2, "retryableStatusCodes": ["RESOURCE_EXHAUSTED"]}}]}'
+)
+
+
 @dataclass(frozen=True, slots=True)
 class QueryLimits:
     """What one request to the query service may ask for, and how long its queries may run.
@@ -211,7 +221,7 @@ class QueryLimits:
     clickhouse_max_execution_seconds: float = 30.0  # ClickHouse max_execution_time
     max_wait_seconds: float = 300.0  # WaitFor's timeout_seconds
     max_wait_positions: int = 1_024  # positions of one WaitFor token
-    max_concurrent_waits: int = 4  # WaitFor calls at once (at most half the server threads)
+    max_concurrent_waits: int = 8  # WaitFor calls at once (at most half the server threads)
     max_request_bytes: int = 4 * 1024 * 1024
     max_response_bytes: int = 64 * 1024 * 1024
 
@@ -220,11 +230,13 @@ class QueryLimits:
             if getattr(self, name) < 0:
                 raise ValueError(f"QueryLimits.{name} must not be negative")
 
-    def channel_options(self) -> list[tuple[str, int]]:
-        """A client channel's message limits (send requests, receive responses)."""
+    def channel_options(self) -> list[tuple[str, Any]]:
+        """A client channel's message limits (send requests, receive responses), and
+        gRPC's own retries of a WaitFor refused because every wait slot is taken."""
         return [
             ("grpc.max_send_message_length", self.max_request_bytes),
             ("grpc.max_receive_message_length", self.max_response_bytes),
+            ("grpc.service_config", WAIT_RETRY_SERVICE_CONFIG),
         ]
 
     def server_options(self) -> list[tuple[str, int]]:
