@@ -46,6 +46,18 @@ class DeadlineExceeded(RegistryError):
     code = "DEADLINE_EXCEEDED"
 
 
+class PermissionDenied(RegistryError):
+    """The caller may not do this to this model (the message names the permission needed)."""
+
+    code = "PERMISSION_DENIED"
+
+
+class Unauthenticated(RegistryError):
+    """The service needs a valid bearer token (TRACKLOG_TOKEN)."""
+
+    code = "UNAUTHENTICATED"
+
+
 ERRORS_BY_CODE: dict[str, type[RegistryError]] = {
     kind.code: kind
     for kind in (
@@ -55,6 +67,8 @@ ERRORS_BY_CODE: dict[str, type[RegistryError]] = {
         FailedPrecondition,
         Unavailable,
         DeadlineExceeded,
+        PermissionDenied,
+        Unauthenticated,
     )
 }
 

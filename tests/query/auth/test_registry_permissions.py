@@ -18,7 +18,7 @@ from tracklog import RegistryClient
 from tracklog.contract.channels import open_channel
 from tracklog.contract.settings import AuthSettings, Settings
 from tracklog.query.auth.permissions import Permission
-from tracklog.registry.errors import RegistryError
+from tracklog.registry.errors import PermissionDenied, RegistryError, Unauthenticated
 from tracklog.v1 import registry_pb2, registry_pb2_grpc
 
 
@@ -56,7 +56,7 @@ def test_read_edit_and_manage_on_a_registered_model(
         # READ (the default): bob reads, may not edit
         assert bob.get_registered_model("fraud").name == "fraud"
         assert bob.get_model_version("fraud", 1).version == 1
-        with pytest.raises(RegistryError, match="'bob' needs EDIT on registered model 'fraud'"):
+        with pytest.raises(PermissionDenied, match="'bob' needs EDIT on registered model 'fraud'"):
             bob.set_registered_model_tag("fraud", "team", "risk")
         with pytest.raises(RegistryError, match="needs EDIT"):
             bob.transition_model_version_stage("fraud", 1, "Production")
@@ -112,3 +112,6 @@ def test_the_actor_is_the_authenticated_user(
     )
     assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
     channel.close()
+    forger = client_as("tlk_forged", pipeline.address, monkeypatch)
+    with forger, pytest.raises(Unauthenticated, match="not valid or has been revoked"):
+        forger.get_registered_model("churn")
