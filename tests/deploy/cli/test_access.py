@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from tests.query.rows import insert_experiment
+from tracklog.contract.read_model.postgres_schema import migrate
 from tracklog.contract.settings import Settings
 from tracklog.deploy.cli import status as cli_status
 from tracklog.deploy.cli.failures import ExitCode
@@ -92,3 +93,32 @@ def test_up_and_status_print_no_secret(
     assert code == ExitCode.UNREACHABLE
     assert token not in out + err and "secret" not in out + err
     assert "http://ops:***@127.0.0.1:9" in err
+
+
+def test_a_refused_call_exits_with_code_7(
+    database: str,
+    settings: Settings,
+    clickhouse_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tracklog.contract.settings import AuthSettings
+    from tracklog.query.server import create_server
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        migrate(conn)
+    server, port = create_server(
+        "127.0.0.1:0", settings, clickhouse_client, max_workers=2, auth=AuthSettings(enabled=True)
+    )
+    server.start()
+    try:
+        monkeypatch.setenv("TRACKLOG_QUERY_ADDR", f"127.0.0.1:{port}")
+        monkeypatch.setenv("TRACKLOG_TOKEN", "tlk_wrong")
+        code, _, err = run(capsys, "experiments", "list")
+        assert code == ExitCode.PERMISSION and "UNAUTHENTICATED" in err
+        assert "tlk_wrong" not in err
+        run(capsys, "users", "create", "alice")
+        monkeypatch.setenv("TRACKLOG_TOKEN", run(capsys, "tokens", "create", "alice")[1].strip())
+        assert run(capsys, "experiments", "list")[0] == 0
+    finally:
+        server.stop(None).wait(10)
