@@ -15,7 +15,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tracklog.contract.settings import Settings, SpoolSettings
+from tracklog.contract.channels import channel_target
+from tracklog.contract.settings import AuthSettings, Settings, SpoolSettings
 from tracklog.deploy.cli.failures import install_line
 from tracklog.deploy.cli.reachability import kafka_reason, unreachable_reason
 from tracklog.deploy.cli.redaction import mask_dsn
@@ -92,6 +93,18 @@ def address_lines(settings: Settings, timeout: float) -> list[str]:
     return lines
 
 
+def auth_lines(auth: AuthSettings, query_addr: str) -> list[str]:
+    """How this machine's clients call the query service: TLS and whether a token is set
+    (never the token)."""
+    secure = channel_target(query_addr)[1] or bool(auth.tls_cafile)
+    tls = "off" if not secure else f"on (CA: {auth.tls_cafile or 'the system roots'})"
+    token = "set (not shown)" if auth.token else "not set"
+    return [
+        f"  token          {token}  [TRACKLOG_TOKEN]",
+        f"  tls            {tls}  [TRACKLOG_TLS_CAFILE, grpcs://]",
+    ]
+
+
 def _spool_subdirectories(root: Path) -> list[Path]:
     return [
         p
@@ -124,16 +137,21 @@ def spool_lines(spool: SpoolSettings) -> list[str]:
     ]
 
 
-def report(settings: Settings, spool: SpoolSettings, timeout: float) -> str:
+def report(
+    settings: Settings, spool: SpoolSettings, timeout: float, auth: AuthSettings | None = None
+) -> str:
     python = f"python {platform.python_version()} on {platform.system()} {platform.machine()}"
     lines = [f"tracklog {tracklog_version()} ({python})", "extras:", *extras_lines()]
     lines += ["addresses:", *address_lines(settings, timeout)]
+    if auth is not None:
+        lines += ["query service client:", *auth_lines(auth, settings.query_addr)]
     lines += ["spool:", *spool_lines(spool)]
     return "\n".join(lines)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    print(report(Settings.from_env(), SpoolSettings.from_env(), args.timeout))
+    settings, spool = Settings.from_env(), SpoolSettings.from_env()
+    print(report(settings, spool, args.timeout, AuthSettings.from_env()))
     return 0
 
 

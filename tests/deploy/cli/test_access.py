@@ -122,3 +122,15 @@ def test_a_refused_call_exits_with_code_7(
         assert run(capsys, "experiments", "list")[0] == 0
     finally:
         server.stop(None).wait(10)
+
+
+def test_doctor_says_whether_a_token_is_set_and_not_which(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = "tlk_" + "d" * 43
+    monkeypatch.setenv("TRACKLOG_TOKEN", token)
+    monkeypatch.setenv("TRACKLOG_QUERY_ADDR", "grpcs://127.0.0.1:1")
+    code, out, _ = run(capsys, "doctor", "--timeout", "0.2")
+    assert code == 0 and token not in out
+    assert "token          set (not shown)" in out
+    assert "tls            on (CA: the system roots)" in out
