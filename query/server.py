@@ -152,7 +152,9 @@ def create_server(
         interceptors: list[grpc.ServerInterceptor[Any, Any]] = [RequestLimits(limits, max_workers)]
         if auth.enabled:  # first: a caller without a valid token gets no further
             authenticator = Authenticator(
-                settings.postgres_dsn, Permission.parse(auth.default_permission)
+                settings.postgres_dsn,
+                Permission.parse(auth.default_permission),
+                max_connections=max(2, max_workers // 2),
             )
             closers.insert(0, authenticator.close)
             interceptors.insert(0, authenticator)

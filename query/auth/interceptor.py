@@ -39,12 +39,14 @@ _STORE_DOWN = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
 class Authenticator(grpc.ServerInterceptor):  # type: ignore[type-arg]
     """Bearer tokens and permissions for every QueryService and RegistryService call."""
 
-    def __init__(self, postgres_dsn: str, default_permission: Permission) -> None:
+    def __init__(
+        self, postgres_dsn: str, default_permission: Permission, *, max_connections: int = 4
+    ) -> None:
         self._default = default_permission
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             postgres_dsn,
             min_size=1,
-            max_size=4,
+            max_size=max_connections,  # each call holds one for a few short queries
             timeout=10.0,
             kwargs={"autocommit": True},
             open=True,
