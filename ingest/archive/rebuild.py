@@ -6,8 +6,9 @@ catch up from Kafka.
    own bookkeeping and the record of dead letters already replayed (an operator's
    action, not derived from the events);
 2. rebuild: read the archive per partition in offset order, project chunks of
-   records (`project_batch`) and write them through the worker's BatchWriter,
-   without dead letters (those were sent when the events were first consumed);
+   records (decoded and projected as the worker does, artifact locations checked, see
+   ingest/locations.py) and write them through the worker's BatchWriter, without dead
+   letters (those were sent when the events were first consumed);
 3. catch up: run a Worker, which resumes each partition after what the stores
    now hold, until its lag is 0 (`catch_up` in ingest/worker.py).
 
@@ -27,15 +28,15 @@ import psycopg
 
 from tracklog.contract.read_model.clickhouse_schema import METRIC_POINTS
 from tracklog.contract.read_model.postgres_schema import MIGRATIONS
-from tracklog.contract.settings import Settings
+from tracklog.contract.settings import ArtifactRootSettings, Settings
 from tracklog.contract.topics import Partition, topic_of
 from tracklog.ingest.archive.order import oldest_first
 from tracklog.ingest.archive.reader import ArchiveReader, Gap, covered
 from tracklog.ingest.archive.storage import open_storage
-from tracklog.ingest.batch import project_batch
 from tracklog.ingest.dead_letters.poison import write_through
 from tracklog.ingest.dead_letters.producer import DeadLetters
 from tracklog.ingest.decode.authority import TopicAuthority
+from tracklog.ingest.locations import project_checked
 from tracklog.ingest.records import Record
 from tracklog.ingest.writers.batch import BatchWriter
 
@@ -154,20 +155,25 @@ class _Writers:
         self.quiet = BatchWriter(settings, clickhouse)
         self._loud: BatchWriter | None = None
         self._authority = TopicAuthority.of(settings.kafka, self.quiet.postgres.registry_history())
+        self._roots = ArtifactRootSettings.from_env(root=settings.artifact_root)
 
     def write(self, chunk: list[Record], report: RebuildReport, progress: Progress | None) -> None:
         live = self._live
         seen = [r for r in chunk if live is None or r.position.offset <= _at(live, r)]
         new = [r for r in chunk if live is not None and r.position.offset > _at(live, r)]
         largest = self._settings.kafka.max_event_bytes
-        authority = self._authority
-        quiet = write_through(self.quiet, project_batch(seen, largest, authority)) if seen else None
+        authority, roots = self._authority, self._roots
+        quiet = (
+            write_through(self.quiet, project_checked(seen, largest, authority, roots))
+            if seen
+            else None
+        )
         points = 0 if quiet is None else quiet.points
         if new:
             if self._loud is None:
                 letters = DeadLetters(self._settings.kafka)
                 self._loud = BatchWriter(self._settings, self._clickhouse, dead_letters=letters)
-            written = write_through(self._loud, project_batch(new, largest, authority))
+            written = write_through(self._loud, project_checked(new, largest, authority, roots))
             points += written.points
             report.dead_letters += written.dead_letters
         report.events += len(chunk)

@@ -16,12 +16,12 @@ import psycopg
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
-from tracklog.contract.settings import Settings
+from tracklog.contract.settings import ArtifactRootSettings, Settings
 from tracklog.contract.topics import Partition
-from tracklog.ingest.batch import project_batch
 from tracklog.ingest.consumer import CHECK_CRCS, log_namer, records_of
 from tracklog.ingest.dead_letters.poison import write_through
 from tracklog.ingest.decode.authority import TopicAuthority
+from tracklog.ingest.locations import project_checked
 from tracklog.ingest.writers.batch import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ def replay_kafka(
     events = points = 0
     try:
         authority = TopicAuthority.of(settings.kafka, writer.postgres.registry_history())
+        roots = ArtifactRootSettings.from_env(root=settings.artifact_root)
         name = log_namer(consumer)
         todo: dict[TopicPartition, int] = {}
         starts: dict[TopicPartition, int] = {}
@@ -96,7 +97,7 @@ def replay_kafka(
                 if r.position.offset <= upto.get((r.position.log, r.position.partition), -1)
             ]
             if records:
-                batch = project_batch(records, settings.kafka.max_event_bytes, authority)
+                batch = project_checked(records, settings.kafka.max_event_bytes, authority, roots)
                 written = write_through(writer, batch)
                 events += len(records)
                 points += written.points

@@ -1,6 +1,6 @@
 """Between Decode and Project: refuse events that name an artifact location outside the
-allowed roots (ingest/decode/tracking.py `check_locations`, TRACKLOG_ARTIFACT_ROOTS), so a
-forged event cannot point a run's uploads and downloads anywhere. Refused records are
+allowed roots (ingest/locations.py, TRACKLOG_ARTIFACT_ROOTS), so a forged event cannot
+point a run's uploads and downloads anywhere. Refused records are
 rejected with the reason (dead-lettered by WritePostgres), like undecodable ones.
 Without TRACKLOG_ARTIFACT_ROOTS nothing is checked; the worker says so once at start.
 """
@@ -10,21 +10,19 @@ from __future__ import annotations
 import logging
 
 from tracklog.contract.settings import ArtifactRootSettings
-from tracklog.ingest.batch import DecodedBatch, Rejected
-from tracklog.ingest.decode.tracking import InvalidTrackingEvent, check_locations
+from tracklog.ingest.batch import DecodedBatch
+from tracklog.ingest.locations import outside_roots_rejected
 from tracklog.ingest.steps import Step
-from tracklog.v1 import events_pb2 as pb
 
 log = logging.getLogger(__name__)
 
 
 class CheckLocations:
     def __init__(self, roots: ArtifactRootSettings, next_step: Step[DecodedBatch]) -> None:
-        self._allowed = roots.allowed()
-        self._checked = roots.checked
+        self._roots = roots
         self._next = next_step
-        if self._checked:
-            log.info("artifact locations must lie under %s", ", ".join(self._allowed))
+        if roots.checked:
+            log.info("artifact locations must lie under %s", ", ".join(roots.allowed()))
         else:
             log.warning(
                 "artifact locations are not checked: set TRACKLOG_ARTIFACT_ROOTS (the roots"
@@ -32,23 +30,7 @@ class CheckLocations:
             )
 
     def submit(self, batch: DecodedBatch) -> None:
-        self._next.submit(self.checked(batch) if self._checked else batch)
-
-    def checked(self, batch: DecodedBatch) -> DecodedBatch:
-        """The batch with the envelopes naming a location outside the roots rejected."""
-        envelopes: list[pb.Envelope | None] = []
-        rejected = list(batch.rejected)
-        for record, envelope in zip(batch.records, batch.envelopes, strict=True):
-            if envelope is not None:
-                try:
-                    check_locations(envelope, self._allowed)
-                except InvalidTrackingEvent as exc:
-                    kind = envelope.WhichOneof("payload")
-                    rejected.append(Rejected(record, f"invalid {kind}: {exc}"))
-                    envelope = None
-            envelopes.append(envelope)
-        rejected.sort(key=lambda r: r.record.position)  # log order, as Decode leaves them
-        return DecodedBatch(batch.records, tuple(envelopes), tuple(rejected))
+        self._next.submit(outside_roots_rejected(batch, self._roots))
 
     def poll(self) -> None:
         self._next.poll()
