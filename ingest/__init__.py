@@ -5,7 +5,8 @@ else), each event's effect exactly once, committing offsets only after both hold
 The worker (`worker.py`) is a chain of steps (`steps/`, one module each, in the manner
 of getsentry/arroyo), each handing its result to the next:
 
-    decode (`decode/`, pure) -> project (`projectors/`, pure) -> drop resent
+    decode (`decode/`, pure) -> check artifact locations (`locations.py`)
+    -> project (`projectors/`, pure) -> drop resent (and prune old event ids)
     -> write ClickHouse -> write Postgres + dead letters (`writers/`, `dead_letters/`)
     -> archive (`archive/`, when configured) -> commit offsets
 
