@@ -185,10 +185,6 @@ def _create_version(cur: Cursor, op: RegistryOp, change: VersionCreated) -> int:
     return version
 
 
-def _version_stage(cur: Cursor, op: RegistryOp, name: str, version: int) -> str:
-    return _version_state(cur, op, name, version)[0].stage
-
-
 def _version_state(
     cur: Cursor, op: RegistryOp, name: str, version: int
 ) -> tuple[commands.VersionState, str]:

@@ -186,3 +186,25 @@ def test_any_arrival_order_converges_and_a_replay_changes_nothing(
     for event in reversed(events[2:]):
         reversed_log.apply(event)
     assert postgres_snapshot(dsn, orders=True, tables=ALL_TABLES) == expected
+
+
+def test_logged_model_tags_and_status_keep_the_latest_change(log: Log, settings: Settings) -> None:
+    dsn, model = settings.postgres_dsn, "m-" + "a" * 32
+    created = pb.LoggedModelCreated(experiment_id=EXP, name="model")
+    created.creation_time.FromSeconds(1_700_000_000)
+
+    def tagged(value: str, at: int) -> pb.Envelope:
+        return stamped(model, pb.LoggedModelTagSet(tag=pb.Tag(key="k", value=value)), at=at)
+
+    def finalized(status: pb.LoggedModelStatus.ValueType, at: int) -> pb.Envelope:
+        return stamped(model, pb.LoggedModelFinalized(status=status), at=at)
+
+    log.apply(
+        stamped(model, created, at=0), tagged("new", 3), finalized(pb.LOGGED_MODEL_STATUS_READY, 3)
+    )
+    log.apply(tagged("old", 2), finalized(pb.LOGGED_MODEL_STATUS_FAILED, 2))
+    log.apply(stamped(model, pb.LoggedModelTagDeleted(key="k"), at=1))
+    assert one(dsn, "SELECT value FROM logged_model_tags WHERE key = 'k'") == "new"
+    assert one(dsn, "SELECT status FROM logged_models") == "READY"
+    log.apply(stamped(model, pb.LoggedModelTagDeleted(key="k"), at=4), tagged("older", 3))
+    assert one(dsn, "SELECT value FROM logged_model_tags WHERE key = 'k'") is None
