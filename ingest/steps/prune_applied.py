@@ -1,5 +1,6 @@
 """Between DropResent and the writes: every `prune_interval_seconds`, forget the event ids
-applied longer ago than the dedup horizon (ingest/writers/event_ids.py `prune`), in
+applied longer ago than the dedup horizon (ingest/writers/event_ids.py `prune`) and the
+tombstones of deletes older than it (ingest/writers/ordered_tags.py `prune_tombstones`), in
 batches of `prune_batch` rows, a few batches per turn at most so a backlog of old rows
 never holds the consumer loop long. Batches pass through untouched. A failure is logged
 and retried at the next interval (pruning is bookkeeping: it never pauses ingestion).
@@ -19,7 +20,7 @@ from tracklog.contract.settings import DedupSettings
 from tracklog.ingest.batch import ProjectedBatch
 from tracklog.ingest.metrics import PREFIX, IngestMetrics
 from tracklog.ingest.steps import Step
-from tracklog.ingest.writers import event_ids
+from tracklog.ingest.writers import event_ids, ordered_tags
 
 log = logging.getLogger(__name__)
 
@@ -41,23 +42,37 @@ class AppliedEventsPruner:
             "Ids of applied events forgotten past TRACKLOG_DEDUP_HORIZON_DAYS",
             registry=metrics.registry,
         )
+        self.tombstones_pruned = Counter(
+            PREFIX + "tombstones_pruned",
+            "Tombstones of deleted tags and aliases forgotten past TRACKLOG_DEDUP_HORIZON_DAYS",
+            registry=metrics.registry,
+        )
 
     def prune(self) -> int:
-        """Delete up to BATCHES_PER_TURN batches of rows past the horizon; rows deleted."""
+        """Delete up to BATCHES_PER_TURN batches of applied event ids past the horizon, then
+        as many of tombstones (counted in `tombstones_pruned`); event ids deleted."""
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self._dsn, autocommit=True)
-        total = 0
+        conn = self._conn
+        horizon, batch = self.dedup.horizon_days, self.dedup.prune_batch
         try:
-            for _ in range(BATCHES_PER_TURN):
-                deleted = event_ids.prune(
-                    self._conn, self._projection, self.dedup.horizon_days, self.dedup.prune_batch
-                )
-                total += deleted
-                if deleted < self.dedup.prune_batch:
-                    break
+            total = self._in_batches(
+                lambda: event_ids.prune(conn, self._projection, horizon, batch)
+            )
+            buried = self._in_batches(lambda: ordered_tags.prune_tombstones(conn, horizon, batch))
         except BaseException:
             self.close()
             raise
+        self.tombstones_pruned.inc(buried)
+        return total
+
+    def _in_batches(self, delete: Callable[[], int]) -> int:
+        total = 0
+        for _ in range(BATCHES_PER_TURN):
+            deleted = delete()
+            total += deleted
+            if deleted < self.dedup.prune_batch:
+                break
         return total
 
     def close(self) -> None:

@@ -6,6 +6,12 @@ tag; a delete removes the row only if its key is at least the row's, and always 
 tombstone (lww_tombstones) holding the greatest delete key, so that an older set arriving
 later does not bring the tag back. Equal keys go to the later event in the log. Runs
 inside the batch transaction of ingest/writers/postgres.py.
+
+Tombstones are kept for the dedup horizon (`prune_tombstones`, TRACKLOG_DEDUP_HORIZON_DAYS,
+by the delete's own time, the order key's occurred_at): a tombstone only matters against a
+set older than its delete arriving later, and events older than the horizon are not sent
+by the SDK's spool (TRACKLOG_SPOOL_MAX_AGE_DAYS) short of a deliberate `tracklog spool
+resend`.
 """
 
 from __future__ import annotations
@@ -86,3 +92,15 @@ def buried_after(cur: Cursor, kind: str, owner: tuple[Any, ...], key: str, order
         (kind, tombstone_owner(owner), key, order),
     ).fetchone()
     return row is not None
+
+
+def prune_tombstones(conn: Any, horizon_days: float, limit: int) -> int:
+    """Forget at most ``limit`` tombstones whose delete happened (by its order key's
+    occurred_at) more than ``horizon_days`` ago; how many were forgotten."""
+    cursor = conn.execute(
+        "DELETE FROM lww_tombstones WHERE ctid IN (SELECT ctid FROM lww_tombstones"
+        " WHERE order_key < lpad((floor(extract(epoch FROM now()) - %s)::bigint)::text, 12, '0')"
+        " LIMIT %s)",
+        (horizon_days * 86_400.0, limit),
+    )
+    return int(cursor.rowcount)
