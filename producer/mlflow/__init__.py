@@ -15,6 +15,10 @@ The entry points are the two ``make_*`` functions (not named like the modules th
 import, which would replace them as attributes of this package): they import the stores
 only when MLflow asks for one, because a plugin module that imports MLflow's client at
 load time meets a half-initialised ``mlflow.tracking`` and is silently not registered.
+
+May import: MLflow, the SDK and `tracklog.contract` / `tracklog.v1` / `tracklog.registry`;
+never `tracklog.ingest`, `tracklog.query` or `tracklog.deploy` (it reaches the services over
+gRPC like any client).
 """
 
 from __future__ import annotations

@@ -14,4 +14,6 @@ MANAGE), the deployment's default permission where a user holds no grant.
   PERMISSION_DENIED naming what is missing; health checking and reflection stay open.
 - `transport`: TLS server credentials, and the refusal to serve tokens in clear text
   off loopback.
+
+May import: `tracklog.contract`, `tracklog.v1`, `query.errors`, `query.stores.postgres`.
 """

@@ -16,4 +16,6 @@ imported data as they see live data.
 - `registry`: registered models and versions, with their original numbers.
 - `verify`: counts and sampled histories compared between the source and Tracklog.
 - `importer`: the whole import, reporting progress to a `Progress`.
+
+May import: what `tracklog.mlflow` may import (MLflow's client, the SDK, the contract).
 """
