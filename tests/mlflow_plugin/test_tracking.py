@@ -241,6 +241,44 @@ def test_dataset_inputs(tracking_uri: str) -> None:
     assert [t.value for t in inputs[0].tags] == ["training"]
 
 
+def test_search_runs_gives_the_dataset_inputs_get_run_gives(tracking_uri: str) -> None:
+    """As MLflow's own stores: each run of a search page carries its dataset inputs."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [1, 2, 3], "y": [0, 1, 0]})
+    train = mlflow.data.from_pandas(frame, name="train", targets="y")  # type: ignore[attr-defined]
+    evaluation = mlflow.data.from_pandas(frame.head(2), name="eval")  # type: ignore[attr-defined]
+    experiment_id = mlflow.set_experiment("search-inputs").experiment_id
+    with mlflow.start_run() as first:
+        mlflow.log_input(train, context="training")
+        mlflow.log_input(evaluation, context="evaluation", tags={"split": "holdout"})
+    with mlflow.start_run() as second:
+        mlflow.log_input(train, context="training")
+    with mlflow.start_run() as bare:
+        mlflow.log_param("lr", "0.1")
+    client = MlflowClient()
+    for run_id in (first.info.run_id, second.info.run_id, bare.info.run_id):
+        client.get_run(run_id)  # read-your-writes: every run projected
+
+    def described(run: object) -> list[tuple[str, str, str, list[tuple[str, str]]]]:
+        inputs = run.inputs.dataset_inputs  # type: ignore[attr-defined]
+        return [
+            (i.dataset.name, i.dataset.digest, i.dataset.source, [(t.key, t.value) for t in i.tags])
+            for i in inputs
+        ]
+
+    found = client.search_runs([experiment_id], max_results=2)
+    pages = list(found)
+    pages += client.search_runs([experiment_id], max_results=2, page_token=found.token)
+    assert len(pages) == 3
+    for run in pages:
+        assert described(run) == described(client.get_run(run.info.run_id))
+    by_id = {run.info.run_id: described(run) for run in pages}
+    assert [name for name, *_ in by_id[first.info.run_id]] == ["eval", "train"]
+    assert [name for name, *_ in by_id[second.info.run_id]] == ["train"]
+    assert by_id[bare.info.run_id] == []
+
+
 def test_a_run_another_process_just_created_is_found(tracking_uri: str) -> None:
     """As `mlflow run`: one process creates the run, the entry point it starts reads it."""
     creator = MlflowClient(tracking_uri)
