@@ -4,11 +4,12 @@ A `Session` writes without waiting on the network, but a few decisions belong to
 the deployment, not to the process that happens to run: which experiment holds a
 name (`tracklog.experiment_names`), where an existing experiment keeps its artifacts
 (its recorded ``artifact_location``), and where a new one will (the deployment's
-artifact root, ``GetServiceInfo``). `Deployment` asks the query service at
-``query_addr`` and remembers the answers; when the service cannot be reached it
-falls back to what this process knows (``TRACKLOG_ARTIFACT_ROOT``, derived ids) and
-does not ask again for `RETRY_AFTER_SECONDS`, so an absent service costs one timeout,
-not one per call. ``query_addr=""`` never asks.
+artifact root, ``GetServiceInfo``, which also names the roots locations must lie
+under). `Deployment` asks the query service at ``query_addr`` and remembers the
+answers; when the service cannot be reached it falls back to what this process knows
+(``TRACKLOG_ARTIFACT_ROOT``, derived ids) and does not ask again for
+`RETRY_AFTER_SECONDS`, so an absent service costs one timeout, not one per call.
+``query_addr=""`` never asks.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Deployment:
         self._timeout = timeout
         self._lock = threading.Lock()
         self._channel: grpc.Channel | None = None
-        self._root: str | None = None  # the service's answer, once it gave one
+        self._info: tracking_pb2.GetServiceInfoResponse | None = None  # once it answered
         self._down_until = 0.0
 
     def _stub(self) -> query_pb2_grpc.QueryServiceStub | None:
@@ -92,15 +93,23 @@ class Deployment:
         reply = self._ask(lambda s: s.GetExperiment, request)
         return (reply.experiment.artifact_location or None) if reply is not None else None
 
+    def _service_info(self) -> tracking_pb2.GetServiceInfoResponse | None:
+        """The service's GetServiceInfo answer, asked once; None when it cannot be reached."""
+        if self._info is None:
+            reply = self._ask(lambda s: s.GetServiceInfo, tracking_pb2.GetServiceInfoRequest())
+            self._info = reply
+        return self._info
+
     def artifact_root(self) -> str:
         """Where new experiments keep artifacts: the deployment's root, else this process's."""
-        if self._root is not None:
-            return self._root
-        reply = self._ask(lambda s: s.GetServiceInfo, tracking_pb2.GetServiceInfoRequest())
-        if reply is None:
-            return self.fallback_root
-        self._root = reply.artifact_root or self.fallback_root
-        return self._root
+        info = self._service_info()
+        return (info.artifact_root if info is not None else "") or self.fallback_root
+
+    def allowed_roots(self) -> tuple[str, ...]:
+        """The prefixes the deployment's artifact locations must lie under, as URIs; () when
+        the service does not check them or cannot be reached (its workers still check)."""
+        info = self._service_info()
+        return tuple(info.artifact_roots) if info is not None else ()
 
     def close(self) -> None:
         with self._lock:

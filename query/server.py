@@ -23,7 +23,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from tracklog.contract.read_model.clickhouse_client import connect as clickhouse_connect
-from tracklog.contract.settings import AuthSettings, QueryLimits, Settings
+from tracklog.contract.settings import (
+    ArtifactRootSettings,
+    AuthSettings,
+    QueryLimits,
+    Settings,
+)
 from tracklog.query.auth.interceptor import Authenticator
 from tracklog.query.auth.permissions import Permission
 from tracklog.query.auth.transport import bind, check_exposure
@@ -130,6 +135,11 @@ def create_server(
     limits = QueryLimits.from_env() if limits is None else limits
     auth = AuthSettings.from_env() if auth is None else auth
     check_exposure(address, auth)
+    if auth.enabled and not ArtifactRootSettings.from_env(root=settings.artifact_root).configured:
+        raise ValueError(
+            "TRACKLOG_AUTH=on needs artifact roots: set TRACKLOG_ARTIFACT_ROOT (and"
+            " TRACKLOG_ARTIFACT_ROOTS), or TRACKLOG_ARTIFACT_ROOTS=* to allow any location"
+        )
     if not settings.postgres_dsn:
         raise ValueError("no Postgres DSN: set TRACKLOG_POSTGRES_DSN")
     closers: list[Callable[[], None]] = []

@@ -17,6 +17,7 @@ from importlib import metadata
 
 from tracklog.contract import flush_tokens
 from tracklog.contract.locations import normalize_root
+from tracklog.contract.settings import ArtifactRootSettings
 from tracklog.query import convert, paging
 from tracklog.query.errors import InvalidArgument
 from tracklog.query.stores.postgres import Pool
@@ -32,14 +33,23 @@ DATASET_EXPERIMENTS_MAX = 100
 DATASET_SUMMARIES_MAX = 1000  # as MLflow's SQL store
 
 
-def service_info(artifact_root: str) -> tracking_pb2.GetServiceInfoResponse:
-    """What GetServiceInfo answers: ``artifact_root`` as a URI ('' when not configured)."""
+def service_info(
+    artifact_root: str, roots: ArtifactRootSettings | None = None
+) -> tracking_pb2.GetServiceInfoResponse:
+    """What GetServiceInfo answers: ``artifact_root`` as a URI ('' when not configured) and
+    the roots artifact locations must lie under (``roots``, default from the environment
+    with ``artifact_root`` as TRACKLOG_ARTIFACT_ROOT; none when not checked)."""
     try:
         version = metadata.version("tracklog")
     except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
         version = "unknown"
     root = normalize_root(artifact_root) if artifact_root else ""
-    return tracking_pb2.GetServiceInfoResponse(artifact_root=root, version=version)
+    roots = ArtifactRootSettings.from_env(root=artifact_root) if roots is None else roots
+    return tracking_pb2.GetServiceInfoResponse(
+        artifact_root=root,
+        version=version,
+        artifact_roots=[normalize_root(r) for r in roots.allowed()],
+    )
 
 
 def wait_for(

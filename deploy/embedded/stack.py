@@ -15,11 +15,17 @@ Layout of the data directory:
     broker.log   Tansu's output
     mlflow.log   MLflow's server's output (when the mlflow extra is installed)
     tracklog.lock, tracklog-data.json   held and stamped by `tracklog up` (embedded/data_dir.py)
+
+Artifact locations: unless TRACKLOG_ARTIFACT_ROOTS is set, the stack sets it to ``*`` for
+its lifetime (any location allowed, so MLflow users keep giving experiments their own
+``artifact_location``), as the rest of its stance: loopback only, authentication off. Set
+TRACKLOG_ARTIFACT_ROOTS (e.g. to the stack's root) to have locations checked here too.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import threading
 import time
@@ -42,6 +48,7 @@ log = logging.getLogger("tracklog.stack")
 
 DRAIN_TIMEOUT_SECONDS = 120.0
 DEFAULT_METRICS_ADDR = "127.0.0.1:9464"  # where `tracklog status` looks by default
+ROOTS_VARIABLE = "TRACKLOG_ARTIFACT_ROOTS"
 
 
 @dataclass
@@ -62,6 +69,7 @@ class EmbeddedStack:
     _stop: threading.Event = field(default_factory=threading.Event)
     _worker: Any = None
     _worker_thread: threading.Thread | None = None
+    _any_location_set: bool = False  # whether start() set TRACKLOG_ARTIFACT_ROOTS=*
 
     def start(self) -> EmbeddedStack:
         from tracklog.ingest.worker import Worker
@@ -69,6 +77,9 @@ class EmbeddedStack:
 
         self.data_dir = self.data_dir.resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not os.environ.get(ROOTS_VARIABLE, "").strip():
+            os.environ[ROOTS_VARIABLE] = "*"  # the worker, service and mlflow server read it
+            self._any_location_set = True
         self.broker = TansuBroker(port=self.broker_port, log_path=self.data_dir / "broker.log")
         self.broker.start()
         self.postgres = EmbeddedPostgres(self.data_dir / "pgdata").start()
@@ -187,3 +198,6 @@ class EmbeddedStack:
         if self.postgres is not None:
             self.postgres.stop()
             self.postgres = None
+        if self._any_location_set:
+            os.environ.pop(ROOTS_VARIABLE, None)
+            self._any_location_set = False

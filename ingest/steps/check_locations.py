@@ -23,10 +23,13 @@ class CheckLocations:
         self._next = next_step
         if roots.checked:
             log.info("artifact locations must lie under %s", ", ".join(roots.allowed()))
+        elif roots.any_location:
+            log.warning("artifact locations are not checked: TRACKLOG_ARTIFACT_ROOTS is '*'")
         else:
             log.warning(
-                "artifact locations are not checked: set TRACKLOG_ARTIFACT_ROOTS (the roots"
-                " experiments may name, besides TRACKLOG_ARTIFACT_ROOT) to refuse others"
+                "artifact locations are not checked: no root is configured; set"
+                " TRACKLOG_ARTIFACT_ROOT (and TRACKLOG_ARTIFACT_ROOTS, the other roots"
+                " experiments may name) to refuse locations outside them"
             )
 
     def submit(self, batch: DecodedBatch) -> None:

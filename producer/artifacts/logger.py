@@ -28,6 +28,7 @@ from tracklog.artifacts import content as artifact_content
 from tracklog.artifacts.schemes import open_store
 from tracklog.artifacts.store import FileInfo, StoredFile
 from tracklog.contract.locations import (
+    check_under_roots,
     experiment_root,
     join,
     join_uri,
@@ -87,13 +88,19 @@ class ArtifactLogger:
 
     # layout
 
-    def experiment_location(self, experiment_id: str, artifact_location: str | None = None) -> str:
+    def experiment_location(
+        self, experiment_id: str, artifact_location: str | None = None, *, recorded: bool = False
+    ) -> str:
         """The experiment's location: the given one, a known one, the one recorded with the
-        experiment, or (for one not created yet) the deployment's default; remembered."""
+        experiment, or (for one not created yet) the deployment's default; remembered. A
+        given location for a new experiment (not ``recorded``) must lie under the
+        deployment's allowed roots (ValueError naming them, before anything is written)."""
         if artifact_location is not None:
             if not artifact_location.strip() or "\x00" in artifact_location:
                 raise ValueError(f"invalid artifact_location {artifact_location!r}")
             location = experiment_root(artifact_location)
+            if not recorded:
+                self._check_allowed(location)
             with self._known.lock:
                 self._known.locations[experiment_id] = location
             return location
@@ -104,6 +111,13 @@ class ArtifactLogger:
         location = self._deployed_location(experiment_id)
         with self._known.lock:
             return self._known.locations.setdefault(experiment_id, location)
+
+    def _check_allowed(self, location: str) -> None:
+        """ValueError naming the deployment's roots when ``location`` lies outside them,
+        before anything is written there (the worker would dead-letter the experiment)."""
+        roots = self._deployment.allowed_roots() if self._deployment is not None else ()
+        if roots:
+            check_under_roots("artifact_location", location, roots)
 
     def _deployed_location(self, experiment_id: str) -> str:
         if self._deployment is None:

@@ -68,7 +68,8 @@ class TracklogClient(
         start_ms = time.time_ns() // 1_000_000 if start_time is None else start_time
         start_ms = validation.int64("start_time", start_ms)
         session = self._writer()
-        session.artifacts.experiment_location(experiment_id, experiment.artifact_location or None)
+        recorded = experiment.artifact_location or None
+        session.artifacts.experiment_location(experiment_id, recorded, recorded=True)
         payload = events.run_started(
             experiment_id=experiment_id,
             run_name=name,

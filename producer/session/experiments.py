@@ -54,7 +54,7 @@ class Experiments:
             with self._lock:
                 self._created.add(found.experiment_id)
             recorded = found.artifact_location or None
-            self._artifacts.experiment_location(experiment.experiment_id, recorded)
+            self._artifacts.experiment_location(experiment.experiment_id, recorded, recorded=True)
         else:
             self._artifacts.experiment_location(experiment.experiment_id, artifact_location)
         self.ensure(experiment)

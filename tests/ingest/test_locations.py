@@ -22,5 +22,6 @@ def test_a_rebuild_refuses_what_the_live_worker_refused(tmp_path: Path) -> None:
     batch = project_checked(records, None, None, checked)
     assert [r.record.position.offset for r in batch.rejected] == [1]
     assert "outside the allowed artifact roots" in batch.rejected[0].reason
-    unchecked = project_checked(records, None, None, ArtifactRootSettings(root=str(root)))
+    anywhere = ArtifactRootSettings(root=str(root), extra=("*",))  # the explicit opt-out
+    unchecked = project_checked(records, None, None, anywhere)
     assert unchecked == project_batch(records)

@@ -347,8 +347,10 @@ class ArtifactRootSettings:
 
     ``extra`` is TRACKLOG_ARTIFACT_ROOTS (comma-separated; e.g. the roots operators let
     experiments name as their ``artifact_location``); ``root`` is TRACKLOG_ARTIFACT_ROOT,
-    always allowed. Locations are checked once TRACKLOG_ARTIFACT_ROOTS is set (unset:
-    not checked, the worker says so at start); ``*`` among them allows any location.
+    always allowed. Secure by default: locations are checked whenever any root is
+    configured; ``*`` among TRACKLOG_ARTIFACT_ROOTS is the explicit opt-out (any location).
+    With no root at all nothing can be checked: the worker warns at start and the query
+    service refuses to turn authentication on (`configured`).
     """
 
     root: str = ""
@@ -356,11 +358,21 @@ class ArtifactRootSettings:
 
     @property
     def checked(self) -> bool:
-        return self.extra is not None and "*" not in self.extra
+        return bool(self.allowed())
+
+    @property
+    def configured(self) -> bool:
+        """Whether an operator said where artifacts may live: roots, or ``*``."""
+        return self.checked or self.any_location
+
+    @property
+    def any_location(self) -> bool:
+        """TRACKLOG_ARTIFACT_ROOTS holds ``*``: locations are deliberately not checked."""
+        return "*" in (self.extra or ())
 
     def allowed(self) -> tuple[str, ...]:
         """The allowed prefixes as given (the root first); () when not checked."""
-        if not self.checked:
+        if self.any_location:
             return ()
         return tuple(r for r in (self.root, *(self.extra or ())) if r)
 

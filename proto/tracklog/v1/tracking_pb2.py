@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atracklog/v1/tracking.proto\x12\x0btracklog.v1\"=\n\x0bLogPosition\x12\x0b\n\x03log\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\x0e\n\x06offset\x18\x03 \x01(\x03\"8\n\x0eWaitForRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x17\n\x0ftimeout_seconds\x18\x02 \x01(\x01\">\n\x0fWaitForResponse\x12+\n\tpositions\x18\x01 \x03(\x0b\x32\x18.tracklog.v1.LogPosition\"\xa8\x01\n\x0c\x44\x61tasetInput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x13\n\x0bsource_type\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x0e\n\x06schema\x18\x05 \x01(\t\x12\x0f\n\x07profile\x18\x06 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x07 \x01(\t\x12#\n\x04tags\x18\x08 \x03(\x0b\x32\x15.tracklog.v1.InputTag\"&\n\x08InputTag\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\x17\n\x15GetServiceInfoRequest\"@\n\x16GetServiceInfoResponse\x12\x15\n\rartifact_root\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t*o\n\x08ViewType\x12\x19\n\x15VIEW_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15VIEW_TYPE_ACTIVE_ONLY\x10\x01\x12\x1a\n\x16VIEW_TYPE_DELETED_ONLY\x10\x02\x12\x11\n\rVIEW_TYPE_ALL\x10\x03*j\n\x0eLifecycleStage\x12\x1f\n\x1bLIFECYCLE_STAGE_UNSPECIFIED\x10\x00\x12\x1a\n\x16LIFECYCLE_STAGE_ACTIVE\x10\x01\x12\x1b\n\x17LIFECYCLE_STAGE_DELETED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atracklog/v1/tracking.proto\x12\x0btracklog.v1\"=\n\x0bLogPosition\x12\x0b\n\x03log\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\x0e\n\x06offset\x18\x03 \x01(\x03\"8\n\x0eWaitForRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x17\n\x0ftimeout_seconds\x18\x02 \x01(\x01\">\n\x0fWaitForResponse\x12+\n\tpositions\x18\x01 \x03(\x0b\x32\x18.tracklog.v1.LogPosition\"\xa8\x01\n\x0c\x44\x61tasetInput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x13\n\x0bsource_type\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x0e\n\x06schema\x18\x05 \x01(\t\x12\x0f\n\x07profile\x18\x06 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x07 \x01(\t\x12#\n\x04tags\x18\x08 \x03(\x0b\x32\x15.tracklog.v1.InputTag\"&\n\x08InputTag\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\x17\n\x15GetServiceInfoRequest\"X\n\x16GetServiceInfoResponse\x12\x15\n\rartifact_root\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x16\n\x0e\x61rtifact_roots\x18\x03 \x03(\t*o\n\x08ViewType\x12\x19\n\x15VIEW_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15VIEW_TYPE_ACTIVE_ONLY\x10\x01\x12\x1a\n\x16VIEW_TYPE_DELETED_ONLY\x10\x02\x12\x11\n\rVIEW_TYPE_ALL\x10\x03*j\n\x0eLifecycleStage\x12\x1f\n\x1bLIFECYCLE_STAGE_UNSPECIFIED\x10\x00\x12\x1a\n\x16LIFECYCLE_STAGE_ACTIVE\x10\x01\x12\x1b\n\x17LIFECYCLE_STAGE_DELETED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tracklog.v1.tracking_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VIEWTYPE']._serialized_start=530
-  _globals['_VIEWTYPE']._serialized_end=641
-  _globals['_LIFECYCLESTAGE']._serialized_start=643
-  _globals['_LIFECYCLESTAGE']._serialized_end=749
+  _globals['_VIEWTYPE']._serialized_start=554
+  _globals['_VIEWTYPE']._serialized_end=665
+  _globals['_LIFECYCLESTAGE']._serialized_start=667
+  _globals['_LIFECYCLESTAGE']._serialized_end=773
   _globals['_LOGPOSITION']._serialized_start=43
   _globals['_LOGPOSITION']._serialized_end=104
   _globals['_WAITFORREQUEST']._serialized_start=106
@@ -48,5 +48,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSERVICEINFOREQUEST']._serialized_start=439
   _globals['_GETSERVICEINFOREQUEST']._serialized_end=462
   _globals['_GETSERVICEINFORESPONSE']._serialized_start=464
-  _globals['_GETSERVICEINFORESPONSE']._serialized_end=528
+  _globals['_GETSERVICEINFORESPONSE']._serialized_end=552
 # @@protoc_insertion_point(module_scope)

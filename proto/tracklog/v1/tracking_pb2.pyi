@@ -229,6 +229,7 @@ class GetServiceInfoResponse(_message.Message):
 
     ARTIFACT_ROOT_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    ARTIFACT_ROOTS_FIELD_NUMBER: _builtins.int
     artifact_root: _builtins.str
     """The deployment's artifact root (TRACKLOG_ARTIFACT_ROOT of the query service): a new
     experiment's artifact_location is <artifact_root>/<experiment id> unless its creator
@@ -236,15 +237,24 @@ class GetServiceInfoResponse(_message.Message):
     """
     version: _builtins.str
     """The Tracklog version the service runs."""
+    @_builtins.property
+    def artifact_roots(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The prefixes artifact locations must lie under (TRACKLOG_ARTIFACT_ROOT and
+        TRACKLOG_ARTIFACT_ROOTS of the query service; the workers check the same ones), as
+        URIs: a client refuses an experiment's artifact_location outside them before it writes
+        anything. Empty when locations are not checked (no root configured, or `*`).
+        """
+
     def __init__(
         self,
         *,
         artifact_root: _builtins.str = ...,
         version: _builtins.str = ...,
+        artifact_roots: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_root", b"artifact_root", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_root", b"artifact_root", "artifact_roots", b"artifact_roots", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -76,8 +76,16 @@ def test_forged_locations_outside_the_roots_are_rejected(tmp_path: Path) -> None
     assert reasons[9].startswith("invalid model_version_created: model version source")
 
 
-def test_without_listed_roots_nothing_is_checked(tmp_path: Path) -> None:
+def test_with_any_location_allowed_nothing_is_checked(tmp_path: Path) -> None:
+    last = RecordingStep()
+    batch = decoded([located_run("r2", "file:///home/alice/.ssh")])
+    CheckLocations(ArtifactRootSettings(root=str(tmp_path), extra=("*",)), last).submit(batch)
+    assert last.submitted == [batch]
+
+
+def test_the_deployment_s_root_alone_is_checked(tmp_path: Path) -> None:
     last = RecordingStep()
     batch = decoded([located_run("r2", "file:///home/alice/.ssh")])
     CheckLocations(ArtifactRootSettings(root=str(tmp_path)), last).submit(batch)
-    assert last.submitted == [batch]
+    assert last.submitted != [batch]
+    assert [len(b.rejected) for b in last.submitted] == [1]

@@ -152,3 +152,27 @@ def test_fluent_artifact_functions(fluent_sink: RecordingSink, tmp_path: Path) -
     assert (base / "fig.svg").read_text().lstrip().startswith("<?xml")
     paths = sorted(env.artifact_logged.path for _, env in payloads(fluent_sink, "artifact_logged"))
     assert paths == ["d.json", "fig.svg", "many/a.txt", "single/a.txt", "t.txt"]
+
+
+def test_a_location_outside_the_deployment_s_roots_is_refused_before_anything_is_sent(
+    session: Session, sink: RecordingSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    allowed = normalize_root(str(tmp_path / "allowed"))
+    monkeypatch.setattr(session.deployment, "allowed_roots", lambda: (allowed, "s3://ml/p"))
+    with pytest.raises(ValueError, match="outside the allowed artifact roots") as refused:
+        session.set_experiment("forged", artifact_location=str(tmp_path / "elsewhere"))
+    assert allowed in str(refused.value) and "s3://ml/p" in str(refused.value)
+    with pytest.raises(ValueError, match="outside"):
+        session.set_experiment("bucket", artifact_location="s3://ml/other")
+    inside = session.set_experiment("inside", artifact_location=str(tmp_path / "allowed" / "x"))
+    assert session.flush(5)
+    created = [env.aggregate_id for _, env in payloads(sink, "experiment_created")]
+    assert created == [inside.experiment_id]  # the refused ones sent nothing
+
+
+def test_an_existing_experiment_keeps_its_recorded_location_whatever_the_roots(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session.deployment, "allowed_roots", lambda: ("s3://ml/p",))
+    old = str(tmp_path / "before-roots")
+    assert session.artifacts.experiment_location("e1", old, recorded=True) == old

@@ -60,14 +60,19 @@ def test_check_under_roots_names_the_location_and_the_roots(tmp_path: Path) -> N
         check_under_roots("artifact_uri", "s3://bucket/elsewhere", roots)
 
 
-def test_artifact_root_settings_check_only_once_roots_are_listed() -> None:
-    unset = ArtifactRootSettings.from_env({"TRACKLOG_ARTIFACT_ROOT": "/data/root"})
-    assert not unset.checked and unset.allowed() == ()
+def test_artifact_root_settings_check_whenever_a_root_is_configured() -> None:
+    # secure by default (issue 12, item 6): the deployment's root alone is checked
+    root_only = ArtifactRootSettings.from_env({"TRACKLOG_ARTIFACT_ROOT": "/data/root"})
+    assert root_only.checked and root_only.allowed() == ("/data/root",)
+    nothing = ArtifactRootSettings.from_env({})
+    assert not nothing.checked and not nothing.configured and nothing.allowed() == ()
     listed = ArtifactRootSettings.from_env(
         {"TRACKLOG_ARTIFACT_ROOT": "/data/root", "TRACKLOG_ARTIFACT_ROOTS": " s3://b/p , /x "}
     )
     assert listed.checked and listed.allowed() == ("/data/root", "s3://b/p", "/x")
     given = ArtifactRootSettings.from_env({"TRACKLOG_ARTIFACT_ROOTS": "/x"}, root="/stack")
     assert given.allowed() == ("/stack", "/x")
-    anything = ArtifactRootSettings.from_env({"TRACKLOG_ARTIFACT_ROOTS": "*"})
-    assert not anything.checked
+    anything = ArtifactRootSettings.from_env(
+        {"TRACKLOG_ARTIFACT_ROOT": "/data/root", "TRACKLOG_ARTIFACT_ROOTS": "*"}
+    )
+    assert not anything.checked and anything.configured and anything.allowed() == ()
