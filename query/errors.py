@@ -49,6 +49,10 @@ class DeadlineExceeded(QueryError):
     """A write was sent but not applied by the projection in time."""
 
 
+class PermissionDenied(QueryError):
+    """The caller may not ask for this (e.g. a backdated registry creation, admins only)."""
+
+
 class ResourceExhausted(QueryError):
     """The request asks for more than a limit allows (the message names it), or its query
     ran past the store's time limit."""
@@ -62,12 +66,14 @@ _CODES: tuple[tuple[type[QueryError], grpc.StatusCode], ...] = (
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
 )
 _FROM_REGISTRY: dict[type[registry_errors.RegistryError], type[QueryError]] = {
     registry_errors.NotFound: NotFound,
     registry_errors.InvalidArgument: InvalidArgument,
     registry_errors.AlreadyExists: AlreadyExists,
     registry_errors.FailedPrecondition: FailedPrecondition,
+    registry_errors.PermissionDenied: PermissionDenied,
 }
 
 # Driver errors that mean "the store is down or overloaded", not "the code is wrong".

@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from tracklog.client.base import ClientBase
 from tracklog.client.errors import unreachable, unreachable_message
 from tracklog.client.registry_entities import AuditEntry, ModelVersion, PagedList, RegisteredModel
-from tracklog.registry import errors, uris
+from tracklog.registry import errors, stages, uris
 from tracklog.session import Session
 from tracklog.v1 import events_pb2
 from tracklog.v1 import registry_pb2 as r
@@ -30,6 +31,14 @@ Resp = TypeVar("Resp")
 WRITE_ATTEMPTS = 3
 RETRY_PAUSE_SECONDS = 0.5  # times the attempt number
 RETRIED = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+def _timestamp(ms: int | None) -> Timestamp | None:
+    if ms is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromMilliseconds(int(ms))
+    return stamp
 
 
 def _tags(tags: Mapping[str, Any] | None) -> list[events_pb2.Tag]:
@@ -68,10 +77,21 @@ class RegistryMixin(ClientBase):
     # --- registered models ---------------------------------------------------------------
 
     def create_registered_model(
-        self, name: str, tags: Mapping[str, Any] | None = None, description: str = ""
+        self,
+        name: str,
+        tags: Mapping[str, Any] | None = None,
+        description: str = "",
+        *,
+        created_ms: int | None = None,
     ) -> RegisteredModel:
+        """`created_ms`: when it was created (Unix ms), for an import keeping another
+        registry's times; an admin's call when the service checks tokens."""
         request = r.CreateRegisteredModelRequest(
-            name=name, description=description, tags=_tags(tags), actor=self._actor
+            name=name,
+            description=description,
+            tags=_tags(tags),
+            actor=self._actor,
+            created_at=_timestamp(created_ms),
         )
         reply = self._rcall(self._registry.CreateRegisteredModel, request)
         return RegisteredModel.from_proto(reply.registered_model)
@@ -129,11 +149,17 @@ class RegistryMixin(ClientBase):
         model_id: str | None = None,
         *,
         version: int | None = None,
+        pending: bool = False,
+        created_ms: int | None = None,
+        user_id: str = "",
     ) -> ModelVersion:
         """A new version of `name` from `source`; `model_id`: the MLflow 3 logged model it
         comes from (a source `models:/<model id>` implies it). `version`: the number it
         must get (only the next one; repeated with the same source and run, it returns the
-        existing version), for an import that keeps another registry's numbers."""
+        existing version), for an import that keeps another registry's numbers. `pending`:
+        created PENDING_REGISTRATION (`update_model_version(status=...)` ends it).
+        `created_ms` (Unix ms) and `user_id`: the creation time and user an import keeps
+        (an admin's call when the service checks tokens)."""
         request = r.CreateModelVersionRequest(
             name=name,
             source=source,
@@ -143,6 +169,9 @@ class RegistryMixin(ClientBase):
             actor=self._actor,
             logged_model_id=model_id or "",
             version=version,
+            pending=pending,
+            created_at=_timestamp(created_ms),
+            user_id=user_id,
         )
         reply = self._rcall(self._registry.CreateModelVersion, request)
         return ModelVersion.from_proto(reply.model_version)
@@ -165,10 +194,25 @@ class RegistryMixin(ClientBase):
         )
 
     def update_model_version(
-        self, name: str, version: int | str, description: str | None = None
+        self,
+        name: str,
+        version: int | str,
+        description: str | None = None,
+        *,
+        status: str | None = None,
+        status_message: str = "",
     ) -> ModelVersion:
+        """The description, or the status of a PENDING_REGISTRATION version (READY or
+        FAILED_REGISTRATION, with `status_message`)."""
         request = r.UpdateModelVersionRequest(
-            name=name, version=int(version), description=description, actor=self._actor
+            name=name,
+            version=int(version),
+            description=description,
+            status=stages.status_to_proto(status)
+            if status
+            else events_pb2.MODEL_VERSION_STATUS_UNSPECIFIED,
+            status_message=status_message,
+            actor=self._actor,
         )
         reply = self._rcall(self._registry.UpdateModelVersion, request)
         return ModelVersion.from_proto(reply.model_version)

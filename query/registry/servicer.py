@@ -20,6 +20,7 @@ from tracklog.query.registry import convert as registry_convert
 from tracklog.query.registry import requests
 from tracklog.query.registry import store as registry_store
 from tracklog.query.registry import store_versions as versions
+from tracklog.query.registry.origin import NOW, Origin, origin
 from tracklog.query.registry.records import CommandResult
 from tracklog.query.registry.writes import RegistryWrites, event_id_for
 from tracklog.query.stores.postgres import Pool
@@ -38,9 +39,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self._pool = pool
         self._writes = writes
 
-    def _submit(self, command: c.Command, request_id: str = "") -> CommandResult:
+    def _submit(
+        self, command: c.Command, request_id: str = "", imported: Origin = NOW
+    ) -> CommandResult:
         """Decide and write `command`. A call made before with the same request_id (a
-        retry) answers its first outcome instead and writes nothing (registry/writes.py)."""
+        retry) answers its first outcome instead and writes nothing (registry/writes.py).
+        `imported`: the creation time and user an import carries over (origin.py)."""
         # the authenticated caller when authentication is on, never the request's field
         who = actor(command.actor)
         event_id = event_id_for(request_id, type(command).__name__, who)
@@ -57,7 +61,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
                 self._pool, command.new_name
             )
             payload = decide(command, model, name_taken=taken)
-            return self._writes.submit(model_id, payload, who, event_id)
+            recorded = imported.user_id or who
+            return self._writes.submit(model_id, payload, recorded, event_id, imported.occurred_ns)
 
     def _model(self, name: str) -> r.RegisteredModel:
         return registry_convert.registered_model(registry_store.get_model(self._pool, name))
@@ -72,7 +77,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self, request: r.CreateRegisteredModelRequest, context: Ctx
     ) -> r.CreateRegisteredModelResponse:
         model_id = registry_store.new_model_id(self._pool, names.model_name(request.name))
-        self._submit(requests.create_model(request, model_id), request.request_id)
+        imported = origin(request)
+        self._submit(requests.create_model(request, model_id), request.request_id, imported)
         return r.CreateRegisteredModelResponse(registered_model=self._model(request.name))
 
     @translate_errors
@@ -145,11 +151,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self, request: r.CreateModelVersionRequest, context: Ctx
     ) -> r.CreateModelVersionResponse:
         command = requests.create_version(request)
+        imported = origin(request)
         model = registry_store.model_state(self._pool, command.name)
         held = existing_version(command, model)
         if held is not None:  # a numbered create repeated: answered, nothing written
             return r.CreateModelVersionResponse(model_version=self._version(request.name, held))
-        result = self._submit(command, request.request_id)
+        result = self._submit(command, request.request_id, imported)
         assert result.version is not None  # the projection records the allocated number
         if command.version is not None and result.version != command.version:
             raise FailedPrecondition(

@@ -105,10 +105,16 @@ class RegistryWrites:
         return result
 
     def submit(
-        self, model_id: str, payload: Payload, actor: str = "", event_id: str = ""
+        self,
+        model_id: str,
+        payload: Payload,
+        actor: str = "",
+        event_id: str = "",
+        occurred_ns: int | None = None,
     ) -> CommandResult:
         """Write one event (``actor``: who asked; ``event_id``: from `event_id_for`, random
-        when ""); return the projection's OK result or raise its error."""
+        when ""; ``occurred_ns``: when it happened, now when None: an import's creation
+        time, origin.py); return the projection's OK result or raise its error."""
         event_id = event_id or new_event_id()
         deadline = time.monotonic() + self._timeout
         topic = self._kafka.registry_topic
@@ -118,7 +124,7 @@ class RegistryWrites:
                 env = self._session.envelope(
                     event_id=event_id,
                     aggregate_id=model_id,
-                    occurred_ns=time.time_ns(),
+                    occurred_ns=time.time_ns() if occurred_ns is None else occurred_ns,
                     payload=payload,
                     actor=actor,
                 )

@@ -11,8 +11,17 @@ events.proto; the numbers are allocated by the projection, in order.) Stages,
 aliases, descriptions and tags follow. A model Tracklog already holds is compared
 first and only what differs is sent, so a second import adds nothing.
 
-Known limit: the service stamps creation times with its own clock (the registry's
-events carry no time of their own), so versions show the import's time.
+Models and versions keep MLflow's creation times, and versions MLflow's user_id and
+status: each create carries ``created_at`` (the event's time) and, for a version,
+``user_id`` (an admin's call when the service checks tokens: query/registry/origin.py);
+a version MLflow holds PENDING_REGISTRATION or FAILED_REGISTRATION, or READY with a
+status message, is created pending and its status then set as MLflow has it. Known
+limits: a change the import makes after the creation (a stage, an alias, a status, a
+description or tag of a model Tracklog already held) is stamped with the import's time,
+so a version with a stage, or a model with aliases, shows the import's time as last
+updated; a version MLflow holds in a stage but not READY keeps stage None (Tracklog
+moves only READY versions between stages); a version without a user_id in MLflow gets
+the importing caller as its user.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from tracklog.client.registry_entities import ModelVersion, RegisteredModel
 from tracklog.mlflow.importer.run_events import Skipped
 from tracklog.registry.errors import FailedPrecondition, NotFound, RegistryError
 
+PENDING, READY = "PENDING_REGISTRATION", "READY"
 PLACEHOLDER_SOURCE = "mlflow-import:deleted-version"
 PLACEHOLDER_NOTE = "deleted in MLflow before the import; kept as a gap in the numbering"
 PAGE = 100
@@ -111,7 +121,9 @@ def import_model(client: MlflowClient, target: RegistryClient, model: SourceMode
     except NotFound:
         held = None
     if held is None:
-        target.create_registered_model(name, model.tags, model.description or "")
+        target.create_registered_model(
+            name, model.tags, model.description or "", created_ms=model.creation_timestamp
+        )
         existing: dict[int, ModelVersion] = {}
     else:
         if (held.description or "") != (model.description or ""):
@@ -164,21 +176,35 @@ def _create(target: RegistryClient, name: str, number: int, version: SourceVersi
         description=version.description or None,
         model_id=getattr(version, "model_id", None) or None,
         version=number,
+        pending=_status(version) != (READY, ""),
+        created_ms=version.creation_timestamp,
+        user_id=version.user_id or "",
     )
+
+
+def _status(version: SourceVersion) -> tuple[str, str]:
+    """(status, status message) of an MLflow version."""
+    return str(version.status or READY), version.status_message or ""
 
 
 def _settle(
     target: RegistryClient, name: str, version: SourceVersion, held: ModelVersion | None
 ) -> None:
-    """Description, tags and stage of an imported version, where they differ."""
+    """Status, description, tags and stage of an imported version, where they differ."""
     if held is None:
         return
     number = int(version.version)
+    status, message = _status(version)
+    if held.status == PENDING and status != PENDING:  # created pending: end as in MLflow
+        target.update_model_version(name, number, status=status, status_message=message)
+        held_status = status
+    else:
+        held_status = held.status
     if (held.description or "") != (version.description or ""):
         target.update_model_version(name, number, version.description or "")
     for key, value in version.tags.items():
         if held.tags.get(key) != value:
             target.set_model_version_tag(name, number, key, value)
     stage = version.current_stage or "None"
-    if held.current_stage != stage:
+    if held.current_stage != stage and held_status == READY:
         target.transition_model_version_stage(name, number, stage)

@@ -228,6 +228,7 @@ class CreateRegisteredModelRequest(_message.Message):
     TAGS_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     description: _builtins.str
     actor: _builtins.str
@@ -237,6 +238,13 @@ class CreateRegisteredModelRequest(_message.Message):
     """
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Tag]: ...
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the model was created, for an import keeping another registry's times (the
+        event's occurred_at): not later than now. With authentication on only an admin may
+        set it (PERMISSION_DENIED otherwise). Unset: now.
+        """
+
     def __init__(
         self,
         *,
@@ -245,10 +253,11 @@ class CreateRegisteredModelRequest(_message.Message):
         tags: _abc.Iterable[_events_pb2.Tag] | None = ...,
         actor: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "name", b"name", "request_id", b"request_id", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "created_at", b"created_at", "description", b"description", "name", b"name", "request_id", b"request_id", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -617,6 +626,8 @@ class CreateModelVersionRequest(_message.Message):
     LOGGED_MODEL_ID_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     source: _builtins.str
     run_id: _builtins.str
@@ -641,8 +652,19 @@ class CreateModelVersionRequest(_message.Message):
     """Names this call (a UUID, any form): a retry with the same id answers the first
     outcome and writes nothing again. "" = a new call.
     """
+    user_id: _builtins.str
+    """The version's user_id, for an import (the creation event's recorded actor). "": the
+    caller. With authentication on only an admin may set created_at or user_id
+    (PERMISSION_DENIED otherwise).
+    """
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Tag]: ...
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the version was created, for an import (the event's occurred_at): not later
+        than now. Unset: now.
+        """
+
     def __init__(
         self,
         *,
@@ -656,10 +678,12 @@ class CreateModelVersionRequest(_message.Message):
         logged_model_id: _builtins.str = ...,
         version: _builtins.int | None = ...,
         request_id: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        user_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "version", b"version"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "created_at", b"created_at", "version", b"version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "actor", b"actor", "description", b"description", "logged_model_id", b"logged_model_id", "name", b"name", "pending", b"pending", "request_id", b"request_id", "run_id", b"run_id", "source", b"source", "tags", b"tags", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "actor", b"actor", "created_at", b"created_at", "description", b"description", "logged_model_id", b"logged_model_id", "name", b"name", "pending", b"pending", "request_id", b"request_id", "run_id", b"run_id", "source", b"source", "tags", b"tags", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__version: _TypeAlias = _typing.Literal["version"]  # noqa: Y015
     _WhichOneofArgType__version: _TypeAlias = _typing.Literal["_version", b"_version"]  # noqa: Y015

@@ -4,15 +4,22 @@
 children, params, tags, NaN and infinite metric values over several steps, a FAILED
 run, a deleted run, a deleted experiment, a run's artifacts, and a registry with one
 model whose version 2 is deleted, a stage and an alias; a dataset input and an MLflow 3
-logged model (with a metric, an output of the parent run).
+logged model (with a metric, an output of the parent run). The registry is then aged in
+the store's own files or tables (`age_registry`: MLflow's client cannot set these): the
+model and its versions created in 2020, versions by named users, version 3
+FAILED_REGISTRATION with a status message.
 """
 
 from __future__ import annotations
 
 import math
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
+import yaml
 from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput
 
@@ -79,5 +86,47 @@ def fill(uri: str, workdir: Path, registry: bool = True) -> Filled:
         client.update_model_version(MODEL, "3", description="the good one")
         client.transition_model_version_stage(MODEL, "1", "Staging")
         client.set_registered_model_alias(MODEL, "champion", "3")
+        age_registry(uri)
     run_ids = [pid, *children, doomed.info.run_id, gone_run.info.run_id]
     return Filled(uri, [exp, other], run_ids, pid, doomed.info.run_id)
+
+
+MODEL_CREATED_MS = 1_600_000_000_000
+# version -> what the store is made to hold (MLflow's client sets none of these)
+AGED_VERSIONS: dict[int, dict[str, Any]] = {
+    1: {"creation_timestamp": MODEL_CREATED_MS + 100_000, "user_id": "bob"},
+    3: {
+        "creation_timestamp": MODEL_CREATED_MS + 300_000,
+        "user_id": "alice",
+        "status": "FAILED_REGISTRATION",
+        "status_message": "the model files could not be copied",
+    },
+}
+
+
+def age_registry(uri: str) -> None:
+    """Set the registry's creation times, users and a failed status in the store itself."""
+    if uri.startswith("sqlite:///"):
+        with sqlite3.connect(uri.removeprefix("sqlite:///")) as db:
+            db.execute(
+                "UPDATE registered_models SET creation_time = ? WHERE name = ?",
+                (MODEL_CREATED_MS, MODEL),
+            )
+            for number, fields in AGED_VERSIONS.items():
+                columns = {k.replace("_timestamp", "_time"): v for k, v in fields.items()}
+                assignments = ", ".join(f"{column} = ?" for column in columns)
+                db.execute(
+                    f"UPDATE model_versions SET {assignments} WHERE name = ? AND version = ?",
+                    (*columns.values(), MODEL, number),
+                )
+        return
+    models = Path(urlparse(uri).path) / "models" / MODEL
+    _update_yaml(models / "meta.yaml", {"creation_timestamp": MODEL_CREATED_MS})
+    for number, fields in AGED_VERSIONS.items():
+        _update_yaml(models / f"version-{number}" / "meta.yaml", fields)
+
+
+def _update_yaml(path: Path, fields: dict[str, Any]) -> None:
+    meta = yaml.safe_load(path.read_text())
+    meta.update(fields)
+    path.write_text(yaml.safe_dump(meta))

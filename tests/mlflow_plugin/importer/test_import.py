@@ -117,6 +117,7 @@ def snapshot(client: MlflowClient, with_registry: bool = True) -> dict[str, Any]
         model = client.get_registered_model(MODEL)
         versions = client.search_model_versions(f"name = '{MODEL}'")
         found["registry"] = {
+            "created": model.creation_timestamp,
             "description": model.description,
             "tags": dict(model.tags),
             "aliases": aliases(model),
@@ -128,6 +129,10 @@ def snapshot(client: MlflowClient, with_registry: bool = True) -> dict[str, Any]
                     v.run_id,
                     v.description or "",
                     dict(v.tags),
+                    v.creation_timestamp,
+                    v.user_id or "",
+                    v.status,
+                    v.status_message or "",
                 )
                 for v in versions
             ),
