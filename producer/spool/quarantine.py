@@ -8,6 +8,10 @@ subdirectories), one file per record, never deleted by Tracklog, and sends on.
 ``tracklog spool list`` shows them; ``tracklog spool resend`` sends them again once
 the configuration is fixed (e.g. a larger ``max.message.bytes`` on the topic).
 
+Records older than TRACKLOG_SPOOL_MAX_AGE_DAYS (by the event's ``occurred_at``) go there
+too, unsent (`TooOldToSend`): ``tracklog spool resend`` sends them on purpose, knowing that
+past the worker's dedup horizon a copy already applied stores its metric points twice.
+
 A file is a JSON header line (format, target, reason, time, points, key and value
 lengths) followed by the record's key and value bytes, exactly as spooled.
 """
@@ -40,6 +44,18 @@ REFUSED_FOR_GOOD: tuple[type[Exception], ...] = (
     kafka_errors.InvalidTimestampError,
     kafka_errors.UnsupportedForMessageFormatError,
 )
+
+
+class TooOldToSend(Exception):
+    """A spooled record older than TRACKLOG_SPOOL_MAX_AGE_DAYS: not sent, since the worker
+    may have forgotten its id (a copy would store its metric points twice)."""
+
+    def __init__(self, age_days: float, max_age_days: float) -> None:
+        super().__init__(
+            f"the event happened {age_days:.1f} days ago, past TRACKLOG_SPOOL_MAX_AGE_DAYS"
+            f"={max_age_days:g}"
+        )
+        self.age_days = age_days
 
 
 def refused_for_good(error: BaseException | None) -> bool:

@@ -19,6 +19,13 @@ must not block the records behind it. One refused inside a batch of several cann
 told apart from its neighbours, so the shipper re-sends from the acknowledged prefix
 one record at a time until the refused one fails alone; that one moves to the
 quarantine (logged at ERROR, its ``on_done`` gets the error) and sending goes on.
+
+A record whose event happened longer ago than ``max_age_days`` (TRACKLOG_SPOOL_MAX_AGE_DAYS,
+by the envelope's ``occurred_at``) is not sent: the worker may have forgotten its id (its
+dedup horizon, 30 days by default), so a copy already applied would store its metric
+points twice. It moves to the quarantine unsent (`spool_quarantine.TooOldToSend`, logged
+with its age; ``on_done`` gets the error) once nothing of its log is in flight ahead of
+it, and ``tracklog spool resend`` can still send it on purpose.
 """
 
 from __future__ import annotations
@@ -30,9 +37,9 @@ from collections.abc import Callable
 
 from tracklog.sending.sink import DoneCallback, EventSink, ReportsPositions
 from tracklog.spool.producer import abandon, let_go
-from tracklog.spool.quarantine import Quarantine, refused_for_good
-from tracklog.spool.segments import Position
-from tracklog.spool.sources import InFlight, Source, give_up_unreadable
+from tracklog.spool.quarantine import Quarantine, TooOldToSend, refused_for_good
+from tracklog.spool.segments import Position, SpooledRecord
+from tracklog.spool.sources import InFlight, Source, give_up_unreadable, occurred_at
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,7 @@ WINDOW_BYTES = 16 * 1024 * 1024
 MIN_BACKOFF, MAX_BACKOFF = 0.2, 5.0
 SAVE_ACKED_SECONDS = 1.0
 STOP_GRACE_SECONDS = 2.0  # after abandoning the producer, for a thread still busy at stop
+DAY_SECONDS = 86_400.0
 
 
 class Shipper:
@@ -49,10 +57,15 @@ class Shipper:
         sources: list[Source],
         sink_factory: Callable[[], EventSink],
         quarantine: Quarantine,
+        *,
+        max_age_days: float = 0.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.sources = sources  # adopted ones first; the last one is this process's own
         self._factory = sink_factory
         self.quarantine = quarantine
+        self._max_age_days = max_age_days  # 0: any age is sent
+        self._clock = clock
         # (source, position): one record in flight at a time until the acknowledged prefix
         # of that source reaches the position, to find which record Kafka refuses
         self._isolating: tuple[Source, Position] | None = None
@@ -228,6 +241,9 @@ class Shipper:
                 if self._appends == seen and not self._stopping.is_set():
                     self.lock.wait(0.2)
             return False
+        age_days = self._age_days(record)
+        if age_days is not None:
+            return self._set_aside(source, record, age_days)
         with self.lock:
             entry = InFlight(record, alone=self._isolating is not None)
             source.inflight.append(entry)
@@ -249,6 +265,52 @@ class Shipper:
                 done = self._quarantine(source, entry, error)
             for on_done, refused in done:
                 on_done(refused)
+        return True
+
+    def _age_days(self, record: SpooledRecord) -> float | None:
+        """The record's age in days when it is past ``max_age_days``, else None."""
+        if self._max_age_days <= 0:
+            return None
+        happened = occurred_at(record)
+        if happened is None:
+            return None
+        age = (self._clock() - happened) / DAY_SECONDS
+        return age if age > self._max_age_days else None
+
+    def _set_aside(self, source: Source, record: SpooledRecord, age_days: float) -> bool:
+        """Quarantine a record too old to send, unsent, once nothing of its log is in flight
+        ahead of it (a re-send from the acknowledged prefix would set it aside twice)."""
+        with self.lock:
+            if source.inflight:
+                self.lock.wait(0.05)
+                return False
+            entry = InFlight(record, alone=True)
+            source.inflight.append(entry)
+            source.read_pos = record.end
+            self._inflight_records += 1
+            self._inflight_bytes += record.size
+            error = TooOldToSend(age_days, self._max_age_days)
+            try:
+                path = self.quarantine.put(record.key, record.value, record.points, error)
+            except OSError as write_error:  # kept in the spool: retried after a back-off
+                log.error("tracklog spool: cannot quarantine an old event: %s", write_error)
+                self._failure = self._failure or write_error
+                self.lock.notify_all()
+                return False
+            log.warning(
+                "tracklog spool: not sending an event %.1f days old (older than "
+                "TRACKLOG_SPOOL_MAX_AGE_DAYS=%g: the worker may have forgotten its id, and a "
+                "copy would store its metric points twice): moved it to %s (%d metric points); "
+                "`tracklog spool resend` sends it on purpose",
+                age_days,
+                self._max_age_days,
+                path,
+                record.points,
+            )
+            entry.acked, entry.refused = True, error
+            done = self._advance(source)
+        for on_done, refused in done:
+            on_done(refused)
         return True
 
     def _prune(self) -> None:

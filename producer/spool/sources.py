@@ -6,9 +6,12 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
+from google.protobuf.message import DecodeError
+
 from tracklog.sending.sink import DoneCallback
 from tracklog.spool.dirs import ClaimedDirectory
 from tracklog.spool.segments import SegmentLog, SpooledRecord
+from tracklog.v1 import events_pb2
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +56,15 @@ def give_up_unreadable(source: Source, error: OSError) -> None:
     except OSError as close_error:
         log.debug("tracklog spool: closing %s: %s", source.claim.path, close_error)
     source.claim.release(remove=False)
+
+
+def occurred_at(record: SpooledRecord) -> float | None:
+    """When the spooled event happened (Unix seconds, its envelope's ``occurred_at``);
+    None when the record is not an envelope or has no time (it is sent as it is)."""
+    try:
+        envelope = events_pb2.Envelope.FromString(record.value)
+    except DecodeError:
+        return None
+    if not envelope.event_id or envelope.occurred_at.seconds <= 0:
+        return None
+    return envelope.occurred_at.seconds + envelope.occurred_at.nanos / 1e9

@@ -120,7 +120,12 @@ class SpoolingSink:
                 claim.release(remove=False)
                 continue
             sources.append(Source(adopted, claim, counted=False))
-        self._shipper = Shipper([*sources, self._own], sink_factory, Quarantine(root, target))
+        self._shipper = Shipper(
+            [*sources, self._own],
+            sink_factory,
+            Quarantine(root, target),
+            max_age_days=settings.max_age_days,
+        )
         self._last_drop_log = 0.0
         self._full_since: float | None = None  # when a send started waiting for room
 
@@ -271,9 +276,9 @@ class SpoolingSink:
         quarantined, quarantined_points = self.quarantined
         if quarantined:
             log.error(
-                "tracklog: %d events (%d metric points) were refused by Kafka for good and are "
-                "kept in %s; `tracklog spool list` shows why, `tracklog spool resend` sends "
-                "them again after a fix",
+                "tracklog: %d events (%d metric points) were refused by Kafka for good or "
+                "were older than TRACKLOG_SPOOL_MAX_AGE_DAYS, and are kept in %s; `tracklog "
+                "spool list` shows why, `tracklog spool resend` sends them again after a fix",
                 quarantined,
                 quarantined_points,
                 self.quarantine_directory,

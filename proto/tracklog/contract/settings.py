@@ -166,17 +166,25 @@ class SpoolSettings:
 
     ``directory`` None is ``TRACKLOG_SPOOL_DIR=off``: events go straight to Kafka.
     ``on_full`` is ``"block"`` (wait for room) or ``"drop"`` (drop, count, report).
+    ``max_age_days`` (TRACKLOG_SPOOL_MAX_AGE_DAYS, default 7, well inside the worker's
+    30-day dedup horizon): older records are not sent but moved to the spool's
+    quarantine (`tracklog spool resend` sends them on purpose); 0 sends any age.
     """
 
     directory: Path | None
     max_bytes: int = 1 << 30
     on_full: str = "block"
+    max_age_days: float = 7.0
 
     def __post_init__(self) -> None:
         if self.on_full not in ("block", "drop"):
             raise ValueError(f"TRACKLOG_SPOOL_ON_FULL must be block or drop, not {self.on_full!r}")
         if self.max_bytes <= 0:
             raise ValueError(f"TRACKLOG_SPOOL_MAX_BYTES must be positive, not {self.max_bytes}")
+        if self.max_age_days < 0:
+            raise ValueError(
+                f"TRACKLOG_SPOOL_MAX_AGE_DAYS must not be negative, not {self.max_age_days}"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SpoolSettings:
@@ -186,6 +194,7 @@ class SpoolSettings:
             directory=None if where.lower() == "off" else Path(where).expanduser(),
             max_bytes=int(e.get("TRACKLOG_SPOOL_MAX_BYTES", str(1 << 30))),
             on_full=e.get("TRACKLOG_SPOOL_ON_FULL", "block").lower(),
+            max_age_days=float(e.get("TRACKLOG_SPOOL_MAX_AGE_DAYS", "7")),
         )
 
 
