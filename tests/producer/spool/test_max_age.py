@@ -1,7 +1,7 @@
 """Spooled records older than TRACKLOG_SPOOL_MAX_AGE_DAYS are not sent (issue 12, item 7):
 the worker may have forgotten their ids, so they go to the spool's quarantine with a
 warning naming their age, where `tracklog spool list` shows them and `resend` can send
-them on purpose. Real segments, fake Kafka."""
+them on purpose. Real segments, fake Kafka; the last test with the real broker."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ import pytest
 
 from tests.producer.spool.test_quarantine import SizeCheckingSink, UnauthorizedSink
 from tests.producer.spool.test_spooling_sink import Acks, spool, wait_for
-from tracklog.contract.settings import SpoolSettings
+from tests.producer.test_kafka_delivery import read_topic
+from tracklog.contract.settings import Settings, SpoolSettings
+from tracklog.sending.sink import KafkaSink
 from tracklog.spool.quarantine import TooOldToSend, listing
+from tracklog.spool.spooling_sink import SpoolingSink, spool_producer_options, spool_target
 from tracklog.v1 import events_pb2 as pb
 
 DAY = 86_400
@@ -87,3 +90,24 @@ def test_the_max_age_setting() -> None:
     assert got.max_age_days == 2.0
     with pytest.raises(ValueError, match="TRACKLOG_SPOOL_MAX_AGE_DAYS"):
         SpoolSettings(directory=None, max_age_days=-1)
+
+
+@pytest.mark.integration
+def test_through_a_real_broker_only_the_recent_event_reaches_the_topic(
+    settings: Settings, tmp_path: Path
+) -> None:
+    def kafka() -> KafkaSink:
+        return KafkaSink(settings.kafka, producer_options=spool_producer_options(None))
+
+    spooled = SpoolingSink(
+        SpoolSettings(directory=tmp_path / "spool"), kafka, spool_target(settings.kafka)
+    )
+    acks = Acks()
+    spooled.send(b"run0", envelope("old", 9), acks.callback(0))
+    spooled.send(b"run0", envelope("new", 0), acks.callback(1))
+    wait_for(lambda: len(acks.results) == 2, timeout=30)
+    spooled.close(10)
+    assert acks.ok() == [1]
+    assert [e.event_id for _, e in read_topic(settings, expected=1)] == ["new"]
+    kept = listing(tmp_path / "spool")
+    assert [pb.Envelope.FromString(r.value).event_id for r in kept] == ["old"]
