@@ -228,3 +228,25 @@ def test_an_experiments_artifact_location_holds_its_runs_artifacts(
         stored = tmp_path / "custom-root" / run_id / "artifacts" / "notes" / "hello.txt"
         assert stored.read_text() == "hello"
         assert [f.path for f in client.list_artifacts(run_id, "notes")] == ["notes/hello.txt"]
+
+
+def test_a_location_outside_the_deployment_s_roots_is_refused_before_writing(
+    settings: Settings, clickhouse_client: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The query service advertises its roots (GetServiceInfo); the SDK refuses a location
+    outside them before it sends anything (issue 12, item 6)."""
+    monkeypatch.setenv("TRACKLOG_ARTIFACT_ROOTS", "s3://ml/tracklog")
+    with (
+        running_pipeline(settings, clickhouse_client) as pipeline,
+        client_of(settings, pipeline) as (client, session),
+    ):
+        elsewhere = str(tmp_path / "elsewhere")
+        with pytest.raises(ValueError, match="outside the allowed artifact roots") as refused:
+            client.create_experiment("forged", artifact_location=elsewhere)
+        assert "s3://ml/tracklog" in str(refused.value)
+        with pytest.raises(ValueError, match="s3://ml/tracklog"):
+            session.set_experiment("forged-too", artifact_location="s3://ml/other")
+        placed = client.create_experiment("placed", artifact_location="s3://ml/tracklog/placed")
+        assert client.get_experiment(placed).artifact_location == "s3://ml/tracklog/placed"
+        assert client.get_experiment_by_name("forged") is None
+        assert client.get_experiment_by_name("forged-too") is None
