@@ -6,7 +6,10 @@ its disk spool into ``<spool dir>/quarantine/`` so that the events behind it are
 `resend`, run after the cause is fixed (for example a larger ``max.message.bytes`` on
 the topic with TRACKLOG_MAX_EVENT_BYTES to match), produces them to the configured
 events topic (acks=all) and renames each acknowledged file to ``.resent`` (kept). The
-worker drops an event it already applied, so resending twice changes nothing.
+worker drops an event it already applied, so resending twice changes nothing. Events the
+SDK kept back for their age (older than TRACKLOG_SPOOL_MAX_AGE_DAYS) are resent the same
+way, with a note: past the worker's dedup horizon an event already applied is applied again
+and its metric points are stored twice.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from kafka import KafkaProducer
 from tracklog.contract.settings import Settings, SpoolSettings
 from tracklog.deploy.cli.models import table
 from tracklog.deploy.cli.reachability import require_kafka
-from tracklog.spool.quarantine import QuarantinedRecord, listing, mark_resent, read
+from tracklog.spool.quarantine import (
+    QuarantinedRecord,
+    TooOldToSend,
+    listing,
+    mark_resent,
+    read,
+)
 from tracklog.spool.spooling_sink import spool_target
 from tracklog.v1 import events_pb2 as pb
 
@@ -87,6 +96,13 @@ def cmd_resend(args: argparse.Namespace) -> int:
     if not records:
         print("nothing to resend")
         return 0
+    aged = [r for r in records if r.reason.startswith(TooOldToSend.__name__)]
+    if aged:
+        print(
+            f"note: {len(aged)} events were kept back for their age (TRACKLOG_SPOOL_MAX_AGE_DAYS);"
+            " past the worker's dedup horizon (TRACKLOG_DEDUP_HORIZON_DAYS) one already applied"
+            " stores its metric points twice"
+        )
     target = spool_target(settings.kafka)
     elsewhere = [r for r in records if r.target != target]
     if elsewhere and not args.force:

@@ -15,6 +15,7 @@ from tests.producer.spool.test_quarantine import SizeCheckingSink, UnauthorizedS
 from tests.producer.spool.test_spooling_sink import Acks, spool, wait_for
 from tests.producer.test_kafka_delivery import read_topic
 from tracklog.contract.settings import Settings, SpoolSettings
+from tracklog.deploy.cli import main as cli
 from tracklog.sending.sink import KafkaSink
 from tracklog.spool.quarantine import TooOldToSend, listing
 from tracklog.spool.spooling_sink import SpoolingSink, spool_producer_options, spool_target
@@ -94,7 +95,10 @@ def test_the_max_age_setting() -> None:
 
 @pytest.mark.integration
 def test_through_a_real_broker_only_the_recent_event_reaches_the_topic(
-    settings: Settings, tmp_path: Path
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     def kafka() -> KafkaSink:
         return KafkaSink(settings.kafka, producer_options=spool_producer_options(None))
@@ -111,3 +115,13 @@ def test_through_a_real_broker_only_the_recent_event_reaches_the_topic(
     assert [e.event_id for _, e in read_topic(settings, expected=1)] == ["new"]
     kept = listing(tmp_path / "spool")
     assert [pb.Envelope.FromString(r.value).event_id for r in kept] == ["old"]
+
+    # `tracklog spool list` shows it and why; `resend` sends it on purpose, with a note
+    monkeypatch.setenv("TRACKLOG_KAFKA_BOOTSTRAP", settings.kafka.bootstrap_servers)
+    monkeypatch.setenv("TRACKLOG_EVENTS_TOPIC", settings.kafka.events_topic)
+    spool_dir = str(tmp_path / "spool")
+    assert cli.main(["spool", "list", "--dir", spool_dir]) == 0
+    assert "TooOldToSend: the event happened 9.0 days ago" in capsys.readouterr().out
+    assert cli.main(["spool", "resend", "--dir", spool_dir]) == 0
+    assert "kept back for their age" in capsys.readouterr().out
+    assert [e.event_id for _, e in read_topic(settings, expected=2)] == ["new", "old"]
