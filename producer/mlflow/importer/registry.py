@@ -38,7 +38,6 @@ from tracklog.mlflow.importer.run_events import Skipped
 from tracklog.registry.errors import FailedPrecondition, NotFound, RegistryError
 
 PENDING, READY = "PENDING_REGISTRATION", "READY"
-PLACEHOLDER_SOURCE = "mlflow-import:deleted-version"
 PLACEHOLDER_NOTE = "deleted in MLflow before the import; kept as a gap in the numbering"
 PAGE = 100
 
@@ -159,12 +158,19 @@ def import_model(client: MlflowClient, target: RegistryClient, model: SourceMode
     return len(source_versions)
 
 
+def placeholder_source(name: str, number: int) -> str:
+    """The source of the placeholder that keeps a deleted version's number as a gap."""
+    return f"models:/{name}/{number}"
+
+
 def _create(target: RegistryClient, name: str, number: int, version: SourceVersion | None) -> None:
     """Version ``number`` from ``version``, or a placeholder deleted at once (a gap); the
     service refuses (FailedPrecondition) a number that is not the next one."""
     if version is None:
+        # a source naming the version itself: a models:/ URI, accepted wherever the
+        # service checks sources against its artifact roots
         made = target.create_model_version(
-            name, PLACEHOLDER_SOURCE, description=PLACEHOLDER_NOTE, version=number
+            name, placeholder_source(name, number), description=PLACEHOLDER_NOTE, version=number
         )
         target.delete_model_version(name, made.version)
         return

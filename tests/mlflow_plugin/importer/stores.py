@@ -35,7 +35,9 @@ class Filled:
     deleted_run_id: str
 
 
-def fill(uri: str, workdir: Path, registry: bool = True) -> Filled:
+def fill(uri: str, workdir: Path, registry: bool = True, store: str = "") -> Filled:
+    """Fill the store at ``uri`` (``store``: the sqlite URI behind it when ``uri`` is a
+    server's, where the registry is aged)."""
     client = MlflowClient(uri, registry_uri=uri)
     exp = client.create_experiment("imported", tags={"team": "fraud", "mlflow.note.content": "n"})
     other = client.create_experiment("gone")
@@ -86,7 +88,7 @@ def fill(uri: str, workdir: Path, registry: bool = True) -> Filled:
         client.update_model_version(MODEL, "3", description="the good one")
         client.transition_model_version_stage(MODEL, "1", "Staging")
         client.set_registered_model_alias(MODEL, "champion", "3")
-        age_registry(uri)
+        age_registry(store or uri)
     run_ids = [pid, *children, doomed.info.run_id, gone_run.info.run_id]
     return Filled(uri, [exp, other], run_ids, pid, doomed.info.run_id)
 

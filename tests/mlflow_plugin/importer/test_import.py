@@ -218,7 +218,7 @@ def test_import_from_a_server(
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     backend = f"sqlite:///{tmp_path / 'served.db'}"
     with mlflow_server(backend, tmp_path, tmp_path / "spool", workers=1) as url:
-        filled = fill(url, tmp_path)
+        filled = fill(url, tmp_path, store=backend)
         summary = run_import(pipeline, settings, url, keep_artifact_uris=True)
         expected = snapshot(MlflowClient(url, registry_uri=url))
     assert (summary.runs, summary.points, summary.artifacts) == (5, 57, 2)
