@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from mlflow import MlflowClient
-from mlflow.entities import ViewType
+from mlflow.entities import Run, ViewType
 
 from tests.e2e.pipeline import Pipeline
-from tests.mlflow_plugin.importer.stores import MODEL, Filled, fill
+from tests.mlflow_plugin.importer.stores import MODEL, MODEL_CREATED_MS, Filled, fill
 from tests.mlflow_plugin.servers import mlflow_server
 from tracklog.contract.settings import Settings
 from tracklog.mlflow.importer.importer import ImportOptions, Summary, import_mlflow
@@ -86,15 +86,8 @@ def snapshot(client: MlflowClient, with_registry: bool = True) -> dict[str, Any]
                 "params": dict(r.data.params),
                 "tags": dict(r.data.tags),
                 "histories": {k: sorted(v, key=repr) for k, v in histories.items()},
-                "datasets": sorted(
-                    (
-                        d.dataset.name,
-                        d.dataset.digest,
-                        d.dataset.source,
-                        sorted((t.key, t.value) for t in d.tags),
-                    )
-                    for d in (r.inputs.dataset_inputs if r.inputs else [])
-                ),
+                "datasets": _datasets(r),
+                "searched_datasets": _datasets(listed),  # as search_runs gives them
                 "outputs": sorted(
                     o.model_id for o in (r.outputs.model_outputs if r.outputs else [])
                 ),
@@ -140,6 +133,18 @@ def snapshot(client: MlflowClient, with_registry: bool = True) -> dict[str, Any]
     return found
 
 
+def _datasets(run: Run) -> list[tuple[str, str, str, list[tuple[str, str]]]]:
+    return sorted(
+        (
+            d.dataset.name,
+            d.dataset.digest,
+            d.dataset.source,
+            sorted((t.key, t.value) for t in d.tags),
+        )
+        for d in (run.inputs.dataset_inputs if run.inputs else [])
+    )
+
+
 def assert_same(found: dict[str, Any], expected: dict[str, Any]) -> None:
     assert found["experiments"] == expected["experiments"]
     assert sorted(found["runs"]) == sorted(expected["runs"])
@@ -165,6 +170,10 @@ def test_import_reproduces_the_source(
     assert summary.artifacts == 2
     assert summary.skipped == []
     expected = snapshot(MlflowClient(source.uri, registry_uri=source.uri))
+    # not vacuous: the source's search gives the parent's input, its registry the aged values
+    assert expected["runs"][source.parent_id]["searched_datasets"]
+    assert expected["registry"]["created"] == MODEL_CREATED_MS
+    assert {v[7] for v in expected["registry"]["versions"]} == {"alice", "bob"}
     tracklog = MlflowClient(tracking_uri, registry_uri=tracking_uri)
     assert_same(snapshot(tracklog), expected)
     # MLflow's ids are kept
