@@ -18,7 +18,7 @@ from tests.e2e.pipeline import wait_until
 from tracklog import Session
 from tracklog.contract.settings import KafkaSettings
 from tracklog.deploy.processes import free_port, port_open
-from tracklog.v1 import events_pb2, query_pb2, query_pb2_grpc
+from tracklog.v1 import events_pb2, query_pb2, query_pb2_grpc, tracking_pb2
 
 pytestmark = pytest.mark.integration
 
@@ -101,6 +101,17 @@ def test_restart_on_the_same_data_dir_keeps_everything(tmp_path: Path) -> None:
         served = MlflowClient(f"http://127.0.0.1:{mlflow_port}").get_run(first)
         assert served.data.params == {"steps": "1000"}
         assert len(served.data.metrics) == 1
+        # the stack allows any artifact location (TRACKLOG_ARTIFACT_ROOTS=* for its
+        # lifetime): an MLflow user still gives an experiment its own
+        own = MlflowClient(f"http://127.0.0.1:{mlflow_port}").create_experiment(
+            "own-location", artifact_location=str(tmp_path / "own")
+        )
+        with grpc.insecure_channel(f"127.0.0.1:{query_port}") as channel:
+            stub = query_pb2_grpc.QueryServiceStub(channel)
+            info = stub.GetServiceInfo(tracking_pb2.GetServiceInfoRequest())
+            assert list(info.artifact_roots) == []
+            placed = stub.GetExperiment(query_pb2.GetExperimentRequest(experiment_id=own))
+            assert placed.experiment.artifact_location == str(tmp_path / "own")
         # logged and acknowledged, then the stack is stopped at once: draining keeps it
         second = log_run(bootstrap, "second", 5_000)
 
