@@ -1,8 +1,9 @@
 """Between Decode and Project: refuse events that name an artifact location outside the
-allowed roots (ingest/locations.py, TRACKLOG_ARTIFACT_ROOTS), so a forged event cannot
-point a run's uploads and downloads anywhere. Refused records are
+allowed roots (ingest/locations.py, TRACKLOG_ARTIFACT_ROOT and TRACKLOG_ARTIFACT_ROOTS), so a
+forged event cannot point a run's uploads and downloads anywhere. Refused records are
 rejected with the reason (dead-lettered by WritePostgres), like undecodable ones.
-Without TRACKLOG_ARTIFACT_ROOTS nothing is checked; the worker says so once at start.
+With no root configured, or TRACKLOG_ARTIFACT_ROOTS=*, nothing is checked; the worker
+says so once at start (a warning).
 """
 
 from __future__ import annotations

@@ -81,8 +81,9 @@ def create_version(
     request: registry_pb2.CreateModelVersionRequest, roots: ArtifactRootSettings | None = None
 ) -> c.CreateVersion:
     """The command; INVALID_ARGUMENT when the source is neither ``runs:/``, ``models:/`` nor
-    under the allowed artifact roots (``roots``, default from the environment: checked once
-    TRACKLOG_ARTIFACT_ROOTS is set). A logged model's location lies under its experiment's,
+    under the allowed artifact roots (``roots``, default from the environment: checked
+    whenever TRACKLOG_ARTIFACT_ROOT or TRACKLOG_ARTIFACT_ROOTS is set, unless the latter is
+    ``*``). A logged model's location lies under its experiment's,
     which the worker keeps under the roots."""
     allowed = (roots if roots is not None else ArtifactRootSettings.from_env()).allowed()
     if allowed and not request.source.startswith(("runs:/", "models:/")):
