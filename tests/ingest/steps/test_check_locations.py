@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
+
+import pytest
 
 from tests.ingest.events import experiment_created, run_started
 from tests.ingest.steps.recording_step import LOG, RecordingStep
@@ -89,3 +92,11 @@ def test_the_deployment_s_root_alone_is_checked(tmp_path: Path) -> None:
     CheckLocations(ArtifactRootSettings(root=str(tmp_path)), last).submit(batch)
     assert last.submitted != [batch]
     assert [len(b.rejected) for b in last.submitted] == [1]
+
+
+def test_the_worker_warns_when_nothing_is_checked(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="tracklog.ingest.steps.check_locations"):
+        CheckLocations(ArtifactRootSettings(), RecordingStep())
+        CheckLocations(ArtifactRootSettings(root="/data", extra=("*",)), RecordingStep())
+    assert "not checked: no root is configured" in caplog.text
+    assert "not checked: TRACKLOG_ARTIFACT_ROOTS is '*'" in caplog.text
