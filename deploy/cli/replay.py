@@ -4,6 +4,7 @@ archive (from scratch), then catch up from Kafka. Stop the live worker first."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -73,11 +74,17 @@ def replay_data_dir(settings: Settings, data_dir: Path, args: argparse.Namespace
     from tracklog.contract.read_model.clickhouse_client import connect
     from tracklog.deploy.cli.up import claim_data_dir
     from tracklog.deploy.embedded.postgres import EmbeddedPostgres
+    from tracklog.deploy.embedded.stack import ROOTS_VARIABLE
 
     if not (data_dir / "pgdata").is_dir():
         print(f"{data_dir} holds no `tracklog up` data (no pgdata/)", file=sys.stderr)
         return 2
     claim = claim_data_dir(data_dir)  # refused while `tracklog up` runs on it
+    # the stack's stance on artifact locations (any, unless roots are listed), so a rebuild
+    # applies what its worker applied
+    any_location = not os.environ.get(ROOTS_VARIABLE, "").strip()
+    if any_location:
+        os.environ[ROOTS_VARIABLE] = "*"
     postgres = EmbeddedPostgres(data_dir / "pgdata").start()
     try:
         embedded = replace(
@@ -89,6 +96,8 @@ def replay_data_dir(settings: Settings, data_dir: Path, args: argparse.Namespace
         offline = argparse.Namespace(**{**vars(args), "no_catch_up": True, "offline": True})
         return replay(embedded, connect(embedded.clickhouse_dsn), root, offline)
     finally:
+        if any_location:
+            os.environ.pop(ROOTS_VARIABLE, None)
         postgres.stop()
         claim.release()
 

@@ -145,6 +145,8 @@ def test_restart_on_the_same_data_dir_keeps_everything(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=180,
+        # a root in the environment: the rebuild still allows any location, as the stack did
+        env={**os.environ, "TRACKLOG_ARTIFACT_ROOT": str(tmp_path / "artifacts")},
     )
     assert replay.returncode == 0, replay.stderr
     assert "emptied" in replay.stderr and "8,000 points" in replay.stderr, replay.stderr
@@ -158,3 +160,5 @@ def test_restart_on_the_same_data_dir_keeps_everything(tmp_path: Path) -> None:
             assert run.info.status == events_pb2.RUN_STATUS_FINISHED
             assert {p.key: p.value for p in run.data.params} == {"steps": str(steps)}
             assert history_length(stub, run_id) == steps
+        kept = stub.GetExperiment(query_pb2.GetExperimentRequest(experiment_id=own))
+        assert kept.experiment.artifact_location == str(tmp_path / "own")
