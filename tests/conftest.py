@@ -58,6 +58,21 @@ def _pg_dsn_for(admin_dsn: str, database: str) -> str:
     return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in params.items()})
 
 
+@pytest.fixture(scope="session", autouse=True)
+def any_artifact_location() -> Iterator[None]:
+    """Artifact locations are checked whenever a root is configured (issue 12, item 6); most
+    tests, and the servers and workers that module- and package-scoped fixtures start, name
+    locations of their own (``/artifacts/e1``, the SDK's default root), so the whole session
+    allows any location (TRACKLOG_ARTIFACT_ROOTS=*) unless the environment says otherwise.
+    Tests of the check set their own roots."""
+    given = os.environ.get("TRACKLOG_ARTIFACT_ROOTS")
+    if given is None:
+        os.environ["TRACKLOG_ARTIFACT_ROOTS"] = "*"
+    yield
+    if given is None:
+        os.environ.pop("TRACKLOG_ARTIFACT_ROOTS", None)
+
+
 @pytest.fixture(autouse=True)
 def spool_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test's SDK sessions spool under its own directory, never ~/.cache."""

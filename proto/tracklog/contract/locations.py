@@ -132,8 +132,17 @@ def is_under(location: str, root: str) -> bool:
     ] == root_segments
 
 
+PROXIED_SCHEMES = ("mlflow-artifacts",)
+"""Locations behind MLflow's artifact proxy (``mlflow server`` with ``--artifacts-destination``):
+they name no storage of their own, the proxy keeps the files under the destination its
+operator configured, so they are accepted whatever the roots."""
+
+
 def check_under_roots(what: str, location: str, roots: tuple[str, ...]) -> None:
-    """ValueError unless ``location`` lies under one of ``roots``."""
+    """ValueError unless ``location`` lies under one of ``roots`` (or is proxied by an MLflow
+    server, see PROXIED_SCHEMES)."""
+    if scheme_of(location) in PROXIED_SCHEMES:
+        return
     try:
         location_parts(location)
     except ValueError as exc:

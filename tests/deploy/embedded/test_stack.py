@@ -83,6 +83,16 @@ def log_run(bootstrap: str, name: str, steps: int) -> str:
     return str(run.info.run_id)
 
 
+def found(stub: query_pb2_grpc.QueryServiceStub, ask: query_pb2.GetExperimentRequest) -> bool:
+    try:
+        stub.GetExperiment(ask)
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
 def history_length(stub: query_pb2_grpc.QueryServiceStub, run_id: str) -> int:
     request = query_pb2.GetMetricHistoryRequest(run_id=run_id, metric_key="loss", page_size=100_000)
     return len(stub.GetMetricHistory(request).points)
@@ -110,7 +120,10 @@ def test_restart_on_the_same_data_dir_keeps_everything(tmp_path: Path) -> None:
             stub = query_pb2_grpc.QueryServiceStub(channel)
             info = stub.GetServiceInfo(tracking_pb2.GetServiceInfoRequest())
             assert list(info.artifact_roots) == []
-            placed = stub.GetExperiment(query_pb2.GetExperimentRequest(experiment_id=own))
+            # created through MLflow's server: an event, projected a moment later
+            ask = query_pb2.GetExperimentRequest(experiment_id=own)
+            wait_until(lambda: found(stub, ask), what="the experiment MLflow's server created")
+            placed = stub.GetExperiment(ask)
             assert placed.experiment.artifact_location == str(tmp_path / "own")
         # logged and acknowledged, then the stack is stopped at once: draining keeps it
         second = log_run(bootstrap, "second", 5_000)

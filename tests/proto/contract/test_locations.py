@@ -76,3 +76,11 @@ def test_artifact_root_settings_check_whenever_a_root_is_configured() -> None:
         {"TRACKLOG_ARTIFACT_ROOT": "/data/root", "TRACKLOG_ARTIFACT_ROOTS": "*"}
     )
     assert not anything.checked and anything.configured and anything.allowed() == ()
+
+
+def test_locations_behind_mlflows_artifact_proxy_are_accepted() -> None:
+    """`mlflow server --artifacts-destination` gives experiments `mlflow-artifacts:/<id>`:
+    the proxy stores the files under its own destination, so no root applies."""
+    check_under_roots("artifact_location", "mlflow-artifacts:/0", ("s3://bucket/root",))
+    with pytest.raises(ValueError, match="outside the allowed artifact roots"):
+        check_under_roots("artifact_location", "s3://other/0", ("s3://bucket/root",))
