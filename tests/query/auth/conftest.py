@@ -9,6 +9,8 @@ import grpc
 import psycopg
 import pytest
 
+from tests.e2e.pipeline import Pipeline, running_pipeline
+from tracklog import RegistryClient
 from tracklog.contract.channels import open_channel
 from tracklog.contract.settings import AuthSettings, Settings
 from tracklog.query.auth import accounts, grants
@@ -91,3 +93,22 @@ def failure(call: Callable[[], object]) -> Any:
     with pytest.raises(grpc.RpcError) as info:
         call()
     return info.value
+
+
+@pytest.fixture
+def pipeline(
+    settings: Settings,
+    clickhouse_client: Any,
+    pg: psycopg.Connection[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Pipeline]:
+    """The whole pipeline with authentication on (TRACKLOG_AUTH, read by create_server)."""
+    monkeypatch.setenv("TRACKLOG_AUTH", "on")
+    with running_pipeline(settings, clickhouse_client) as running:
+        yield running
+
+
+def client_as(token: str, address: str, monkeypatch: pytest.MonkeyPatch) -> RegistryClient:
+    """The SDK's registry client calling with `token` (TRACKLOG_TOKEN, what the SDK sends)."""
+    monkeypatch.setenv("TRACKLOG_TOKEN", token)
+    return RegistryClient(address, timeout=30)

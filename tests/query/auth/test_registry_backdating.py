@@ -4,36 +4,16 @@ refused with PERMISSION_DENIED naming the field, and nothing is written."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.e2e.pipeline import Pipeline, running_pipeline
-from tests.query.auth.conftest import make_user
-from tracklog import RegistryClient
-from tracklog.contract.settings import Settings
+from tests.e2e.pipeline import Pipeline
+from tests.query.auth.conftest import client_as, make_user
 from tracklog.registry.errors import NotFound, PermissionDenied
 
 CREATED_MS = 1_600_000_000_000
-
-
-@pytest.fixture
-def pipeline(
-    settings: Settings,
-    clickhouse_client: Any,
-    pg: psycopg.Connection[Any],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Pipeline]:
-    monkeypatch.setenv("TRACKLOG_AUTH", "on")  # read by create_server
-    with running_pipeline(settings, clickhouse_client) as running:
-        yield running
-
-
-def client_as(token: str, address: str, monkeypatch: pytest.MonkeyPatch) -> RegistryClient:
-    monkeypatch.setenv("TRACKLOG_TOKEN", token)  # what the SDK sends
-    return RegistryClient(address, timeout=30)
 
 
 def test_only_an_admin_backdates(

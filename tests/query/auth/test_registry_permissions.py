@@ -5,38 +5,19 @@ authenticated user, whatever the request says."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import psycopg
 import pytest
 
-from tests.e2e.pipeline import Pipeline, running_pipeline
-from tests.query.auth.conftest import failure, grant_model, make_user
-from tracklog import RegistryClient
+from tests.e2e.pipeline import Pipeline
+from tests.query.auth.conftest import client_as, failure, grant_model, make_user
 from tracklog.contract.channels import open_channel
-from tracklog.contract.settings import AuthSettings, Settings
+from tracklog.contract.settings import AuthSettings
 from tracklog.query.auth.permissions import Permission
 from tracklog.registry.errors import PermissionDenied, RegistryError, Unauthenticated
 from tracklog.v1 import registry_pb2, registry_pb2_grpc
-
-
-@pytest.fixture
-def pipeline(
-    settings: Settings,
-    clickhouse_client: Any,
-    pg: psycopg.Connection[Any],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Pipeline]:
-    monkeypatch.setenv("TRACKLOG_AUTH", "on")  # read by create_server
-    with running_pipeline(settings, clickhouse_client) as running:
-        yield running
-
-
-def client_as(token: str, address: str, monkeypatch: pytest.MonkeyPatch) -> RegistryClient:
-    monkeypatch.setenv("TRACKLOG_TOKEN", token)  # what the SDK sends
-    return RegistryClient(address, timeout=30)
 
 
 def test_read_edit_and_manage_on_a_registered_model(
