@@ -1,5 +1,5 @@
 """The `tracklog` command: up, ingest, query, server, demo, models, runs, experiments, doctor,
-users, tokens, permissions."""
+users, tokens, permissions, schema."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tracklog.deploy.cli import doctor as cli_doctor
 from tracklog.deploy.cli import imports as cli_imports
 from tracklog.deploy.cli import models as cli_models
 from tracklog.deploy.cli import replay as cli_replay
+from tracklog.deploy.cli import schema as cli_schema
 from tracklog.deploy.cli import server as cli_server
 from tracklog.deploy.cli import spool as cli_spool
 from tracklog.deploy.cli import status as cli_status
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_dlq.add_parser(sub)
     cli_spool.add_parser(sub)
     cli_replay.add_parser(sub)
+    cli_schema.add_parser(sub)
     cli_server.add_parser(sub)
     cli_doctor.add_parser(sub)
     cli_imports.add_parser(sub)

@@ -85,6 +85,9 @@ class Settings:
     postgres_dsn: str = ""
     clickhouse_dsn: str = ""
     clickhouse_database: str = DEFAULT_CLICKHOUSE_DATABASE
+    # A cluster of the ClickHouse servers' remote_servers: replicated, sharded tables
+    # (read_model/clickhouse_schema.py); "" = one node.
+    clickhouse_cluster: str = ""
     consumer_group: str = "tracklog-ingest"
     # A stable name per worker (e.g. a StatefulSet pod name) makes it a static member of
     # the group: restarted, it gets its partitions back without waiting for its session
@@ -131,6 +134,7 @@ class Settings:
             postgres_dsn=e.get("TRACKLOG_POSTGRES_DSN", ""),
             clickhouse_dsn=e.get("TRACKLOG_CLICKHOUSE_DSN", ""),
             clickhouse_database=e.get("TRACKLOG_CLICKHOUSE_DATABASE", DEFAULT_CLICKHOUSE_DATABASE),
+            clickhouse_cluster=e.get("TRACKLOG_CLICKHOUSE_CLUSTER", "").strip(),
             consumer_group=e.get("TRACKLOG_CONSUMER_GROUP", "tracklog-ingest"),
             consumer_instance_id=e.get("TRACKLOG_CONSUMER_INSTANCE_ID", ""),
             artifact_root=e.get("TRACKLOG_ARTIFACT_ROOT", ""),
