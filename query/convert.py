@@ -79,9 +79,18 @@ def run(details: RunDetails) -> query_pb2.Run:
 
 
 def metric_history(
-    key: str, columns: MetricColumns, token: str
+    key: str, columns: MetricColumns, token: str, columnar: bool = False
 ) -> query_pb2.GetMetricHistoryResponse:
-    """The response for a page of points (filled field by field: ~3x faster than kwargs)."""
+    """The response for a page of points: packed columns when asked (`columnar`), else one
+    MetricPoint per point (filled field by field: ~3x faster than kwargs)."""
+    if columnar:
+        return query_pb2.GetMetricHistoryResponse(
+            metric_key=key,
+            next_page_token=token,
+            steps=columns.steps,
+            timestamps_ms=columns.timestamps_ms,
+            values=columns.values,
+        )
     response = query_pb2.GetMetricHistoryResponse(metric_key=key, next_page_token=token)
     add = response.points.add
     for step, timestamp_ms, value in zip(

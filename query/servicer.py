@@ -100,7 +100,7 @@ class QueryServicer(SeriesEndpoints, LoggedModelEndpoints, query_pb2_grpc.QueryS
         ):
             raise NotFound(f"run {query.run_id!r} not found")
         token = paging.point_token(last_cursor(columns), scope) if more else ""
-        return convert.metric_history(query.key, columns, token)
+        return convert.metric_history(query.key, columns, token, request.columnar)
 
     @translate_errors
     def SearchExperiments(

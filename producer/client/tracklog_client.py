@@ -183,10 +183,21 @@ class TracklogClient(
         token = ""
         while True:
             request = query_pb2.GetMetricHistoryRequest(
-                run_id=run_id, metric_key=key, page_size=HISTORY_PAGE, page_token=token
+                run_id=run_id,
+                metric_key=key,
+                page_size=HISTORY_PAGE,
+                page_token=token,
+                columnar=True,
             )
             page = self._call(self._query.GetMetricHistory, request)
+            # points: from a server that answers point by point
             points.extend(Metric(key, p.value, p.timestamp_ms, p.step) for p in page.points)
+            points.extend(
+                Metric(key, value, stamp, step)
+                for step, stamp, value in zip(
+                    page.steps, page.timestamps_ms, page.values, strict=True
+                )
+            )
             token = page.next_page_token
             if not token:
                 return points

@@ -41,12 +41,22 @@ class HistoriesPart(StoreBase):
         while True:
             size = HISTORY_PAGE if max_results is None else min(max_results, HISTORY_PAGE)
             request = query_pb2.GetMetricHistoryRequest(
-                run_id=run_id, metric_key=metric_key, page_size=size, page_token=token
+                run_id=run_id,
+                metric_key=metric_key,
+                page_size=size,
+                page_token=token,
+                columnar=True,
             )
             page = self.client.query("GetMetricHistory", request)
             points.extend(
                 Metric(metric_key, p.value, p.timestamp_ms, p.step, run_id=run_id)
-                for p in page.points
+                for p in page.points  # from a server that answers point by point
+            )
+            points.extend(
+                Metric(metric_key, value, timestamp_ms, step, run_id=run_id)
+                for step, timestamp_ms, value in zip(
+                    page.steps, page.timestamps_ms, page.values, strict=True
+                )
             )
             token = page.next_page_token
             if not token or max_results is not None:

@@ -1,14 +1,19 @@
 """Query service latency and throughput over gRPC, on embedded chDB and Postgres.
 
 Fills chDB with one metric of POINTS points (plus a neighbour run so the read
-is a range, not the whole table) and Postgres with RUNS runs over 10
-experiments (params, tags, latest metrics), starts the query server on port 0
-in this process and prints:
+is a range, not the whole table) and one of HISTORY_POINTS points, and Postgres
+with RUNS runs over 10 experiments (params, tags, latest metrics), starts the
+query server on port 0 in this process and prints:
+  - the full history of the HISTORY_POINTS-point metric as a client reads it
+    (median of `--repeat` reads, one call each): GetMetricHistory with
+    `columnar` (what TracklogClient and the MLflow plugin ask for), the same
+    point by point (MetricPoint messages), and StreamMetricHistory,
   - p50 latency of GetMetricHistory pages of 10,000 points,
   - the full history read (all pages of 10,000 and of 100,000 points) in points/s,
   - p50 latency of GetRun and of SearchRuns with a param filter.
 
 Usage: python tests/benchmarks/bench_query.py [--points 1000000] [--runs 10000]
+       [--history-points 100000] [--repeat 9]
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from tracklog.contract.read_model.clickhouse_client import connect
 from tracklog.contract.settings import Settings
 from tracklog.deploy.embedded.postgres import EmbeddedPostgres
 from tracklog.query.server import create_server
-from tracklog.v1 import query_pb2, query_pb2_grpc
+from tracklog.v1 import query_pb2, query_pb2_grpc, series_pb2
 
 DATABASE = "bench"
 EXPERIMENTS = 10
@@ -43,13 +48,20 @@ LEARNING_RATES = [
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def fill_clickhouse(client: Any, points: int) -> None:
+HISTORY_RUN = "run-history"
+
+
+def fill_clickhouse(client: Any, points: int, history_points: int = 0) -> None:
     schema_clickhouse.migrate(client, DATABASE)
     columns = ["run_id", "key", "step", "timestamp_ms", "value", "topic", "partition", "offset"]
-    for run_id in ("run-00000", "run-00001"):
+    for run_id, count in (
+        ("run-00000", points),
+        ("run-00001", points),
+        (HISTORY_RUN, history_points),
+    ):
         chunk = 250_000
-        for start in range(0, points, chunk):
-            steps = list(range(start, min(points, start + chunk)))
+        for start in range(0, count, chunk):
+            steps = list(range(start, min(count, start + chunk)))
             n = len(steps)
             data = [
                 [run_id] * n,
@@ -124,6 +136,46 @@ def p50_ms(call: Callable[[], object], repeat: int) -> float:
     return statistics.median(timings) * 1000
 
 
+def median_ms(call: Callable[[], object], repeat: int) -> float:
+    call()  # warm up
+    return p50_ms(call, repeat)
+
+
+def full_history_figures(stub: query_pb2_grpc.QueryServiceStub, points: int, repeat: int) -> None:
+    """The whole HISTORY_RUN metric in one call, three ways, as medians of `repeat` reads."""
+
+    def columnar() -> None:
+        request = query_pb2.GetMetricHistoryRequest(
+            run_id=HISTORY_RUN, metric_key="loss", page_size=points, columnar=True
+        )
+        reply = stub.GetMetricHistory(request, timeout=120)
+        assert len(reply.values) == points and not reply.next_page_token, len(reply.values)
+
+    def point_by_point() -> None:
+        request = query_pb2.GetMetricHistoryRequest(
+            run_id=HISTORY_RUN, metric_key="loss", page_size=points
+        )
+        reply = stub.GetMetricHistory(request, timeout=120)
+        assert len(reply.points) == points and not reply.next_page_token, len(reply.points)
+
+    def streamed() -> None:
+        request = series_pb2.StreamMetricHistoryRequest(
+            run_id=HISTORY_RUN, metric_key="loss", chunk_size=points
+        )
+        count = sum(len(chunk.values) for chunk in stub.StreamMetricHistory(request, timeout=120))
+        assert count == points, count
+
+    for label, call in (
+        ("GetMetricHistory, columnar", columnar),
+        ("GetMetricHistory, point by point", point_by_point),
+        ("StreamMetricHistory", streamed),
+    ):
+        print(
+            f"full history of {points:,} points, {label}:"
+            f" median {median_ms(call, repeat):.1f} ms of {repeat}"
+        )
+
+
 def read_history(
     stub: query_pb2_grpc.QueryServiceStub, page_size: int
 ) -> tuple[int, float, list[str]]:
@@ -148,14 +200,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--history-points", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=9)
     args = parser.parse_args()
+    if not 1 <= args.history_points <= 100_000:
+        parser.error("--history-points must be in [1, 100000] (one page)")
     root = Path(tempfile.mkdtemp(prefix="tracklog-bench-query-"))
     postgres = EmbeddedPostgres(root / "pgdata").start()
     try:
         client = connect(f"chdb://{root / 'chdb'}")
         started = time.perf_counter()
-        fill_clickhouse(client, args.points)
-        print(f"filled chDB: 2 x {args.points:,} points in {time.perf_counter() - started:.1f} s")
+        fill_clickhouse(client, args.points, args.history_points)
+        print(
+            f"filled chDB: 2 x {args.points:,} + {args.history_points:,} points"
+            f" in {time.perf_counter() - started:.1f} s"
+        )
         started = time.perf_counter()
         fill_postgres(postgres.dsn(), args.runs)
         print(f"filled Postgres: {args.runs:,} runs in {time.perf_counter() - started:.1f} s")
@@ -164,7 +223,9 @@ def main() -> None:
         server.start()
         options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
         with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
-            run_benchmarks(query_pb2_grpc.QueryServiceStub(channel), args.points, args.runs)
+            stub = query_pb2_grpc.QueryServiceStub(channel)
+            full_history_figures(stub, args.history_points, args.repeat)
+            run_benchmarks(stub, args.points, args.runs)
         server.stop(None).wait(10)
         client.close()
     finally:

@@ -35,3 +35,12 @@ def test_metric_history_keeps_column_order_and_nan() -> None:
     assert [(p.step, p.timestamp_ms) for p in response.points] == [(0, 10), (1, 11)]
     assert response.points[0].value == 1.5 and math.isnan(response.points[1].value)
     assert (response.metric_key, response.next_page_token) == ("loss", "token")
+
+
+def test_a_columnar_metric_history_carries_the_same_columns_and_no_points() -> None:
+    columns = MetricColumns([0, 1], [10, 11], [1.5, math.nan])
+    response = convert.metric_history("loss", columns, "token", columnar=True)
+    assert not response.points
+    assert (list(response.steps), list(response.timestamps_ms)) == ([0, 1], [10, 11])
+    assert response.values[0] == 1.5 and math.isnan(response.values[1])
+    assert (response.metric_key, response.next_page_token) == ("loss", "token")

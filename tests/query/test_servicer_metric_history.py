@@ -19,20 +19,31 @@ Point = tuple[int, int, float]
 
 
 def _history(
-    stub: query_pb2_grpc.QueryServiceStub, run_id: str, key: str, page_size: int = 0
+    stub: query_pb2_grpc.QueryServiceStub,
+    run_id: str,
+    key: str,
+    page_size: int = 0,
+    columnar: bool = False,
 ) -> tuple[list[Point], list[int]]:
-    """Every point of a metric, following page tokens; also the page lengths."""
+    """Every point of a metric, following page tokens; also the page lengths. `columnar`
+    asks for the columns and checks that no MetricPoint comes (and the reverse)."""
     points: list[Point] = []
     sizes: list[int] = []
     token = ""
     while True:
         request = query_pb2.GetMetricHistoryRequest(
-            run_id=run_id, metric_key=key, page_size=page_size, page_token=token
+            run_id=run_id, metric_key=key, page_size=page_size, page_token=token, columnar=columnar
         )
         reply = stub.GetMetricHistory(request, timeout=30)
         assert reply.metric_key == key
-        points += [(p.step, p.timestamp_ms, p.value) for p in reply.points]
-        sizes.append(len(reply.points))
+        if columnar:
+            assert not reply.points
+            page = list(zip(reply.steps, reply.timestamps_ms, reply.values, strict=True))
+        else:
+            assert not (reply.steps or reply.timestamps_ms or reply.values)
+            page = [(p.step, p.timestamp_ms, p.value) for p in reply.points]
+        points += page
+        sizes.append(len(page))
         token = reply.next_page_token
         if not token:
             return points, sizes
@@ -65,6 +76,8 @@ def test_a_25000_point_history_pages_through_every_point_once_in_order(
     assert sizes == [10_000, 10_000, 5_000]
     small_pages, sizes = _history(stub, "r1", "loss", page_size=4_999)
     assert small_pages == expected and len(sizes) == 6
+    columns, sizes = _history(stub, "r1", "loss", page_size=4_999, columnar=True)
+    assert columns == expected and len(sizes) == 6
 
 
 def test_duplicates_collapse_and_nan_survives_in_step_timestamp_value_order(
@@ -96,6 +109,9 @@ def test_duplicates_collapse_and_nan_survives_in_step_timestamp_value_order(
     assert _same(one_by_one, distinct) and len(sizes) == len(distinct)
     three, _ = _history(stub, "r1", "m", page_size=3)
     assert _same(three, distinct)
+    for size in (0, 1, 3):
+        columns, _ = _history(stub, "r1", "m", page_size=size, columnar=True)
+        assert _same(columns, distinct)
 
 
 def test_a_run_without_the_metric_has_an_empty_history(

@@ -519,11 +519,16 @@ class GetMetricHistoryRequest(_message.Message):
     METRIC_KEY_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    COLUMNAR_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     metric_key: _builtins.str
     page_size: _builtins.int
     """At most this many points (default 10000, at most 100000)."""
     page_token: _builtins.str
+    columnar: _builtins.bool
+    """Answer column-wise (steps, timestamps_ms, values) instead of one MetricPoint per point:
+    packed columns are several times cheaper to build, send and read.
+    """
     def __init__(
         self,
         *,
@@ -531,10 +536,11 @@ class GetMetricHistoryRequest(_message.Message):
         metric_key: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        columnar: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["metric_key", b"metric_key", "page_size", b"page_size", "page_token", b"page_token", "run_id", b"run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["columnar", b"columnar", "metric_key", b"metric_key", "page_size", b"page_size", "page_token", b"page_token", "run_id", b"run_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -547,20 +553,38 @@ class GetMetricHistoryResponse(_message.Message):
     METRIC_KEY_FIELD_NUMBER: _builtins.int
     POINTS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    TIMESTAMPS_MS_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
     metric_key: _builtins.str
     next_page_token: _builtins.str
     @_builtins.property
-    def points(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetricPoint]: ...
+    def points(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetricPoint]:
+        """The page's points, unless the request asked for columns."""
+
+    @_builtins.property
+    def steps(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """With `columnar`: the page's points column-wise, in the same order (index i of each
+        column is one point).
+        """
+
+    @_builtins.property
+    def timestamps_ms(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
     def __init__(
         self,
         *,
         metric_key: _builtins.str = ...,
         points: _abc.Iterable[Global___MetricPoint] | None = ...,
         next_page_token: _builtins.str = ...,
+        steps: _abc.Iterable[_builtins.int] | None = ...,
+        timestamps_ms: _abc.Iterable[_builtins.int] | None = ...,
+        values: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["metric_key", b"metric_key", "next_page_token", b"next_page_token", "points", b"points"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metric_key", b"metric_key", "next_page_token", b"next_page_token", "points", b"points", "steps", b"steps", "timestamps_ms", b"timestamps_ms", "values", b"values"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
