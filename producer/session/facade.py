@@ -28,11 +28,6 @@ from tracklog.session.delivery import Delivery
 from tracklog.session.experiments import Experiments
 from tracklog.session.runs import Runs
 
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 _open_sessions: weakref.WeakSet[Session] = weakref.WeakSet()
 
 
@@ -147,7 +142,7 @@ class Session:
         """End every run of this session still live, newest first (used at exit)."""
         self._runs.end_live(status)
 
-    # logging: every call below goes through log_batch
+    # logging: every call below applies log_batch's checks (metrics take a columnar path)
 
     def _active_run_id(self) -> str:
         """The active run of this thread, started on first use as MLflow's fluent API does."""
@@ -166,18 +161,12 @@ class Session:
     def log_metric(
         self, key: str, value: float, step: int | None = None, timestamp: int | None = None
     ) -> None:
-        ts = _now_ms() if timestamp is None else timestamp
-        metric = Metric(key, value, ts, 0 if step is None else step)
-        runs = self._runs
-        runs.log_batch(runs.active_run_id(), (metric,))
+        self._runs.log_metric(key, value, step, timestamp)  # log_batch's checks, columnar
 
     def log_metrics(
         self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
     ) -> None:
-        ts = _now_ms() if timestamp is None else timestamp
-        step = 0 if step is None else step
-        runs = self._runs
-        runs.log_batch(runs.active_run_id(), [Metric(k, v, ts, step) for k, v in metrics.items()])
+        self._runs.log_metrics(metrics, step, timestamp)  # log_batch's checks, columnar
 
     def log_param(self, key: str, value: object) -> None:
         self._runs.log_batch(self._runs.active_run_id(), params=(Param(key, value),))

@@ -10,6 +10,7 @@ import contextvars
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 from tracklog import inputs
 from tracklog.artifacts.logger import ArtifactLogger
@@ -120,6 +121,49 @@ class Runs:
         stack = self._stack.get()
         return stack[-1].info.run_id if stack else self.start().info.run_id
 
+    def _live_active_run_id(self) -> str:
+        """`active_run_id`, refused (ValueError) when that run has ended meanwhile."""
+        stack = self._stack.get()
+        run_id = stack[-1].info.run_id if stack else self.start().info.run_id
+        if run_id not in self._live:
+            self._refuse(run_id)
+        return run_id
+
+    def _refuse(self, run_id: str) -> NoReturn:
+        state = "has ended" if run_id in self._ended else "is not active in this session"
+        raise ValueError(f"cannot log to run {run_id!r}: it {state}")
+
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        """`log_batch` of one metric point to the active run, without building a Metric."""
+        stack = self._stack.get()
+        run_id = stack[-1].info.run_id if stack else self.start().info.run_id
+        if run_id not in self._live:
+            self._refuse(run_id)
+        point = inputs.one_point(
+            key,
+            value,
+            0 if step is None else step,
+            time.time_ns() // 1_000_000 if timestamp is None else timestamp,
+            self._metric_keys,
+        )
+        self._batcher.put(run_id, (), point)
+
+    def log_metrics(
+        self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        """`log_batch` of metrics at one step and time to the active run, as columns."""
+        run_id = self._live_active_run_id()
+        if metrics:
+            points = inputs.mapping_points(
+                metrics,
+                0 if step is None else step,
+                time.time_ns() // 1_000_000 if timestamp is None else timestamp,
+                self._metric_keys,
+            )
+            self._batcher.put(run_id, (), points)
+
     def end_run_by_id(self, run_id: str, status: str = "FINISHED") -> None:
         """End a live run of this session (a no-op for any other run id)."""
         monitor = self._monitors.pop(run_id, None)
@@ -161,8 +205,7 @@ class Runs:
         """Validate everything, then queue it all (or nothing) for the live run ``run_id``."""
         params_so_far = self._live.get(run_id)
         if params_so_far is None:
-            state = "has ended" if run_id in self._ended else "is not active in this session"
-            raise ValueError(f"cannot log to run {run_id!r}: it {state}")
+            self._refuse(run_id)
         points = inputs.metric_points(metrics, self._metric_keys) if metrics else None
         param_list = inputs.param_pairs(params) if params else []
         tag_list = inputs.tag_pairs(tags) if tags else []

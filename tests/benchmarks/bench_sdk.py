@@ -12,27 +12,36 @@ drain: encoding, compression, produce and acks, with no logging competing (with
 the spool, the events are on disk already: the drain is the shipper's).
 Every scenario runs with the disk spool (in a temporary directory) and without
 (TRACKLOG_SPOOL_DIR=off), to show what the spool costs.
+
+    .venv/bin/python tests/benchmarks/bench_sdk.py --bare-put [--repeat 7]
+
+times only the calling thread's own work, with no broker: the batcher's ``put`` does
+nothing, so the figure is the SDK's validation and columnar building plus a bare call
+(the median of ``--repeat`` timings of each scenario, the goal beside it).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from unittest import mock
 
 from tracklog import Session
 from tracklog.contract.settings import KafkaSettings, Settings, SpoolSettings
 from tracklog.contract.topics import ensure_topics
 from tracklog.deploy.embedded.broker import TansuBroker
 from tracklog.deploy.processes import free_port
-from tracklog.sending.sink import EventSink, kafka_sink_factory
+from tracklog.sending.batcher import Batcher, PendingEvent, Points
+from tracklog.sending.sink import DoneCallback, EventSink, kafka_sink_factory
 
 
 @contextmanager
@@ -116,10 +125,57 @@ def sender_alone(kafka: KafkaSettings, points: int, spool: SpoolSettings) -> Non
     )
 
 
+class _NoSink:
+    def send(self, key: bytes, value: bytes, on_done: DoneCallback) -> None:
+        on_done(None)
+
+    def close(self, timeout: float) -> None:
+        pass
+
+
+def _bare_put(
+    self: Batcher, run_id: str, events: Sequence[PendingEvent] = (), points: Points | None = None
+) -> None:
+    """The hand-over call, doing nothing (so only the calling thread's own work is timed)."""
+
+
+def bare_put(points: int, repeat: int) -> None:
+    """Each scenario's calling-thread cost with a `put` that does nothing, no broker."""
+    goals = {"log_metric loop": 1.5, "log_metrics 10 keys": 0.5}
+    session = Session(
+        KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}"),
+        sink_factory=_NoSink,
+        spool=SpoolSettings(None),
+        query_addr="",
+    )
+    with mock.patch.object(Batcher, "put", _bare_put), session.start_run(run_name="bare put"):
+        for name, body in (
+            ("log_metric loop", loop_of_log_metric),
+            ("log_metrics 10 keys", log_metrics_ten_keys),
+        ):
+            body(session, points // 10)  # warm: keys validated and cached
+            timings = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                body(session, points)
+                timings.append((time.perf_counter() - started) / points * 1e6)
+            print(
+                f"{name:<22} {points:>9,} points  calling thread, bare put: median "
+                f"{statistics.median(timings):.3f} us/point (min {min(timings):.3f}, max "
+                f"{max(timings):.3f}, {repeat} runs; goal with the real put <= {goals[name]} us)"
+            )
+    session.close(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--bare-put", action="store_true", help="time the calling thread only")
+    parser.add_argument("--repeat", type=int, default=7, help="timings per --bare-put scenario")
     args = parser.parse_args()
+    if args.bare_put:
+        bare_put(args.points, args.repeat)
+        return
     with broker() as kafka:
         print(f"broker {kafka.bootstrap_servers}")
         with tempfile.TemporaryDirectory(prefix="tracklog-spool-") as spool_dir:

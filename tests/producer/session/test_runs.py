@@ -3,8 +3,10 @@ ended runs, write-once params, and ending what is still live."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from tests.producer.fakes import RecordingSink
@@ -64,3 +66,36 @@ def test_ending_a_run_by_id_that_is_not_live_does_nothing(
     session.end_run()  # no active run: a no-op, as in MLflow
     assert session.flush(5)
     assert sink.payloads() == []
+
+
+def test_metrics_of_a_known_key_set_are_checked_all_the_same(
+    session: Session, sink: RecordingSink
+) -> None:
+    with session.start_run() as run:
+        session.log_metrics({"a": 1.0, "b": 2.0}, step=1, timestamp=5)  # the key set is known
+        session.log_metrics({"a": np.float64(3.0), "b": 4}, step=np.int64(2), timestamp=6)  # type: ignore[arg-type]
+        bad_values: list[dict[str, object]] = [{"a": 1.0, "b": True}, {"a": 1.0, "b": "x"}]
+        for bad in bad_values:
+            with pytest.raises(ValueError, match="value of metric 'b' must be a number"):
+                session.log_metrics(bad, step=3)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="step of metric 'a'"):
+            session.log_metrics({"a": 1.0, "b": 2.0}, step=2**63)
+        session.log_metrics({})  # nothing to queue
+    assert session.flush(5)
+    logged = [env.metrics_logged for key, env in sink.messages if env.HasField("metrics_logged")]
+    assert [
+        (list(m.keys), list(m.steps), list(m.timestamps_ms), list(m.values)) for m in logged
+    ] == [(["a", "b", "a", "b"], [1, 1, 2, 2], [5, 5, 6, 6], [1.0, 2.0, 3.0, 4.0])]
+    assert {key for key, env in sink.messages if env.HasField("metrics_logged")} == {run.run_id}
+
+
+def test_the_active_run_ended_by_another_thread_refuses_metrics(session: Session) -> None:
+    run = session.start_run()
+    thread = threading.Thread(target=session.end_run_by_id, args=(run.run_id,))
+    thread.start()
+    thread.join()
+    assert session.active_run() is run  # this thread's stack still names it
+    with pytest.raises(ValueError, match="has ended"):
+        session.log_metric("m", 1.0)
+    with pytest.raises(ValueError, match="has ended"):
+        session.log_metrics({"m": 1.0})
