@@ -18,7 +18,7 @@ from tracklog.query.stores import postgres as store_postgres
 from tracklog.query.stores import search as store_search
 from tracklog.query.stores.clickhouse import ClickHouseMetricStore, last_cursor
 from tracklog.query.stores.records import ExperimentCursor, RunCursor
-from tracklog.query.stores.tracking import inputs_of_runs, run_inputs
+from tracklog.query.stores.tracking import run_inputs
 from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
 
 
@@ -73,6 +73,8 @@ class QueryServicer(SeriesEndpoints, LoggedModelEndpoints, query_pb2_grpc.QueryS
         self, request: query_pb2.SearchRunsRequest, context: grpc.ServicerContext
     ) -> query_pb2.SearchRunsResponse:
         search, scope = requests.run_search(request)
+        # one statement: the page's runs with their details and dataset inputs (as GetRun
+        # and MLflow's own stores give them)
         runs, more = store_search.search_runs(self._pool, search)
         token = ""
         if more and search.order_by:
@@ -80,12 +82,7 @@ class QueryServicer(SeriesEndpoints, LoggedModelEndpoints, query_pb2_grpc.QueryS
         elif more:
             last = runs[-1].info
             token = paging.run_token(RunCursor(last.start_time, last.run_id), scope)
-        # the page's dataset inputs in one read, as GetRun and MLflow's own stores give them
-        inputs = inputs_of_runs(self._pool, [r.info.run_id for r in runs])
-        found = [convert.run(r) for r in runs]
-        for run in found:
-            run.inputs.extend(inputs.get(run.info.run_id, ()))
-        return query_pb2.SearchRunsResponse(runs=found, next_page_token=token)
+        return convert.search_runs(runs, token)
 
     @translate_errors
     def GetMetricHistory(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tracklog.query.filters.syntax import Expression, OrderKey
 
@@ -56,6 +57,25 @@ class RunDetails:
     params: tuple[KeyValue, ...]
     tags: tuple[KeyValue, ...]
     metrics: tuple[LatestMetric, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """A run as a search page reads it, in one statement: the run, then its params, tags and
+    latest metrics as parallel columns sorted by key (no object per pair), and its dataset
+    inputs as `[name, digest, source_type, source, schema, profile, context, [[key, value],
+    ...]]` in (name, digest, context) order."""
+
+    info: RunRecord
+    param_keys: list[str]
+    param_values: list[str]
+    tag_keys: list[str]
+    tag_values: list[str]
+    metric_keys: list[str]
+    metric_values: list[float]
+    metric_timestamps_ms: list[int]
+    metric_steps: list[int]
+    inputs: list[list[Any]]
 
 
 @dataclass(frozen=True, slots=True)

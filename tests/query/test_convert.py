@@ -6,8 +6,8 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from tracklog.query import convert
-from tracklog.query.stores.records import MetricColumns, RunRecord
-from tracklog.v1 import events_pb2
+from tracklog.query.stores.records import MetricColumns, RunRecord, RunRow
+from tracklog.v1 import events_pb2, query_pb2, tracking_pb2
 
 
 def test_timestamps_keep_microseconds_on_both_sides_of_the_epoch() -> None:
@@ -44,3 +44,48 @@ def test_a_columnar_metric_history_carries_the_same_columns_and_no_points() -> N
     assert (list(response.steps), list(response.timestamps_ms)) == ([0, 1], [10, 11])
     assert response.values[0] == 1.5 and math.isnan(response.values[1])
     assert (response.metric_key, response.next_page_token) == ("loss", "token")
+
+
+def test_a_search_page_carries_each_runs_columns_as_messages() -> None:
+    start = datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)
+    full = RunRow(
+        RunRecord("r1", "e", "name", "p", "u", "FINISHED", start, None, "deleted", "s3://b"),
+        ["a", "b"],
+        ["1", "2"],
+        ["t"],
+        ["v"],
+        ["loss", "nan"],
+        [0.5, math.nan],
+        [10, 11],
+        [3, -4],
+        [["ds", "d1", "local", "{}", "", "", "train", [["k", "v"]]]],
+    )
+    bare = RunRow(
+        RunRecord("r2", "e", "", "", "", "RUNNING", None, None, "active", ""),
+        *([] for _ in range(9)),
+    )
+    response = convert.search_runs([full, bare], "next")
+    assert response.next_page_token == "next"
+    first, second = response.runs
+    assert first.info.run_id == "r1" and first.info.status == events_pb2.RUN_STATUS_FINISHED
+    assert first.info.lifecycle_stage == tracking_pb2.LIFECYCLE_STAGE_DELETED
+    assert first.info.start_time == convert.timestamp(start)
+    assert not first.info.HasField("end_time")
+    assert [(p.key, p.value) for p in first.data.params] == [("a", "1"), ("b", "2")]
+    assert [(t.key, t.value) for t in first.data.tags] == [("t", "v")]
+    loss, nan = first.data.metrics
+    assert loss == query_pb2.Metric(key="loss", value=0.5, timestamp_ms=10, step=3)
+    assert (nan.key, nan.timestamp_ms, nan.step) == ("nan", 11, -4) and math.isnan(nan.value)
+    assert list(first.inputs) == [
+        tracking_pb2.DatasetInput(
+            name="ds",
+            digest="d1",
+            source_type="local",
+            source="{}",
+            context="train",
+            tags=[tracking_pb2.InputTag(key="k", value="v")],
+        )
+    ]
+    assert second.info.run_id == "r2" and not second.info.HasField("start_time")
+    assert second.data == query_pb2.RunData() and not second.inputs
+    assert convert.run_info(full.info) == first.info
