@@ -23,9 +23,10 @@ _MAX = sys.float_info.max
 _I64_MIN, _I64_MAX = validation.INT64_MIN, validation.INT64_MAX
 MAX_CACHED_KEYS = 100_000
 MAX_CACHED_KEY_SET_KEYS = 1_000_000  # keys held by all the cached key sets together
-# float.__float__ takes a float or a subclass (numpy.float64) and returns a plain float;
-# it refuses anything else with TypeError (bool, int, str, numpy.float32, ...).
-_plain_float = float.__float__
+# float.conjugate takes a float or a subclass (numpy.float64) and returns a plain float;
+# it refuses anything else with TypeError (bool, int, str, numpy.float32, ...). Mapped
+# over a list it is twice as fast as float.__float__ (a method, not a slot wrapper).
+_plain_float = float.conjugate
 
 
 class MetricKeys:
@@ -115,8 +116,14 @@ def mapping_points(
     """The points of one `log_metrics` call: every key at the same step and timestamp."""
     names = tuple(metrics)
     known = keys_cache.key_sets.get(names)
-    plain_step = _plain_int64(step)
-    plain_timestamp = _plain_int64(timestamp)
+    if type(step) is int and _I64_MIN <= step <= _I64_MAX:
+        plain_step: int | None = step
+    else:
+        plain_step = _plain_int64(step)
+    if type(timestamp) is int and _I64_MIN <= timestamp <= _I64_MAX:
+        plain_timestamp: int | None = timestamp
+    else:
+        plain_timestamp = _plain_int64(timestamp)
     if known is not None and plain_step is not None and plain_timestamp is not None:
         try:
             values = list(map(_plain_float, metrics.values()))

@@ -121,14 +121,6 @@ class Runs:
         stack = self._stack.get()
         return stack[-1].info.run_id if stack else self.start().info.run_id
 
-    def _live_active_run_id(self) -> str:
-        """`active_run_id`, refused (ValueError) when that run has ended meanwhile."""
-        stack = self._stack.get()
-        run_id = stack[-1].info.run_id if stack else self.start().info.run_id
-        if run_id not in self._live:
-            self._refuse(run_id)
-        return run_id
-
     def _refuse(self, run_id: str) -> NoReturn:
         state = "has ended" if run_id in self._ended else "is not active in this session"
         raise ValueError(f"cannot log to run {run_id!r}: it {state}")
@@ -154,7 +146,10 @@ class Runs:
         self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
     ) -> None:
         """`log_batch` of metrics at one step and time to the active run, as columns."""
-        run_id = self._live_active_run_id()
+        stack = self._stack.get()
+        run_id = stack[-1].info.run_id if stack else self.start().info.run_id
+        if run_id not in self._live:
+            self._refuse(run_id)
         if metrics:
             points = inputs.mapping_points(
                 metrics,
