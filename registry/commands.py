@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tracklog.registry import stages
+
 
 @dataclass(frozen=True, slots=True)
 class VersionState:
@@ -82,6 +84,7 @@ class CreateVersion:
     actor: str = ""
     logged_model_id: str = ""  # "" and a source models:/<id>: that id
     version: int | None = None  # the number it must get (see `existing_version`)
+    stage: str = stages.NONE  # the stage it is created in (an import's; any status)
 
 
 @dataclass(frozen=True, slots=True)

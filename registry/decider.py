@@ -129,6 +129,9 @@ def _create_version(command: c.CreateVersion) -> Payload:
         tags=_tags(command.tags),
         status=stages.status_to_proto(status),
         logged_model_id=names.text("logged_model_id", logged_model_id, 256),
+        stage=stages.stage_to_proto(command.stage)
+        if command.stage != stages.NONE
+        else pb.MODEL_VERSION_STAGE_UNSPECIFIED,
     )
 
 

@@ -72,6 +72,8 @@ def _version_created(e: pb.Envelope) -> None:
     if not event.source:
         raise InvalidRegistryEvent("model_version_created has an empty source")
     _check(stages.status_from_proto, event.status)
+    if event.stage:  # unspecified: None
+        _check(stages.stage_from_proto, event.stage)
     _tags(event.tags)
     _texts(
         source=event.source,

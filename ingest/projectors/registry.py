@@ -55,6 +55,7 @@ class VersionCreated:
     tags: tuple[tuple[str, str], ...]
     status: str
     logged_model_id: str = ""
+    stage: str = stages.NONE  # an import's version may arrive in a stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +147,15 @@ def _change(e: pb.Envelope) -> Change:
         v = e.model_version_created
         status = stages.status_from_proto(v.status)
         tags = _tags(list(v.tags))
+        stage = stages.stage_from_proto(v.stage) if v.stage else stages.NONE
         return VersionCreated(
-            v.source, v.run_id, v.description, tags, status, logged_model_id=v.logged_model_id
+            v.source,
+            v.run_id,
+            v.description,
+            tags,
+            status,
+            logged_model_id=v.logged_model_id,
+            stage=stage,
         )
     if kind == "model_version_description_updated":
         d = e.model_version_description_updated

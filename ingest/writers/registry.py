@@ -82,7 +82,7 @@ def _apply(cur: Cursor, op: RegistryOp) -> int | None:
         return None
     name = _lock_model(cur, op)
     if isinstance(change, VersionCreated):
-        return _create_version(cur, op, change)
+        return _create_version(cur, op, name, change)
     if isinstance(change, ModelRenamed):
         _ensure_free(cur, change.new_name)
         cur.execute(
@@ -151,7 +151,7 @@ def _lock_model(cur: Cursor, op: RegistryOp) -> str:
     return str(row[0])
 
 
-def _create_version(cur: Cursor, op: RegistryOp, change: VersionCreated) -> int:
+def _create_version(cur: Cursor, op: RegistryOp, name: str, change: VersionCreated) -> int:
     row = cur.execute(
         "UPDATE registered_models SET last_version = last_version + 1, last_updated_time = %s"
         " WHERE model_id = %s RETURNING last_version",
@@ -162,8 +162,8 @@ def _create_version(cur: Cursor, op: RegistryOp, change: VersionCreated) -> int:
     cur.execute(
         "INSERT INTO model_versions (model_id, version, source, run_id, description, user_id,"
         " status, creation_time, last_updated_time, created_event_id, logged_model_id,"
-        " description_order, stage_order) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-        " %s, %s)",
+        " description_order, stage_order, current_stage) VALUES (%s, %s, %s, %s, %s, %s, %s,"
+        " %s, %s, %s, %s, %s, %s, %s)",
         (
             op.model_id,
             version,
@@ -178,10 +178,13 @@ def _create_version(cur: Cursor, op: RegistryOp, change: VersionCreated) -> int:
             change.logged_model_id,
             op.order,
             op.order,
+            change.stage,
         ),
     )
     for key, value in change.tags:
         _change_tag(cur, op, "model_version_tags", (op.model_id, version), key, value)
+    if change.stage != stages.NONE:  # an import's version, created in its stage
+        _audit(cur, op, name, version, "STAGE", "", stages.NONE, change.stage)
     return version
 
 

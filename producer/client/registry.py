@@ -106,9 +106,17 @@ class RegistryMixin(ClientBase):
         reply = self._rcall(self._registry.RenameRegisteredModel, request)
         return RegisteredModel.from_proto(reply.registered_model)
 
-    def update_registered_model(self, name: str, description: str) -> RegisteredModel:
+    def update_registered_model(
+        self, name: str, description: str, *, occurred_ms: int | None = None
+    ) -> RegisteredModel:
+        """`occurred_ms` (Unix ms, on every write an import makes): when the change
+        happened, for an import keeping another registry's times; an admin's call when
+        the service checks tokens."""
         request = r.UpdateRegisteredModelRequest(
-            name=name, description=description, actor=self._actor
+            name=name,
+            description=description,
+            actor=self._actor,
+            occurred_at=_timestamp(occurred_ms),
         )
         reply = self._rcall(self._registry.UpdateRegisteredModel, request)
         return RegisteredModel.from_proto(reply.registered_model)
@@ -127,9 +135,15 @@ class RegistryMixin(ClientBase):
         models = [RegisteredModel.from_proto(m) for m in reply.registered_models]
         return PagedList(models, reply.next_page_token)
 
-    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+    def set_registered_model_tag(
+        self, name: str, key: str, value: Any, *, occurred_ms: int | None = None
+    ) -> None:
         request = r.SetRegisteredModelTagRequest(
-            name=name, key=key, value=str(value), actor=self._actor
+            name=name,
+            key=key,
+            value=str(value),
+            actor=self._actor,
+            occurred_at=_timestamp(occurred_ms),
         )
         self._rcall(self._registry.SetRegisteredModelTag, request)
 
@@ -151,15 +165,17 @@ class RegistryMixin(ClientBase):
         version: int | None = None,
         pending: bool = False,
         created_ms: int | None = None,
-        user_id: str = "",
+        user_id: str | None = None,
+        stage: str | None = None,
     ) -> ModelVersion:
         """A new version of `name` from `source`; `model_id`: the MLflow 3 logged model it
         comes from (a source `models:/<model id>` implies it). `version`: the number it
         must get (only the next one; repeated with the same source and run, it returns the
         existing version), for an import that keeps another registry's numbers. `pending`:
         created PENDING_REGISTRATION (`update_model_version(status=...)` ends it).
-        `created_ms` (Unix ms) and `user_id`: the creation time and user an import keeps
-        (an admin's call when the service checks tokens)."""
+        `created_ms` (Unix ms), `user_id` ("": none) and `stage`: the creation time, user
+        and stage (whatever the status) an import keeps (an admin's call when the service
+        checks tokens)."""
         request = r.CreateModelVersionRequest(
             name=name,
             source=source,
@@ -172,6 +188,7 @@ class RegistryMixin(ClientBase):
             pending=pending,
             created_at=_timestamp(created_ms),
             user_id=user_id,
+            stage=stage or "",
         )
         reply = self._rcall(self._registry.CreateModelVersion, request)
         return ModelVersion.from_proto(reply.model_version)
@@ -201,9 +218,11 @@ class RegistryMixin(ClientBase):
         *,
         status: str | None = None,
         status_message: str = "",
+        occurred_ms: int | None = None,
     ) -> ModelVersion:
         """The description, or the status of a PENDING_REGISTRATION version (READY or
-        FAILED_REGISTRATION, with `status_message`)."""
+        FAILED_REGISTRATION, with `status_message`). `occurred_ms`: as
+        `update_registered_model`'s."""
         request = r.UpdateModelVersionRequest(
             name=name,
             version=int(version),
@@ -213,12 +232,20 @@ class RegistryMixin(ClientBase):
             else events_pb2.MODEL_VERSION_STATUS_UNSPECIFIED,
             status_message=status_message,
             actor=self._actor,
+            occurred_at=_timestamp(occurred_ms),
         )
         reply = self._rcall(self._registry.UpdateModelVersion, request)
         return ModelVersion.from_proto(reply.model_version)
 
-    def delete_model_version(self, name: str, version: int | str) -> None:
-        request = r.DeleteModelVersionRequest(name=name, version=int(version), actor=self._actor)
+    def delete_model_version(
+        self, name: str, version: int | str, *, occurred_ms: int | None = None
+    ) -> None:
+        request = r.DeleteModelVersionRequest(
+            name=name,
+            version=int(version),
+            actor=self._actor,
+            occurred_at=_timestamp(occurred_ms),
+        )
         self._rcall(self._registry.DeleteModelVersion, request)
 
     def search_model_versions(
@@ -231,9 +258,22 @@ class RegistryMixin(ClientBase):
         found = [ModelVersion.from_proto(v) for v in reply.model_versions]
         return PagedList(found, reply.next_page_token)
 
-    def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
+    def set_model_version_tag(
+        self,
+        name: str,
+        version: int | str,
+        key: str,
+        value: Any,
+        *,
+        occurred_ms: int | None = None,
+    ) -> None:
         request = r.SetModelVersionTagRequest(
-            name=name, version=int(version), key=key, value=str(value), actor=self._actor
+            name=name,
+            version=int(version),
+            key=key,
+            value=str(value),
+            actor=self._actor,
+            occurred_at=_timestamp(occurred_ms),
         )
         self._rcall(self._registry.SetModelVersionTag, request)
 
@@ -244,7 +284,13 @@ class RegistryMixin(ClientBase):
         self._rcall(self._registry.DeleteModelVersionTag, request)
 
     def transition_model_version_stage(
-        self, name: str, version: int | str, stage: str, archive_existing_versions: bool = False
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        archive_existing_versions: bool = False,
+        *,
+        occurred_ms: int | None = None,
     ) -> ModelVersion:
         request = r.TransitionModelVersionStageRequest(
             name=name,
@@ -252,6 +298,7 @@ class RegistryMixin(ClientBase):
             stage=stage,
             archive_existing_versions=archive_existing_versions,
             actor=self._actor,
+            occurred_at=_timestamp(occurred_ms),
         )
         reply = self._rcall(self._registry.TransitionModelVersionStage, request)
         return ModelVersion.from_proto(reply.model_version)
@@ -265,9 +312,15 @@ class RegistryMixin(ClientBase):
 
     # --- aliases, history, URIs ----------------------------------------------------------
 
-    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: int | str, *, occurred_ms: int | None = None
+    ) -> None:
         request = r.SetRegisteredModelAliasRequest(
-            name=name, alias=alias, version=int(version), actor=self._actor
+            name=name,
+            alias=alias,
+            version=int(version),
+            actor=self._actor,
+            occurred_at=_timestamp(occurred_ms),
         )
         self._rcall(self._registry.SetRegisteredModelAlias, request)
 

@@ -101,6 +101,7 @@ def create_version(
         actor=request.actor,
         logged_model_id=request.logged_model_id,
         version=request.version if request.HasField("version") else None,
+        stage=stages.parse_stage(request.stage) if request.stage else stages.NONE,
     )
 
 

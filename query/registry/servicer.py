@@ -44,7 +44,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     ) -> CommandResult:
         """Decide and write `command`. A call made before with the same request_id (a
         retry) answers its first outcome instead and writes nothing (registry/writes.py).
-        `imported`: the creation time and user an import carries over (origin.py)."""
+        `imported`: the time and user an import carries over (origin.py)."""
         # the authenticated caller when authentication is on, never the request's field
         who = actor(command.actor)
         event_id = event_id_for(request_id, type(command).__name__, who)
@@ -61,7 +61,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
                 self._pool, command.new_name
             )
             payload = decide(command, model, name_taken=taken)
-            recorded = imported.user_id or who
+            recorded = who if imported.user_id is None else imported.user_id
             return self._writes.submit(model_id, payload, recorded, event_id, imported.occurred_ns)
 
     def _model(self, name: str) -> r.RegisteredModel:
@@ -101,7 +101,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self, request: r.UpdateRegisteredModelRequest, context: Ctx
     ) -> r.UpdateRegisteredModelResponse:
         self._submit(
-            c.UpdateModel(request.name, request.description, request.actor), request.request_id
+            c.UpdateModel(request.name, request.description, request.actor),
+            request.request_id,
+            origin(request),
         )
         return r.UpdateRegisteredModelResponse(registered_model=self._model(request.name))
 
@@ -134,6 +136,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self._submit(
             c.SetModelTag(request.name, request.key, request.value, request.actor),
             request.request_id,
+            origin(request),
         )
         return r.SetRegisteredModelTagResponse()
 
@@ -178,7 +181,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     def UpdateModelVersion(
         self, request: r.UpdateModelVersionRequest, context: Ctx
     ) -> r.UpdateModelVersionResponse:
-        self._submit(requests.update_version(request), request.request_id)
+        self._submit(requests.update_version(request), request.request_id, origin(request))
         return r.UpdateModelVersionResponse(
             model_version=self._version(request.name, request.version)
         )
@@ -188,7 +191,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self, request: r.DeleteModelVersionRequest, context: Ctx
     ) -> r.DeleteModelVersionResponse:
         self._submit(
-            c.DeleteVersion(request.name, request.version, request.actor), request.request_id
+            c.DeleteVersion(request.name, request.version, request.actor),
+            request.request_id,
+            origin(request),
         )
         return r.DeleteModelVersionResponse()
 
@@ -215,7 +220,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         command = c.SetVersionTag(
             request.name, request.version, request.key, request.value, request.actor
         )
-        self._submit(command, request.request_id)
+        self._submit(command, request.request_id, origin(request))
         return r.SetModelVersionTagResponse()
 
     @translate_errors
@@ -239,7 +244,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             request.archive_existing_versions,
             request.actor,
         )
-        self._submit(command, request.request_id)
+        self._submit(command, request.request_id, origin(request))
         return r.TransitionModelVersionStageResponse(
             model_version=self._version(request.name, request.version)
         )
@@ -262,6 +267,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self._submit(
             c.SetAlias(request.name, request.alias, request.version, request.actor),
             request.request_id,
+            origin(request),
         )
         return r.SetRegisteredModelAliasResponse()
 

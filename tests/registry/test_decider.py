@@ -45,6 +45,18 @@ def test_versions_carry_no_number_and_start_ready_or_pending() -> None:
         decide(c.CreateVersion("fraud", ""), MODEL)
 
 
+def test_an_imported_version_may_start_in_a_stage_whatever_its_status() -> None:
+    staged = decide(c.CreateVersion("fraud", "s3://m", pending=True, stage="production"), MODEL)
+    assert isinstance(staged, pb.ModelVersionCreated)
+    assert staged.stage == pb.MODEL_VERSION_STAGE_PRODUCTION
+    assert staged.status == pb.MODEL_VERSION_STATUS_PENDING_REGISTRATION
+    live = decide(c.CreateVersion("fraud", "s3://m"), MODEL)
+    assert isinstance(live, pb.ModelVersionCreated)
+    assert live.stage == pb.MODEL_VERSION_STAGE_UNSPECIFIED  # None
+    with pytest.raises(InvalidArgument, match="invalid stage 'Shipped'"):
+        decide(c.CreateVersion("fraud", "s3://m", stage="Shipped"), MODEL)
+
+
 def test_a_version_records_the_logged_model_it_comes_from() -> None:
     given = decide(c.CreateVersion("fraud", "s3://m", logged_model_id="m-abc"), MODEL)
     assert isinstance(given, pb.ModelVersionCreated) and given.logged_model_id == "m-abc"

@@ -1329,6 +1329,7 @@ class ModelVersionCreated(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     LOGGED_MODEL_ID_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
     source: _builtins.str
     run_id: _builtins.str
     description: _builtins.str
@@ -1341,6 +1342,10 @@ class ModelVersionCreated(_message.Message):
     def actor(self, value: _builtins.str) -> None: ...
     logged_model_id: _builtins.str
     """The MLflow 3 logged model ("m-..." id) the version was registered from; "" if none."""
+    stage: Global___ModelVersionStage.ValueType
+    """The stage it was created in: an import of a version another registry holds in a
+    stage (whatever its status). Unspecified: None, as every version created live.
+    """
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tag]: ...
     def __init__(
@@ -1353,10 +1358,11 @@ class ModelVersionCreated(_message.Message):
         status: Global___ModelVersionStatus.ValueType = ...,
         actor: _builtins.str = ...,
         logged_model_id: _builtins.str = ...,
+        stage: Global___ModelVersionStage.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "logged_model_id", b"logged_model_id", "run_id", b"run_id", "source", b"source", "status", b"status", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "logged_model_id", b"logged_model_id", "run_id", b"run_id", "source", b"source", "stage", b"stage", "status", b"status", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -381,6 +381,7 @@ class UpdateRegisteredModelRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     description: _builtins.str
     actor: _builtins.str
@@ -388,6 +389,13 @@ class UpdateRegisteredModelRequest(_message.Message):
     """Names this call (a UUID, any form): a retry with the same id answers the first
     outcome and writes nothing again. "" = a new call.
     """
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp:
+        """When the change happened, for an import keeping another registry's times (the
+        event's occurred_at): not later than now. With authentication on only an admin
+        may set it (PERMISSION_DENIED otherwise). Unset: now.
+        """
+
     def __init__(
         self,
         *,
@@ -395,10 +403,11 @@ class UpdateRegisteredModelRequest(_message.Message):
         description: _builtins.str = ...,
         actor: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "name", b"name", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "name", b"name", "occurred_at", b"occurred_at", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -526,6 +535,7 @@ class SetRegisteredModelTagRequest(_message.Message):
     VALUE_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     key: _builtins.str
     value: _builtins.str
@@ -534,6 +544,13 @@ class SetRegisteredModelTagRequest(_message.Message):
     """Names this call (a UUID, any form): a retry with the same id answers the first
     outcome and writes nothing again. "" = a new call.
     """
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp:
+        """When the change happened, for an import keeping another registry's times (the
+        event's occurred_at): not later than now. With authentication on only an admin
+        may set it (PERMISSION_DENIED otherwise). Unset: now.
+        """
+
     def __init__(
         self,
         *,
@@ -542,10 +559,11 @@ class SetRegisteredModelTagRequest(_message.Message):
         value: _builtins.str = ...,
         actor: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key", "name", b"name", "request_id", b"request_id", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key", "name", b"name", "occurred_at", b"occurred_at", "request_id", b"request_id", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -628,6 +646,7 @@ class CreateModelVersionRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     source: _builtins.str
     run_id: _builtins.str
@@ -653,9 +672,14 @@ class CreateModelVersionRequest(_message.Message):
     outcome and writes nothing again. "" = a new call.
     """
     user_id: _builtins.str
-    """The version's user_id, for an import (the creation event's recorded actor). "": the
-    caller. With authentication on only an admin may set created_at or user_id
-    (PERMISSION_DENIED otherwise).
+    """The version's user_id, for an import (the creation event's recorded actor); "" for
+    a version the other registry recorded without one. Unset: the caller.
+    """
+    stage: _builtins.str
+    """The stage the version is created in (None, Staging, Production or Archived), for an
+    import of a version another registry holds in a stage whatever its status (Tracklog
+    moves only READY versions between stages). "": None. With authentication on only an
+    admin may set created_at, user_id or stage (PERMISSION_DENIED otherwise).
     """
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Tag]: ...
@@ -679,14 +703,20 @@ class CreateModelVersionRequest(_message.Message):
         version: _builtins.int | None = ...,
         request_id: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
-        user_id: _builtins.str = ...,
+        user_id: _builtins.str | None = ...,
+        stage: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "created_at", b"created_at", "version", b"version"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_user_id", b"_user_id", "_version", b"_version", "created_at", b"created_at", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "actor", b"actor", "created_at", b"created_at", "description", b"description", "logged_model_id", b"logged_model_id", "name", b"name", "pending", b"pending", "request_id", b"request_id", "run_id", b"run_id", "source", b"source", "tags", b"tags", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_user_id", b"_user_id", "_version", b"_version", "actor", b"actor", "created_at", b"created_at", "description", b"description", "logged_model_id", b"logged_model_id", "name", b"name", "pending", b"pending", "request_id", b"request_id", "run_id", b"run_id", "source", b"source", "stage", b"stage", "tags", b"tags", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__user_id: _TypeAlias = _typing.Literal["user_id"]  # noqa: Y015
+    _WhichOneofArgType__user_id: _TypeAlias = _typing.Literal["_user_id", b"_user_id"]  # noqa: Y015
     _WhichOneofReturnType__version: _TypeAlias = _typing.Literal["version"]  # noqa: Y015
     _WhichOneofArgType__version: _TypeAlias = _typing.Literal["_version", b"_version"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__user_id) -> _WhichOneofReturnType__user_id | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__version) -> _WhichOneofReturnType__version | None: ...
 
 Global___CreateModelVersionRequest: _TypeAlias = CreateModelVersionRequest  # noqa: Y015
@@ -764,6 +794,7 @@ class UpdateModelVersionRequest(_message.Message):
     STATUS_MESSAGE_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     description: _builtins.str
@@ -775,6 +806,13 @@ class UpdateModelVersionRequest(_message.Message):
     """Names this call (a UUID, any form): a retry with the same id answers the first
     outcome and writes nothing again. "" = a new call.
     """
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp:
+        """When the change happened, for an import keeping another registry's times (the
+        event's occurred_at): not later than now. With authentication on only an admin
+        may set it (PERMISSION_DENIED otherwise). Unset: now.
+        """
+
     def __init__(
         self,
         *,
@@ -785,10 +823,11 @@ class UpdateModelVersionRequest(_message.Message):
         status_message: _builtins.str = ...,
         actor: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "description", b"description"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "description", b"description", "occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "actor", b"actor", "description", b"description", "name", b"name", "request_id", b"request_id", "status", b"status", "status_message", b"status_message", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "actor", b"actor", "description", b"description", "name", b"name", "occurred_at", b"occurred_at", "request_id", b"request_id", "status", b"status", "status_message", b"status_message", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
     _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
@@ -824,6 +863,7 @@ class DeleteModelVersionRequest(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     actor: _builtins.str
@@ -831,6 +871,13 @@ class DeleteModelVersionRequest(_message.Message):
     """Names this call (a UUID, any form): a retry with the same id answers the first
     outcome and writes nothing again. "" = a new call.
     """
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp:
+        """When the change happened, for an import keeping another registry's times (the
+        event's occurred_at): not later than now. With authentication on only an admin
+        may set it (PERMISSION_DENIED otherwise). Unset: now.
+        """
+
     def __init__(
         self,
         *,
@@ -838,10 +885,11 @@ class DeleteModelVersionRequest(_message.Message):
         version: _builtins.int = ...,
         actor: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "name", b"name", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "name", b"name", "occurred_at", b"occurred_at", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -922,6 +970,7 @@ class SetModelVersionTagRequest(_message.Message):
     VALUE_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     key: _builtins.str
@@ -931,6 +980,13 @@ class SetModelVersionTagRequest(_message.Message):
     """Names this call (a UUID, any form): a retry with the same id answers the first
     outcome and writes nothing again. "" = a new call.
     """
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp:
+        """When the change happened, for an import keeping another registry's times (the
+        event's occurred_at): not later than now. With authentication on only an admin
+        may set it (PERMISSION_DENIED otherwise). Unset: now.
+        """
+
     def __init__(
         self,
         *,
@@ -940,10 +996,11 @@ class SetModelVersionTagRequest(_message.Message):
         value: _builtins.str = ...,
         actor: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key", "name", b"name", "request_id", b"request_id", "value", b"value", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "key", b"key", "name", b"name", "occurred_at", b"occurred_at", "request_id", b"request_id", "value", b"value", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1023,6 +1080,7 @@ class TransitionModelVersionStageRequest(_message.Message):
     ARCHIVE_EXISTING_VERSIONS_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     stage: _builtins.str
@@ -1033,6 +1091,13 @@ class TransitionModelVersionStageRequest(_message.Message):
     """Names this call (a UUID, any form): a retry with the same id answers the first
     outcome and writes nothing again. "" = a new call.
     """
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp:
+        """When the change happened, for an import keeping another registry's times (the
+        event's occurred_at): not later than now. With authentication on only an admin
+        may set it (PERMISSION_DENIED otherwise). Unset: now.
+        """
+
     def __init__(
         self,
         *,
@@ -1042,10 +1107,11 @@ class TransitionModelVersionStageRequest(_message.Message):
         archive_existing_versions: _builtins.bool = ...,
         actor: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "archive_existing_versions", b"archive_existing_versions", "name", b"name", "request_id", b"request_id", "stage", b"stage", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "archive_existing_versions", b"archive_existing_versions", "name", b"name", "occurred_at", b"occurred_at", "request_id", b"request_id", "stage", b"stage", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1123,6 +1189,7 @@ class SetRegisteredModelAliasRequest(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     alias: _builtins.str
     version: _builtins.int
@@ -1131,6 +1198,13 @@ class SetRegisteredModelAliasRequest(_message.Message):
     """Names this call (a UUID, any form): a retry with the same id answers the first
     outcome and writes nothing again. "" = a new call.
     """
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp:
+        """When the change happened, for an import keeping another registry's times (the
+        event's occurred_at): not later than now. With authentication on only an admin
+        may set it (PERMISSION_DENIED otherwise). Unset: now.
+        """
+
     def __init__(
         self,
         *,
@@ -1139,10 +1213,11 @@ class SetRegisteredModelAliasRequest(_message.Message):
         version: _builtins.int = ...,
         actor: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "alias", b"alias", "name", b"name", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "alias", b"alias", "name", b"name", "occurred_at", b"occurred_at", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

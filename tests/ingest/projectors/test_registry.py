@@ -68,6 +68,14 @@ def test_projection_is_pure_and_typed() -> None:
             ),
             VersionCreated("s", "", "", (), "READY", logged_model_id="m-1"),
         ),
+        (  # an import's version, created in its stage whatever its status
+            pb.ModelVersionCreated(
+                source="s",
+                status=pb.MODEL_VERSION_STATUS_FAILED_REGISTRATION,
+                stage=pb.MODEL_VERSION_STAGE_PRODUCTION,
+            ),
+            VersionCreated("s", "", "", (), "FAILED_REGISTRATION", stage="Production"),
+        ),
         (
             pb.ModelVersionStageTransitioned(
                 version=2, stage=pb.MODEL_VERSION_STAGE_STAGING, archive_existing_versions=True
@@ -95,6 +103,14 @@ def test_each_payload_becomes_its_change(payload: Payload, change: object) -> No
         (pb.ModelVersionStageTransitioned(version=1), "invalid stage number 0"),
         (pb.ModelVersionCreated(source="", status=pb.MODEL_VERSION_STATUS_READY), "empty source"),
         (pb.ModelVersionCreated(source="s"), "invalid model version status number 0"),
+        (
+            pb.ModelVersionCreated(
+                source="s",
+                status=pb.MODEL_VERSION_STATUS_READY,
+                stage=9,  # type: ignore[arg-type]  # a number no stage has
+            ),
+            "invalid stage number 9",
+        ),
     ],
 )
 def test_invalid_registry_events_are_rejected(payload: Payload, reason: str) -> None:
