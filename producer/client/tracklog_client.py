@@ -10,6 +10,7 @@ writes are projected (`ClientBase._sync`). Failures the service reports raise
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -34,6 +35,18 @@ from tracklog.run import source_name, system_tags, user_name
 from tracklog.v1 import query_pb2
 
 HISTORY_PAGE = 100_000
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_run_id(run_id: str) -> str:
+    return validation.validate_id("run id", run_id)
+
+
+def _run_id(run_id: str) -> str:
+    """`validation.validate_id` of a run id; the valid ids of logging calls are remembered."""
+    if type(run_id) is str:
+        return _checked_run_id(run_id)
+    return validation.validate_id("run id", run_id)
 
 
 class TracklogClient(
@@ -123,7 +136,7 @@ class TracklogClient(
         tags: Sequence[RunTag] = (),
     ) -> None:
         """Validate everything, then queue it all (or nothing); params are write-once."""
-        run_id = validation.validate_id("run id", run_id)
+        run_id = _run_id(run_id)
         param_list = inputs.param_pairs(params) if params else []
         tag_list = inputs.tag_pairs(tags) if tags else []
         known = self._params.setdefault(run_id, {})
@@ -151,7 +164,8 @@ class TracklogClient(
         step: int | None = None,
     ) -> None:
         ts = time.time_ns() // 1_000_000 if timestamp is None else timestamp
-        self.log_batch(run_id, metrics=[Metric(key, value, ts, step or 0)])
+        metric = Metric(key, value, ts, step or 0)
+        self._writer().emit(_run_id(run_id), (), (metric,))  # log_batch without params, tags
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         self.log_batch(run_id, params=[Param(key, value)])
