@@ -12,8 +12,10 @@ database (`settings` fixture), so tests never see each other's data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -204,5 +206,18 @@ def with_topic(settings: Settings, topic: str) -> Settings:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Sessions a test left open are flushed at interpreter exit (tracklog.session); a
-    test process need not wait the default 30 s for a broker that is gone by then."""
+    test process need not wait the default 30 s for a broker that is gone by then.
+    Shipper processes the tests started are stopped (those of subprocesses exit idle)."""
     os.environ["TRACKLOG_EXIT_FLUSH_SECONDS"] = "2"
+    from tracklog.shipper import launch
+
+    for pid in launch.started_pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def short_lived_shippers() -> None:
+    """Shipper processes started by tests (they inherit the environment) exit after 5 s
+    without a ring to read, not 30."""
+    os.environ.setdefault("TRACKLOG_SHIPPER_IDLE_SECONDS", "5")

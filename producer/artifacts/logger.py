@@ -37,7 +37,7 @@ from tracklog.contract.locations import (
 )
 from tracklog.deployment import Deployment
 from tracklog.events import payloads as events
-from tracklog.sending.batcher import Batcher, PendingEvent
+from tracklog.sending.batcher import Handover, PendingEvent
 
 DEFAULT_ARTIFACT_ROOT = "./tracklog-artifacts"
 
@@ -61,7 +61,7 @@ class ArtifactLogger:
     def __init__(
         self,
         root: str | None,
-        batcher: Batcher,
+        batcher: Handover,
         active_run_id: Callable[[], str] = _no_active_run,
         lookup_uri: Callable[[str], str] | None = None,
         *,

@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from tracklog.events.payloads import Payload
 
@@ -66,6 +67,21 @@ class Points:
 
 
 Item = PendingEvent | PointChunk
+
+
+class Handover(Protocol):
+    """Where logging calls put their events: the `Batcher` (in-process sending) or the
+    shipper process's ring (`tracklog.shipper.handover.RingHandover`)."""
+
+    def put(
+        self, run_id: str, events: Sequence[PendingEvent] = (), points: Points | None = None
+    ) -> None: ...
+
+    def mark(self) -> int: ...
+
+    def pending(self) -> tuple[int, int]: ...
+
+    def close(self) -> None: ...
 
 
 class _Open:

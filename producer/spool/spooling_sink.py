@@ -230,6 +230,11 @@ class SpoolingSink:
             sources = self._shipper.sources
             return sum(s.records for s in sources), sum(s.points for s in sources)
 
+    def adopted_pending(self) -> bool:
+        """Directories adopted from exited processes still hold unacknowledged events."""
+        with self._shipper.lock:
+            return any(source is not self._own for source in self._shipper.sources)
+
     def acked_positions(self) -> dict[tuple[str, int], int]:
         return self._shipper.positions()
 

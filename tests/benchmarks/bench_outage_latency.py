@@ -1,6 +1,7 @@
 """Logging call latency while the broker is down: the figures the fault test only prints.
 
     .venv/bin/python tests/benchmarks/bench_outage_latency.py [--runs 5] [--seconds 20]
+        [--shipper thread|process]
 
 Each run starts its own Tansu (memory storage) on a free port, opens a Session with
 the disk spool on (a temporary directory), logs 4 metrics per call paced over
@@ -9,11 +10,15 @@ starts it again at three quarters, then flushes. It prints per run p50 / p99 /
 p99.9 / max wall time of a call and the SDK's own part of the slowest one (wall less
 run-queue wait and garbage collections, tests/faults/call_latency.py), then the
 medians over the runs. The performance issue's goal: p99.9 <= 100 us, max <= 1 ms.
+``--shipper process`` hands the calls over to a shipper process (TRACKLOG_SHIPPER).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -29,6 +34,7 @@ from tracklog.contract.topics import ensure_topics
 from tracklog.deploy.embedded.broker import TansuBroker
 from tracklog.deploy.processes import free_port
 from tracklog.session import Session
+from tracklog.shipper import launch
 
 KEYS = ("loss", "accuracy", "lr", "grad_norm")
 CALLS_PER_SECOND = 5_500
@@ -68,6 +74,9 @@ def one_run(seconds: float) -> CallLatencies:
         finally:
             session.close(10)
             broker.stop()
+            for pid in launch.started_pids:  # the shipper of the temporary spool directory
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)
     return measured
 
 
@@ -75,7 +84,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--shipper", choices=("thread", "process"), default=None)
     args = parser.parse_args()
+    if args.shipper:
+        os.environ["TRACKLOG_SHIPPER"] = args.shipper
+    print(f"TRACKLOG_SHIPPER={os.environ.get('TRACKLOG_SHIPPER', 'thread')}")
     runs = []
     for i in range(args.runs):
         print(f"\n== run {i + 1} of {args.runs}")

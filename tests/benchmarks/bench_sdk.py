@@ -11,7 +11,9 @@ call to the end of flush (the sender shares the GIL with the logging thread).
 drain: encoding, compression, produce and acks, with no logging competing (with
 the spool, the events are on disk already: the drain is the shipper's).
 Every scenario runs with the disk spool (in a temporary directory) and without
-(TRACKLOG_SPOOL_DIR=off), to show what the spool costs.
+(TRACKLOG_SPOOL_DIR=off), to show what the spool costs, and (``--shipper``) with the
+spool behind a shipper process (TRACKLOG_SHIPPER=process; a spool directory per scenario,
+since a shipper serves one topic).
 
     .venv/bin/python tests/benchmarks/bench_sdk.py --bare-put [--repeat 7]
 
@@ -23,7 +25,9 @@ nothing, so the figure is the SDK's validation and columnar building plus a bare
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import statistics
 import tempfile
 import threading
@@ -42,6 +46,7 @@ from tracklog.deploy.embedded.broker import TansuBroker
 from tracklog.deploy.processes import free_port
 from tracklog.sending.batcher import Batcher, PendingEvent, Points
 from tracklog.sending.sink import DoneCallback, EventSink, kafka_sink_factory
+from tracklog.shipper import launch
 
 
 @contextmanager
@@ -84,6 +89,8 @@ def measure(
     spool: SpoolSettings,
 ) -> None:
     kafka = fresh_topic(kafka)
+    if os.environ.get("TRACKLOG_SHIPPER") == "process" and spool.directory is not None:
+        spool = SpoolSettings(spool.directory / kafka.events_topic)  # one shipper per topic
     session = Session(kafka, spool=spool)
     with session.start_run(run_name=name):
         started = time.perf_counter()
@@ -172,6 +179,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--bare-put", action="store_true", help="time the calling thread only")
     parser.add_argument("--repeat", type=int, default=7, help="timings per --bare-put scenario")
+    parser.add_argument("--shipper", action="store_true", help="also through a shipper process")
     args = parser.parse_args()
     if args.bare_put:
         bare_put(args.points, args.repeat)
@@ -187,6 +195,18 @@ def main() -> None:
                 measure(kafka, "log_metric loop", args.points, loop_of_log_metric, spool)
                 measure(kafka, "log_metrics 10 keys", args.points, log_metrics_ten_keys, spool)
                 sender_alone(kafka, args.points, spool)
+            if args.shipper:
+                print("-- disk spool, shipper process (TRACKLOG_SHIPPER=process)")
+                os.environ["TRACKLOG_SHIPPER"] = "process"
+                try:
+                    spool = SpoolSettings(Path(spool_dir) / "shipped")
+                    measure(kafka, "log_metric loop", args.points, loop_of_log_metric, spool)
+                    measure(kafka, "log_metrics 10 keys", args.points, log_metrics_ten_keys, spool)
+                finally:
+                    del os.environ["TRACKLOG_SHIPPER"]
+                    for pid in launch.started_pids:
+                        with contextlib.suppress(OSError):
+                            os.kill(pid, signal.SIGTERM)
 
 
 if __name__ == "__main__":

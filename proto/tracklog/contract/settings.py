@@ -145,10 +145,21 @@ class Settings:
 
 @dataclass(frozen=True, slots=True)
 class SdkLimits:
-    """The SDK's memory bound and how long a logging call may wait for room."""
+    """The SDK's memory bound and how long a logging call may wait for room; where the
+    spooled events are encoded and sent (``shipper``: ``process``, a shipper process per
+    spool directory, or ``thread``, threads of the training process) and the size of a
+    session's handover ring to the shipper process."""
 
     max_buffered_points: int = 2_000_000
     max_block_seconds: float = 60.0
+    shipper: str = "thread"
+    shipper_ring_bytes: int = 32 << 20
+
+    def __post_init__(self) -> None:
+        if self.shipper not in ("process", "thread"):
+            raise ValueError(f"TRACKLOG_SHIPPER must be process or thread, not {self.shipper!r}")
+        if self.shipper_ring_bytes < 4 << 20:
+            raise ValueError("TRACKLOG_SHIPPER_RING_BYTES must be at least 4 MiB (4194304)")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SdkLimits:
@@ -156,6 +167,8 @@ class SdkLimits:
         return cls(
             max_buffered_points=int(e.get("TRACKLOG_SDK_MAX_BUFFERED_POINTS", "2000000")),
             max_block_seconds=float(e.get("TRACKLOG_SDK_MAX_BLOCK_SECONDS", "60")),
+            shipper=e.get("TRACKLOG_SHIPPER", "thread").lower(),
+            shipper_ring_bytes=int(e.get("TRACKLOG_SHIPPER_RING_BYTES", str(32 << 20))),
         )
 
 

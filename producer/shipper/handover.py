@@ -1,0 +1,326 @@
+"""`RingHandover`: the training process's side of the shipper, with the `Batcher`'s
+interface (`put`, `mark`, `pending`, `close`).
+
+`put` validates nothing more than the batcher did (the size of an event) and writes
+records straight into the session's ring (`tracklog.shipper.ring`): metric points as
+packed columns with their run and keys numbered, other events as their serialized
+payload. It publishes the ring's head when the whole call is written: once `put`
+returned, the call is handed over and survives the death of this process. A full ring
+(the shipper is slow or away) makes `put` wait up to ``max_block_seconds``, then raise
+`BufferFullError`, as the batcher does.
+
+A forked child never writes into its parent's ring: the first `put` in the child opens
+a ring of its own (``os.register_at_fork``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import struct
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tracklog.contract import envelopes
+from tracklog.sending.batcher import BufferFullError, PendingEvent, Points
+from tracklog.shipper.ring import (
+    EVENT,
+    EVENT_HEAD,
+    NAME_HEAD,
+    ONE_POINT,
+    POINTS,
+    POINTS_HEAD,
+    SKIP,
+    U64,
+    Field,
+    RingFile,
+    event_size,
+    points_size,
+)
+from tracklog.v1 import events_pb2 as pb
+
+_FIELD_NUMBERS = {
+    field.name: field.number
+    for field in pb.Envelope.DESCRIPTOR.oneofs_by_name["payload"].fields
+    if field.message_type is not None
+}
+_SKIP_HEAD = struct.Struct("<IH")
+_HEAD = int(Field.HEAD)
+_live: weakref.WeakSet[RingHandover] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for handover in list(_live):
+        handover.forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class RingHandover:
+    """Calls of one Session, handed over to the shipper through a ring file."""
+
+    def __init__(
+        self,
+        directory: Path,
+        meta: Mapping[str, Any],
+        *,
+        capacity: int,
+        max_block_seconds: float,
+        max_event_bytes: int,
+        on_wait: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.directory = directory  # <spool dir>/rings
+        self._meta = dict(meta)
+        self._capacity = capacity
+        self.max_block_seconds = max_block_seconds
+        self.max_event_bytes = max_event_bytes
+        self._on_wait = on_wait  # called while waiting for room (checks the shipper)
+        self._lock = threading.Lock()
+        self._structs: dict[int, struct.Struct] = {}
+        self._closed = False
+        self._forked = False
+        self._final_pending = (0, 0)  # what pending() says once closed
+        self._open()
+        _live.add(self)
+
+    def _open(self) -> None:
+        self.ring_id = uuid.uuid4().hex
+        self.directory.mkdir(parents=True, exist_ok=True)
+        base = self.directory / self.ring_id
+        meta = {**self._meta, "pid": os.getpid()}
+        staging = self.directory / f".{self.ring_id}.json.tmp"
+        staging.write_text(json.dumps(meta))
+        staging.replace(base.with_suffix(".json"))
+        self._names_fd = os.open(base.with_suffix(".names"), os.O_WRONLY | os.O_CREAT, 0o644)
+        self._names: dict[str, int] = {}
+        staged = self.directory / f".{self.ring_id}.ring.tmp"
+        self._ring = RingFile(staged, create_capacity=self._capacity)
+        fcntl.flock(self._ring.fd, fcntl.LOCK_SH)  # held while this process lives
+        staged.rename(base.with_suffix(".ring"))
+        self._ring.path = base.with_suffix(".ring")
+        self._map = self._ring.map
+        self._head = self._published = 0
+        self._tail = 0
+        self.written_events = self.written_points = 0
+
+    def forked(self) -> None:
+        """In a forked child: this ring is the parent's (its next `put` opens another)."""
+        self._lock = threading.Lock()
+        self._forked = True
+
+    def _reopen(self) -> None:
+        self._forked = False
+        os.close(self._names_fd)
+        os.close(self._ring.fd)  # the parent keeps its own lock on the ring
+        self._open()
+
+    # the Batcher's interface
+
+    def put(
+        self, run_id: str, events: Sequence[PendingEvent] = (), points: Points | None = None
+    ) -> None:
+        """Hand ``events`` (in order) then ``points`` over, all or nothing (a call larger
+        than the ring is handed over in parts). An event too large for the producer to
+        send raises ValueError (nothing is handed over)."""
+        encoded = [self._payload(event) for event in events] if events else ()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this Tracklog session is closed")
+            if self._forked:
+                self._reopen()
+            now = time.time_ns()
+            try:
+                if encoded:
+                    self._write_events(run_id, events, encoded)
+                if points is not None and points.keys:
+                    self._write_points(run_id, points, now)
+            except BaseException:
+                self._head = self._published  # nothing of the call is handed over
+                raise
+            U64.pack_into(self._map, _HEAD, self._head)
+            self._published = self._head
+            self.written_events += len(encoded)
+            if points is not None:
+                self.written_points += len(points.keys)
+
+    def _payload(self, event: PendingEvent) -> tuple[int, bytes]:
+        data = event.payload.SerializeToString()
+        if len(data) > self.max_event_bytes:
+            raise ValueError(
+                f"a {type(event.payload).__name__} event of {len(data):,} bytes is larger than "
+                f"Tracklog can send ({self.max_event_bytes:,} bytes: the producer's "
+                "max_request_size, TRACKLOG_MAX_EVENT_BYTES, less the envelope); make the value "
+                "smaller, or raise TRACKLOG_MAX_EVENT_BYTES together with the topic's "
+                "max.message.bytes"
+            )
+        return _FIELD_NUMBERS[envelopes.payload_field(event.payload)], data
+
+    def _write_events(
+        self, run_id: str, events: Sequence[PendingEvent], encoded: Sequence[tuple[int, bytes]]
+    ) -> None:
+        names = self._names
+        run = names.get(run_id) or self._define(run_id)
+        for event, (field, data) in zip(events, encoded, strict=True):
+            aggregate = names.get(event.aggregate_id) or self._define(event.aggregate_id)
+            size = event_size(len(data))
+            at = self._reserve(size)
+            EVENT_HEAD.pack_into(
+                self._map, at, size, EVENT, field, aggregate, run, len(data), event.occurred_ns
+            )
+            start = at + EVENT_HEAD.size
+            self._map[start : start + len(data)] = data
+
+    def _write_points(self, run_id: str, points: Points, now: int) -> None:
+        names = self._names
+        run = names.get(run_id) or self._define(run_id)
+        keys = points.keys
+        n = len(keys)
+        if n == 1:
+            key = names.get(keys[0]) or self._define(keys[0])
+            at = self._reserve(ONE_POINT.size)
+            ONE_POINT.pack_into(
+                self._map,
+                at,
+                ONE_POINT.size,
+                POINTS,
+                0,
+                run,
+                1,
+                now,
+                key,
+                points.steps[0],
+                points.timestamps_ms[0],
+                points.values[0],
+            )
+            return
+        try:
+            numbers = list(map(names.__getitem__, keys))
+        except KeyError:
+            numbers = [names.get(key) or self._define(key) for key in keys]
+        piece = max(1, (self._ring.capacity // 4) // 32)
+        for start in range(0, n, piece):
+            stop = min(n, start + piece)
+            layout = self._layout(stop - start)
+            at = self._reserve(layout.size)
+            if start == 0 and stop == n:
+                columns = (*numbers, *points.steps, *points.timestamps_ms, *points.values)
+            else:
+                columns = (
+                    *numbers[start:stop],
+                    *points.steps[start:stop],
+                    *points.timestamps_ms[start:stop],
+                    *points.values[start:stop],
+                )
+            layout.pack_into(
+                self._map, at, layout.size, POINTS, 0, run, stop - start, now, *columns
+            )
+
+    def _layout(self, n: int) -> struct.Struct:
+        layout = self._structs.get(n)
+        if layout is None:
+            layout = struct.Struct(f"{POINTS_HEAD.format}{n}I{(-4 * n) % 8}x{n}q{n}q{n}d")
+            assert layout.size == points_size(n)
+            if len(self._structs) < 1024:
+                self._structs[n] = layout
+        return layout
+
+    def _define(self, name: str) -> int:
+        number = len(self._names) + 1
+        data = name.encode()
+        os.write(self._names_fd, NAME_HEAD.pack(number, len(data)) + data)
+        self._names[name] = number
+        return number
+
+    def _reserve(self, size: int) -> int:
+        """Room for a record of ``size`` bytes at the head: its offset in the file."""
+        ring = self._ring
+        head, capacity = self._head, ring.capacity
+        room = capacity - head % capacity
+        need = size if room >= size else room + size
+        if head + need - self._tail > capacity:
+            self._tail = ring.get(Field.TAIL)
+            if head + need - self._tail > capacity:
+                self._wait_for_room(need)
+        if room < size:  # the record starts again at the beginning of the data area
+            _SKIP_HEAD.pack_into(self._map, ring.offset(head), room, SKIP)
+            head += room
+        self._head = head + size
+        return ring.offset(head)
+
+    def _wait_for_room(self, need: int) -> None:
+        ring = self._ring
+        if need > ring.capacity:
+            raise ValueError(f"a record of {need} bytes cannot fit the ring ({ring.capacity})")
+        if self._head + need - self._published > ring.capacity:  # a call larger than the ring
+            U64.pack_into(self._map, _HEAD, self._head)
+            self._published = self._head
+        deadline = time.monotonic() + self.max_block_seconds
+        pause = 0.0005
+        while self._head + need - self._tail > ring.capacity:
+            ring.set(Field.FLUSH, self._published)  # ship at once, no lingering
+            if time.monotonic() >= deadline:
+                raise BufferFullError(
+                    f"Tracklog buffer full for {self.max_block_seconds}s: the handover ring "
+                    f"{ring.path} holds {self._head - self._tail:,} bytes not yet taken by the "
+                    f"shipper process (capacity {ring.capacity:,}); this call was not queued. "
+                    "Is the broker reachable, and the spool not full?"
+                )
+            self._on_wait()
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)
+            self._tail = ring.get(Field.TAIL)
+
+    def mark(self) -> int:
+        """The position after everything handed over so far; asks the shipper not to
+        linger over it."""
+        with self._lock:
+            if not self._closed and not self._forked:
+                self._ring.set(Field.FLUSH, self._published)
+            return self._published
+
+    def pending(self) -> tuple[int, int]:
+        """(events, metric points) handed over and not yet acknowledged by Kafka."""
+        with self._lock:
+            if self._forked or self._closed:
+                return self._final_pending
+            ring = self._ring
+            return (
+                max(0, self.written_events - ring.get(Field.ACKED_EVENTS)),
+                max(0, self.written_points - ring.get(Field.ACKED_POINTS)),
+            )
+
+    def close(self) -> None:
+        """Refuse new calls and detach the ring: the shipper sends what it holds, then
+        deletes it."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._forked:
+                self._closed = True
+                return
+            ring = self._ring
+            self._final_pending = (
+                max(0, self.written_events - ring.get(Field.ACKED_EVENTS)),
+                max(0, self.written_points - ring.get(Field.ACKED_POINTS)),
+            )
+            self._closed = True
+            ring.set(Field.CLOSED, 1)
+            os.close(self._names_fd)
+            self._ring.close()  # releases the lock: the ring is the shipper's alone
+
+    # what the shipper reports (read by Delivery)
+
+    @property
+    def ring(self) -> RingFile:
+        return self._ring
+
+    @property
+    def closed(self) -> bool:
+        return self._closed

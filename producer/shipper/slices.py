@@ -1,0 +1,266 @@
+"""How the shipper turns a slice of a ring into envelopes, the same way every time.
+
+The shipper takes a ring in slices. It writes a slice's end into the ring's header
+before encoding it, and advances the ring's tail over it only after every envelope of
+the slice is in the disk spool and the ring's `RingState` (written atomically) says
+so. A shipper killed in between leaves the slice's end behind; the next one encodes
+exactly that slice again, from the saved state, and so makes the same envelopes: the
+same event ids (derived from the ring id, the slice's start and the envelope's index in
+it), the same producer session (the ring id) and sequences (per aggregate, counted in
+the state). A copy that the killed shipper had already spooled reaches Kafka twice and
+the worker drops it by its event id.
+
+Within a slice, a run's metric points are gathered in call order and cut into
+``MetricsLogged`` events of at most ``max_batch_points`` points and about
+``max_batch_bytes`` bytes; any other event of the run first seals the run's gathered
+points, so a run's events keep their call order (as `tracklog.sending.batcher` does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tracklog.contract.envelopes import AGGREGATE_TYPES, timestamp
+from tracklog.sending.batcher import POINT_OVERHEAD_BYTES
+from tracklog.shipper.ring import (
+    EVENT,
+    EVENT_HEAD,
+    ONE_POINT,
+    POINTS,
+    POINTS_HEAD,
+    SKIP,
+    RingFile,
+)
+from tracklog.v1 import events_pb2 as pb
+
+_FIELD_NAMES = {
+    f.number: f.name
+    for f in pb.Envelope.DESCRIPTOR.oneofs_by_name["payload"].fields
+    if f.message_type is not None
+}
+_RECORD_HEAD = struct.Struct("<IH")
+
+
+@dataclass(slots=True)
+class RingState:
+    """What the shipper spooled of one ring: everything below ``tail``, with the last
+    sequence given to each aggregate and the events and points spooled so far."""
+
+    tail: int = 0
+    sequences: dict[str, int] = field(default_factory=dict)
+    events: int = 0
+    points: int = 0
+
+    @classmethod
+    def load(cls, path: Path) -> RingState:
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return cls()
+        return cls(int(data["tail"]), dict(data["sequences"]), data["events"], data["points"])
+
+    def save(self, path: Path) -> None:
+        """Replace the file atomically (write, then rename); not fsynced, as the spool."""
+        staging = path.with_name(f".{path.name}.tmp")
+        staging.write_text(
+            json.dumps(
+                {
+                    "tail": self.tail,
+                    "sequences": self.sequences,
+                    "events": self.events,
+                    "points": self.points,
+                }
+            )
+        )
+        staging.replace(path)
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    key: bytes
+    value: bytes
+    points: int  # metric points it carries (0 for another event)
+
+
+@dataclass(slots=True)
+class _Gathered:
+    occurred_ns: int
+    keys: list[int] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    stamps: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_batch_points: int
+    max_batch_bytes: int
+
+
+def slice_end(ring: RingFile, start: int, head: int, max_bytes: int) -> int:
+    """The end of the slice from ``start``: the first record boundary at least
+    ``max_bytes`` past it, or ``head``."""
+    position = start
+    view = ring.map
+    while position < head and position - start < max_bytes:
+        length = _RECORD_HEAD.unpack_from(view, ring.offset(position))[0]
+        position += length
+    return position
+
+
+class SliceEncoder:
+    """Encodes the slices of one ring."""
+
+    def __init__(
+        self,
+        ring: RingFile,
+        ring_id: str,
+        limits: Limits,
+        name_of: Callable[[int], str],
+    ) -> None:
+        self._ring = ring
+        self._ring_id = ring_id
+        self._limits = limits
+        self._name_of = name_of
+        self._key_bytes: dict[str, int] = {}
+        self._layouts: dict[int, struct.Struct] = {}
+
+    def encode(self, start: int, end: int, state: RingState) -> tuple[list[Encoded], int, int]:
+        """The envelopes of the records in [start, end) in order, numbered from
+        ``state.sequences`` (updated); with the slice's events and points."""
+        ring, view = self._ring, self._ring.map
+        name_of = self._name_of
+        out: list[Encoded] = []
+        gathered: dict[int, _Gathered] = {}
+        events = points = 0
+        position = start
+        while position < end:
+            at = ring.offset(position)
+            length, kind = _RECORD_HEAD.unpack_from(view, at)
+            if length <= 0:
+                raise ValueError(f"a record of length 0 at {position} in {ring.path}")
+            position += length
+            if kind == POINTS:
+                _, _, _, run, n, occurred = POINTS_HEAD.unpack_from(view, at)
+                g = gathered.get(run)
+                if g is None:
+                    g = gathered[run] = _Gathered(occurred)
+                if n == 1:
+                    _, _, _, _, _, _, key, step, stamp, value = ONE_POINT.unpack_from(view, at)
+                    g.keys.append(key)
+                    g.steps.append(step)
+                    g.stamps.append(stamp)
+                    g.values.append(value)
+                else:
+                    columns = self._layout(n).unpack_from(view, at + POINTS_HEAD.size)
+                    g.keys.extend(columns[:n])
+                    g.steps.extend(columns[n : 2 * n])
+                    g.stamps.extend(columns[2 * n : 3 * n])
+                    g.values.extend(columns[3 * n :])
+                points += n
+            elif kind == EVENT:
+                _, _, number, aggregate, run, size, occurred = EVENT_HEAD.unpack_from(view, at)
+                if run in gathered:
+                    self._seal(name_of(run), gathered.pop(run), start, out, state)
+                data = bytes(view[at + EVENT_HEAD.size : at + EVENT_HEAD.size + size])
+                self._event(name_of(aggregate), number, data, occurred, start, out, state)
+                events += 1
+            elif kind != SKIP:
+                raise ValueError(f"a record of unknown kind {kind} at {position} in {ring.path}")
+        for run, g in gathered.items():
+            self._seal(name_of(run), g, start, out, state)
+        return out, events, points
+
+    def _layout(self, n: int) -> struct.Struct:
+        layout = self._layouts.get(n)
+        if layout is None:
+            layout = struct.Struct(f"<{n}I{(-4 * n) % 8}x{n}q{n}q{n}d")
+            if len(self._layouts) < 1024:
+                self._layouts[n] = layout
+        return layout
+
+    def _envelope(
+        self,
+        aggregate_id: str,
+        field_name: str,
+        occurred_ns: int,
+        start: int,
+        index: int,
+        state: RingState,
+    ) -> pb.Envelope:
+        sequence = state.sequences.get(aggregate_id, 0) + 1
+        state.sequences[aggregate_id] = sequence
+        seed = f"{self._ring_id}:{start}:{index}".encode()
+        return pb.Envelope(
+            event_id=hashlib.blake2b(seed, digest_size=16).hexdigest(),
+            aggregate_id=aggregate_id,
+            aggregate_type=AGGREGATE_TYPES[field_name],
+            sequence=sequence,
+            occurred_at=timestamp(occurred_ns),
+            producer_session=self._ring_id,
+        )
+
+    def _event(
+        self,
+        aggregate_id: str,
+        number: int,
+        payload: bytes,
+        occurred_ns: int,
+        start: int,
+        out: list[Encoded],
+        state: RingState,
+    ) -> None:
+        name = _FIELD_NAMES[number]
+        env = self._envelope(aggregate_id, name, occurred_ns, start, len(out), state)
+        value = env.SerializeToString() + _tag(number) + _varint(len(payload)) + payload
+        out.append(Encoded(aggregate_id.encode(), value, 0))
+
+    def _seal(
+        self, run_id: str, g: _Gathered, start: int, out: list[Encoded], state: RingState
+    ) -> None:
+        keys = [self._name_of(k) for k in g.keys]
+        for low, high in self._cuts(keys):
+            env = self._envelope(run_id, "metrics_logged", g.occurred_ns, start, len(out), state)
+            env.metrics_logged.keys.extend(keys[low:high])
+            env.metrics_logged.steps.extend(g.steps[low:high])
+            env.metrics_logged.timestamps_ms.extend(g.stamps[low:high])
+            env.metrics_logged.values.extend(g.values[low:high])
+            out.append(Encoded(run_id.encode(), env.SerializeToString(), high - low))
+
+    def _cuts(self, keys: list[str]) -> list[tuple[int, int]]:
+        limits, sizes = self._limits, self._key_bytes
+        n, most = len(keys), limits.max_batch_points
+        costs = []
+        for key in keys:
+            size = sizes.get(key)
+            if size is None:
+                size = sizes[key] = len(key.encode()) + POINT_OVERHEAD_BYTES
+            costs.append(size)
+        if sum(costs) <= limits.max_batch_bytes:
+            return [(i, min(i + most, n)) for i in range(0, n, most)]
+        cuts, low, size = [], 0, 0
+        for i, cost in enumerate(costs):
+            if i > low and (i - low >= most or size + cost > limits.max_batch_bytes):
+                cuts.append((low, i))
+                low, size = i, 0
+            size += cost
+        cuts.append((low, n))
+        return cuts
+
+
+def _tag(number: int) -> bytes:
+    return _varint(number << 3 | 2)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
