@@ -37,7 +37,11 @@ def _install(session: Session) -> Session:
 
 
 def get_session() -> Session:
-    """The default session, created on first use."""
+    """The default session, created on first use (once made, read without the lock: every
+    fluent logging call asks for it)."""
+    session = _default
+    if session is not None:
+        return session
     with _lock:
         return _default if _default is not None else _install(Session())
 
