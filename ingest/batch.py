@@ -17,6 +17,7 @@ from tracklog.ingest.decode.envelope import InvalidEvent, decode
 from tracklog.ingest.projectors import clickhouse as projector_clickhouse
 from tracklog.ingest.projectors import postgres as projector_postgres
 from tracklog.ingest.projectors.clickhouse import MetricPoints
+from tracklog.ingest.projectors.metric_columns import metric_columns
 from tracklog.ingest.projectors.postgres import PostgresOp
 from tracklog.ingest.records import Position, Record
 from tracklog.v1 import events_pb2 as pb
@@ -121,8 +122,11 @@ def project_decoded(decoded: DecodedBatch) -> ProjectedBatch:
             postgres.append((record.position, ()))
             continue
         event_ids.append((record.position, envelope.event_id))
-        postgres.append((record.position, tuple(projector_postgres.project(envelope))))
-        metric_points = projector_clickhouse.project_at(envelope, record.position)
+        columns = None  # a MetricsLogged event's, read once for both projectors
+        if envelope.WhichOneof("payload") == "metrics_logged":
+            columns = metric_columns(envelope.metrics_logged, record.value)
+        postgres.append((record.position, tuple(projector_postgres.project(envelope, columns))))
+        metric_points = projector_clickhouse.project_at(envelope, record.position, columns)
         if metric_points is not None and len(metric_points):
             points.append((record.position, metric_points))
     return ProjectedBatch(

@@ -156,8 +156,10 @@ class Worker:
                 records = records_of(consumer.poll(timeout_ms=POLL_TIMEOUT_MS), self._log)
                 self.stats.poll_seconds += time.perf_counter() - polled_at
                 if records:
-                    if self.stats.first_records_at is None:
-                        self.stats.first_records_at = time.monotonic()
+                    if self.stats.first_records_at is None:  # the poll that brought them
+                        self.stats.first_records_at = time.monotonic() - (
+                            time.perf_counter() - polled_at
+                        )
                     self._submit(chain, consumer, records, stop)
                 chain.poll()
                 self._update_lag(consumer)

@@ -18,6 +18,7 @@ from tracklog.ingest.decode import artifacts as decode_artifacts
 from tracklog.ingest.decode import logged_models as decode_logged_models
 from tracklog.ingest.decode import registry as decode_registry
 from tracklog.ingest.decode import tracking as decode_tracking
+from tracklog.ingest.decode.metric_keys import key_codes
 from tracklog.v1 import events_pb2 as pb
 
 # Python's datetime (used for timestamptz) spans years 1..9999.
@@ -47,12 +48,13 @@ def decode(value: bytes | None, max_bytes: int | None = None) -> pb.Envelope:
         envelope = pb.Envelope.FromString(value)
     except DecodeError as exc:
         raise InvalidEvent(f"undecodable envelope: {exc}") from exc
-    validate(envelope)
+    validate(envelope, value)
     return envelope
 
 
-def validate(envelope: pb.Envelope) -> None:
-    """Raise InvalidEvent unless the envelope can be projected."""
+def validate(envelope: pb.Envelope, payload: bytes | None = None) -> None:
+    """Raise InvalidEvent unless the envelope can be projected; ``payload``, the bytes it
+    was parsed from, spares a string per metric point (ingest/decode/metric_keys.py)."""
     kind = envelope.WhichOneof("payload")
     if kind is None:
         raise InvalidEvent("envelope has no payload (empty or unknown event type)")
@@ -74,7 +76,10 @@ def validate(envelope: pb.Envelope) -> None:
     if envelope.HasField("occurred_at"):
         _timestamp("occurred_at", envelope.occurred_at)
     try:
-        _VALIDATORS[kind](envelope)
+        if kind == "metrics_logged":
+            _metrics_logged(envelope, payload)
+        else:
+            _VALIDATORS[kind](envelope)
     except (
         decode_registry.InvalidRegistryEvent,
         decode_tracking.InvalidTrackingEvent,
@@ -116,7 +121,7 @@ def _params_logged(envelope: pb.Envelope) -> None:
     _check("params", validation.no_duplicate_keys, "param", (p.key for p in params))
 
 
-def _metrics_logged(envelope: pb.Envelope) -> None:
+def _metrics_logged(envelope: pb.Envelope, payload: bytes | None = None) -> None:
     event = envelope.metrics_logged
     lengths = {len(event.keys), len(event.steps), len(event.timestamps_ms), len(event.values)}
     if len(lengths) != 1:
@@ -125,7 +130,8 @@ def _metrics_logged(envelope: pb.Envelope) -> None:
             f"keys={len(event.keys)} steps={len(event.steps)} "
             f"timestamps_ms={len(event.timestamps_ms)} values={len(event.values)}"
         )
-    for key in set(event.keys):  # a batch repeats a few keys many times
+    names, _ = key_codes(event.keys, payload)  # a batch repeats a few keys many times
+    for key in names:
         _check("metric key", validation.validate_key, "metric", key)
 
 

@@ -18,7 +18,11 @@ from tracklog.ingest.projectors import logged_models as projector_logged_models
 from tracklog.ingest.projectors import registry as projector_registry
 from tracklog.ingest.projectors import tracking as projector_tracking
 from tracklog.ingest.projectors.artifacts import ArtifactRow
-from tracklog.ingest.projectors.metric_columns import latest_per_key, metric_columns
+from tracklog.ingest.projectors.metric_columns import (
+    MetricColumns,
+    latest_per_key,
+    metric_columns,
+)
 from tracklog.ingest.projectors.order import order_key
 from tracklog.ingest.projectors.registry import RegistryOp
 from tracklog.ingest.projectors.tracking import TagChange, TrackingOp
@@ -102,8 +106,9 @@ PostgresOp = (
 )
 
 
-def project(envelope: pb.Envelope) -> list[PostgresOp]:
-    """The row operations one (already validated) event causes."""
+def project(envelope: pb.Envelope, columns: MetricColumns | None = None) -> list[PostgresOp]:
+    """The row operations one (already validated) event causes; ``columns``: a
+    MetricsLogged event's, when the caller has them already (`metric_columns`)."""
     kind = envelope.WhichOneof("payload")
     aggregate_id = envelope.aggregate_id
     if projector_registry.is_registry(envelope):
@@ -115,7 +120,9 @@ def project(envelope: pb.Envelope) -> list[PostgresOp]:
     if projector_artifacts.handles(envelope):
         return [projector_artifacts.project(envelope)]
     if kind == "metrics_logged":
-        latest = latest_per_key(metric_columns(envelope.metrics_logged))
+        if columns is None:
+            columns = metric_columns(envelope.metrics_logged)
+        latest = latest_per_key(columns)
         return [
             LatestMetricRow(aggregate_id, key, step, ts, value)
             for key, (step, ts, value) in latest.items()

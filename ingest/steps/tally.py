@@ -22,7 +22,7 @@ class WorkerStats:
     poll_seconds: float = 0.0  # totals, to see where the time goes
     project_seconds: float = 0.0
     write_seconds: float = 0.0
-    first_records_at: float | None = None  # time.monotonic() of the first polled records
+    first_records_at: float | None = None  # time.monotonic() when the first fruitful poll began
     lag_by_partition: dict[tuple[str, int], int] = field(default_factory=dict)  # by topic
     paused_because: str = ""  # why consumption is paused ("" while it runs)
 

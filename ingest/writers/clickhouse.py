@@ -5,7 +5,8 @@ ClickHouse has no multi-statement transactions, so each row carries the Kafka
 (topic, partition, offset) it came from (snuba's way). The writer keeps, per
 partition, the highest offset stored (its high-water mark), read from
 metric_points when the partition is first seen or (re)assigned; records at or
-below it are skipped. Batches arrive in offset order per partition and each
+below it are skipped. Each insert is one Native block built with numpy
+(ingest/writers/native_block.py). Batches arrive in offset order per partition and each
 insert is one block (at most MAX_INSERT_ROWS rows, below ClickHouse's
 min_insert_block_size_rows, so it lands as one part or not at all): after a
 crash, the table holds every record up to its max offset and none above, and
@@ -25,6 +26,7 @@ from tracklog.contract.read_model.clickhouse_schema import METRIC_POINTS, migrat
 from tracklog.contract.topics import Partition
 from tracklog.ingest.projectors.clickhouse import COLUMN_NAMES, MetricPoints
 from tracklog.ingest.records import Position
+from tracklog.ingest.writers.native_block import metric_points_block
 
 log = logging.getLogger(__name__)
 
@@ -87,19 +89,15 @@ class ClickHouseWriter:
         return written
 
     def _insert(self, chunk: list[tuple[Position, MetricPoints]]) -> int:
-        columns: list[list[object]] = [[] for _ in COLUMN_NAMES]
-        for _, points in chunk:
-            for column, values in zip(columns, points.columns(), strict=True):
-                column.extend(values)
-        if columns[0]:
-            self._client.insert(
-                METRIC_POINTS,
-                columns,
-                column_names=list(COLUMN_NAMES),
-                column_oriented=True,
-                database=self.database,
+        rows = sum(len(points) for _, points in chunk)
+        if rows:
+            self._client.raw_insert(
+                f"{self.database}.{METRIC_POINTS}",
+                list(COLUMN_NAMES),
+                metric_points_block([points for _, points in chunk]),
+                fmt="Native",
             )
         for position, _ in chunk:  # only after the insert succeeded
             tp = (position.log, position.partition)
             self._high[tp] = max(self._high[tp], position.offset)
-        return len(columns[0])
+        return rows

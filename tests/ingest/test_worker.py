@@ -338,8 +338,8 @@ class LostResponse:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
-    def insert(self, *args: Any, **kwargs: Any) -> Any:
-        result = self._client.insert(*args, **kwargs)
+    def raw_insert(self, *args: Any, **kwargs: Any) -> Any:  # the writer's insert path
+        result = self._client.raw_insert(*args, **kwargs)
         if not self.lost:
             self.lost += 1
             raise ConnectionResetError("the response was lost")

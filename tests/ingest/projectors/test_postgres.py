@@ -7,6 +7,8 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.ingest.events import (
     T0_MS,
@@ -16,6 +18,13 @@ from tests.ingest.events import (
     run_ended,
     run_started,
     tags_set,
+)
+from tracklog.contract.validation import metric_value
+from tracklog.ingest.projectors.metric_columns import (
+    Point,
+    later,
+    latest_per_key,
+    metric_columns,
 )
 from tracklog.ingest.projectors.postgres import (
     ExperimentRow,
@@ -104,3 +113,31 @@ def test_latest_metric_is_the_max_of_step_timestamp_value_per_key() -> None:
     assert (rows["acc"].step, rows["acc"].timestamp_ms, rows["acc"].value) == (1, 51, 0.2)
     assert math.isnan(rows["nan"].value) and rows["nan"].step == 1
     assert rows["big"].value == sys.float_info.max
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.integers(-3, 3),
+            st.integers(0, 3),
+            st.one_of(st.sampled_from([0.0, -0.0, 1.0, math.nan, math.inf, -math.inf])),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_numpy_latest_per_key_is_the_postgres_order(
+    points: list[tuple[str, int, int, float]],
+) -> None:
+    """latest_per_key (numpy) picks what `later` (Postgres' row order) picks, NaN included."""
+    columns = metric_columns(metrics_logged(RUN, points).metrics_logged)
+    expected: dict[str, Point] = {}
+    for key, step, ts, value in points:
+        point = (step, ts, metric_value(key, value))
+        expected[key] = point if key not in expected else later(expected[key], point)
+    got = latest_per_key(columns)
+    assert got.keys() == expected.keys()
+    for key, (step, ts, value) in expected.items():
+        assert got[key][:2] == (step, ts)
+        assert (math.isnan(value) and math.isnan(got[key][2])) or got[key][2] == value

@@ -74,13 +74,14 @@ def test_large_batches_are_split_at_record_boundaries(
 ) -> None:
     monkeypatch.setattr(clickhouse_writer, "MAX_INSERT_ROWS", 10)
     inserts: list[int] = []
-    original = clickhouse_client.insert
+    original = clickhouse_client.raw_insert
 
     def counting_insert(*args: Any, **kwargs: Any) -> Any:
-        inserts.append(len(args[1][0]))
-        return original(*args, **kwargs)
+        summary = original(*args, **kwargs)
+        inserts.append(int(summary.written_rows))
+        return summary
 
-    monkeypatch.setattr(clickhouse_client, "insert", counting_insert)
+    monkeypatch.setattr(clickhouse_client, "raw_insert", counting_insert)
     assert writer.write(points_batch(range(0, 7), n=3)) == 21
     assert inserts == [9, 9, 3]
     assert count(clickhouse_client, settings.clickhouse_database) == 21
@@ -96,7 +97,7 @@ def test_a_failed_insert_leaves_the_high_water_mark(
         raise ConnectionError("ClickHouse is down")
 
     writer.write(points_batch(range(0, 1)))
-    monkeypatch.setattr(clickhouse_client, "insert", failing_insert)
+    monkeypatch.setattr(clickhouse_client, "raw_insert", failing_insert)
     with pytest.raises(ConnectionError):
         writer.write(points_batch(range(1, 3)))
     monkeypatch.undo()
