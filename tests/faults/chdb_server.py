@@ -67,7 +67,7 @@ def _decompress(data: bytes, encoding: str) -> bytes:
         return data
     # A streamed body is a sequence of frames, one per chunk: decompress them all.
     if encoding == "lz4":
-        import lz4.frame
+        import lz4.frame  # type: ignore[import-untyped]
 
         out, rest = [], data
         while rest:
@@ -98,12 +98,13 @@ class _Engine:
         self._chdb = chdb
         self._path = path
         self._local = threading.local()
-        self._first = chdb.connect(path)  # opens the engine (and its lock on the path) now
+        # opens the engine (and takes its lock on the path) now
+        self._first = chdb.connect(path)  # type: ignore[no-untyped-call]
 
     def conn(self) -> Any:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._chdb.connect(self._path)
+            conn = self._local.conn = self._chdb.connect(self._path)  # type: ignore[no-untyped-call]
         return conn
 
 
