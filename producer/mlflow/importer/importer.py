@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from mlflow.entities import Experiment, Run
+from mlflow.entities import Experiment, LoggedModel, Run
 
 from tracklog.contract.channels import open_channel
 from tracklog.contract.envelopes import ProducerSession
@@ -150,12 +150,18 @@ def _count(
             summary.artifacts += len(files)
             summary.artifact_bytes += sum(f.size for f in files)
             progress.advance(runs=1, points=points, artifacts=len(files))
-        models = logged_models.search(source.client, experiment.experiment_id)
-        summary.logged_models += sum(1 for _ in models)
+        for model in logged_models.search(source.client, experiment.experiment_id):
+            summary.logged_models += 1
+            if model.artifact_location:
+                location = run_artifacts.LocationFiles(source.client, model.artifact_location)
+                listed = location.listing()
+                summary.artifacts += len(listed)
+                summary.artifact_bytes += sum(f.size for f in listed)
     if options.registry:
         from tracklog.mlflow.importer import registry
 
-        summary.models, summary.versions = registry.count(source.client)
+        with source.registry_reads():
+            summary.models, summary.versions = registry.count(source.client)
 
 
 class _Run:
@@ -200,7 +206,7 @@ class _Run:
                 self._experiment(experiment, where)
                 for run in runs[experiment.experiment_id]:
                     self._run(run, where)
-                self._logged_models(experiment.experiment_id, where.experiment_id)
+                self._logged_models(experiment.experiment_id, where)
             self._record_acked()
             if self.options.registry:
                 from tracklog.mlflow.importer import registry
@@ -208,9 +214,10 @@ class _Run:
                 self.progress.stage("model registry")
                 token = writer.flush_token()  # versions name runs: let the worker catch up
                 wait_projected(stub, token, self.options.projection_timeout)
-                counts = registry.import_registry(
-                    self.source.client, self.options.query_addr, self.summary.skipped
-                )
+                with self.source.registry_reads():
+                    counts = registry.import_registry(
+                        self.source.client, self.options.query_addr, self.summary.skipped
+                    )
                 self.summary.models, self.summary.versions = counts
             self.progress.stage("waiting for the worker")
             self.summary.projected = wait_projected(
@@ -239,12 +246,38 @@ class _Run:
         self.summary.experiments += 1
         self.progress.advance(experiments=1)
 
-    def _logged_models(self, source_id: str, experiment_id: str) -> None:
+    def _logged_models(self, source_id: str, where: targets.Target) -> None:
         for model in logged_models.search(self.source.client, source_id):
-            built = logged_models.logged_model(self.producer, model, experiment_id)
+            location = self._logged_model_files(model, where)
+            built = logged_models.logged_model(self.producer, model, where.experiment_id, location)
             self.writer.send(built.envelopes)
             self.summary.skipped.extend(built.skipped)
             self.summary.logged_models += 1
+
+    def _logged_model_files(self, model: LoggedModel, where: targets.Target) -> str:
+        """The model's artifact location in Tracklog, its files copied there (as a run's:
+        kept in place with --keep-artifact-uris when Tracklog can read them). Files
+        already there from an earlier import, the same sizes, are not copied again."""
+        source = model.artifact_location or ""
+        if not self.options.artifacts:
+            return source
+        files = run_artifacts.LocationFiles(self.source.client, source) if source else None
+        listed = files.listing() if files is not None else []
+        if self.options.keep_artifact_uris and (not listed or targets.readable(source)):
+            return source
+        if self.options.keep_artifact_uris:
+            note = f"{source} is not readable by Tracklog; its files were copied"
+            self.summary.skipped.append(
+                run_events.Skipped(f"logged model {model.model_id} artifact location", note)
+            )
+        location = where.logged_model_location(model.model_id)
+        if files is None or not listed or run_artifacts.held(location) == listed:
+            return location
+        stored = files.copy_to(location)
+        self.summary.artifacts += len(stored)
+        self.summary.artifact_bytes += sum(f.size for f in stored)
+        self.progress.advance(artifacts=len(stored))
+        return location
 
     def _run(self, run: Run, where: targets.Target) -> None:
         run_id = run.info.run_id

@@ -1,8 +1,10 @@
 """MLflow 3's logged models: each one's events (created, params and tags, metrics,
 finalized) with stable ids, and the runs' model outputs and inputs. Pure.
 
-A logged model's files stay where MLflow keeps them (its ``artifact_location`` is
-kept), in both artifact modes: a copy would need the model's own store layout.
+A logged model's files are copied as a run's are (importer.py, artifacts.py), to
+``<experiment's location>/models/<model id>/artifacts`` as the SDK places them, and the
+model created with that ``artifact_location``; with ``--keep-artifact-uris`` it keeps
+MLflow's location when Tracklog can read it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ def _status(model: LoggedModel) -> str:
     return str(getattr(status, "value", status) or "READY")
 
 
-def logged_model(producer: ProducerSession, model: LoggedModel, experiment_id: str) -> Built:
+def logged_model(
+    producer: ProducerSession, model: LoggedModel, experiment_id: str, artifact_location: str
+) -> Built:
     model_id = model.model_id
     built = Built(model_id, [], [])
     ns = (model.creation_timestamp or 0) * 1_000_000
@@ -48,7 +52,7 @@ def logged_model(producer: ProducerSession, model: LoggedModel, experiment_id: s
             name=model.name,
             source_run_id=model.source_run_id or None,
             model_type=model.model_type or None,
-            artifact_location=model.artifact_location or "",
+            artifact_location=artifact_location,
             creation_ns=ns,
             tags=dict(model.tags or {}),
             params=dict(model.params or {}),

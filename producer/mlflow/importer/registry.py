@@ -11,17 +11,19 @@ events.proto; the numbers are allocated by the projection, in order.) Stages,
 aliases, descriptions and tags follow. A model Tracklog already holds is compared
 first and only what differs is sent, so a second import adds nothing.
 
-Models and versions keep MLflow's creation times, and versions MLflow's user_id and
-status: each create carries ``created_at`` (the event's time) and, for a version,
-``user_id`` (an admin's call when the service checks tokens: query/registry/origin.py);
-a version MLflow holds PENDING_REGISTRATION or FAILED_REGISTRATION, or READY with a
-status message, is created pending and its status then set as MLflow has it. Known
-limits: a change the import makes after the creation (a stage, an alias, a status, a
-description or tag of a model Tracklog already held) is stamped with the import's time,
-so a version with a stage, or a model with aliases, shows the import's time as last
-updated; a version MLflow holds in a stage but not READY keeps stage None (Tracklog
-moves only READY versions between stages); a version without a user_id in MLflow gets
-the importing caller as its user.
+Models and versions keep MLflow's times, users, statuses and stages. Each create
+carries ``created_at`` (the event's time) and, for a version, ``user_id`` ("" when
+MLflow recorded none) and its stage, whatever its status (Tracklog moves only READY
+versions between stages; MLflow holds failed or pending versions in stages too). A
+version MLflow holds PENDING_REGISTRATION or FAILED_REGISTRATION, or READY with a status
+message, is created pending and its status then set as MLflow has it. Every later write
+carries ``occurred_at``: MLflow's last-updated time of the version it changes (a
+deleted version's placeholder: the time of the version before it), or of the model.
+Tracklog stamps a model with the time of every change to one of its versions (MLflow
+does not), and a write stamps only the time it carries, so an entity whose last write
+did not carry its last-updated time ends with an update of its unchanged description
+that does. These fields are an admin's when the service checks tokens
+(query/registry/origin.py).
 """
 
 from __future__ import annotations
@@ -115,26 +117,34 @@ def import_registry(client: MlflowClient, address: str, skipped: list[Skipped]) 
 
 def import_model(client: MlflowClient, target: RegistryClient, model: SourceModel) -> int:
     name = model.name
+    created_ms, updated_ms = _times(model)
     try:
         held: RegisteredModel | None = target.get_registered_model(name)
     except NotFound:
         held = None
+    wrote = held is None
     if held is None:
         target.create_registered_model(
-            name, model.tags, model.description or "", created_ms=model.creation_timestamp
+            name, model.tags, model.description or "", created_ms=created_ms
         )
         existing: dict[int, ModelVersion] = {}
     else:
         if (held.description or "") != (model.description or ""):
-            target.update_registered_model(name, model.description or "")
+            target.update_registered_model(name, model.description or "", occurred_ms=updated_ms)
+            wrote = True
         for key, value in model.tags.items():
             if held.tags.get(key) != value:
-                target.set_registered_model_tag(name, key, value)
+                target.set_registered_model_tag(name, key, value, occurred_ms=updated_ms)
+                wrote = True
         existing = _held_versions(target, name)
     source_versions = versions(client, name)
     wanted = {int(v.version): v for v in source_versions}
+    changed: set[int] = set()  # versions this import wrote to
+    gap_ms = created_ms  # a deleted version's placeholder: the time of the one before it
     for number in range(1, max(wanted, default=0) + 1):
         version = wanted.get(number)
+        if version is not None:
+            gap_ms = _times(version)[0] or gap_ms
         if number in existing:
             if version is not None and existing[number].source != version.source:
                 raise RegistryMismatch(
@@ -143,19 +153,62 @@ def import_model(client: MlflowClient, target: RegistryClient, model: SourceMode
                 )
             continue
         try:
-            _create(target, name, number, version)
+            _create(target, name, number, version, gap_ms)
         except FailedPrecondition as error:  # the number was allocated before
             if version is not None:  # a version MLflow has: Tracklog cannot give it its number
                 raise RegistryMismatch(str(error)) from error
             # a gap an earlier import left (or a version deleted in Tracklog): a gap still
+            continue
+        wrote = True
+        changed.add(number)
     held_now = _held_versions(target, name)
     for version in source_versions:
-        _settle(target, name, version, held_now.get(int(version.version)))
+        if _settle(target, name, version, held_now.get(int(version.version))):
+            changed.add(int(version.version))
     held_model = target.get_registered_model(name)
     for alias, number in aliases(model).items():
         if held_model.aliases.get(alias) != number:
-            target.set_registered_model_alias(name, alias, number)
+            target.set_registered_model_alias(name, alias, number, occurred_ms=updated_ms)
+            wrote = True
+    if changed:
+        _keep_updated_times(target, name, {n: wanted[n] for n in changed if n in wanted})
+    if wrote or changed:
+        _keep_updated_time(target, name, updated_ms)
     return len(source_versions)
+
+
+def _times(entity: SourceModel | SourceVersion) -> tuple[int | None, int | None]:
+    """(created, last updated) in Unix ms as MLflow has them; last updated never before
+    created (the order of the import's writes keys on these times)."""
+    created = int(entity.creation_timestamp) if entity.creation_timestamp else None
+    updated = int(entity.last_updated_timestamp) if entity.last_updated_timestamp else created
+    if created is not None and updated is not None:
+        updated = max(updated, created)
+    return created, updated
+
+
+def _keep_updated_times(
+    target: RegistryClient, name: str, written: dict[int, SourceVersion]
+) -> None:
+    """Each version the import wrote to ends with MLflow's last-updated time: when its last
+    write did not carry it (a version created and never changed after, in Tracklog's
+    terms, that MLflow changed later), an update of its unchanged description does."""
+    held = _held_versions(target, name)
+    for number, version in sorted(written.items()):
+        updated_ms = _times(version)[1]
+        mine = held.get(number)
+        if mine is None or updated_ms is None or mine.last_updated_timestamp == updated_ms:
+            continue
+        target.update_model_version(name, number, mine.description or "", occurred_ms=updated_ms)
+
+
+def _keep_updated_time(target: RegistryClient, name: str, updated_ms: int | None) -> None:
+    """The model ends with MLflow's last-updated time: every write to one of its versions
+    stamps the model too (Tracklog's rule; MLflow's differ), so when the last one did not
+    carry the model's time, an update of its unchanged description does."""
+    held = target.get_registered_model(name)
+    if updated_ms is not None and held.last_updated_timestamp != updated_ms:
+        target.update_registered_model(name, held.description or "", occurred_ms=updated_ms)
 
 
 def placeholder_source(name: str, number: int) -> str:
@@ -163,16 +216,28 @@ def placeholder_source(name: str, number: int) -> str:
     return f"models:/{name}/{number}"
 
 
-def _create(target: RegistryClient, name: str, number: int, version: SourceVersion | None) -> None:
-    """Version ``number`` from ``version``, or a placeholder deleted at once (a gap); the
-    service refuses (FailedPrecondition) a number that is not the next one."""
+def _create(
+    target: RegistryClient,
+    name: str,
+    number: int,
+    version: SourceVersion | None,
+    gap_ms: int | None,
+) -> None:
+    """Version ``number`` from ``version`` (in its stage, with its creation time, user
+    and a pending status to end as MLflow has it), or a placeholder created and deleted
+    at ``gap_ms`` (a gap); the service refuses (FailedPrecondition) a number that is not
+    the next one."""
     if version is None:
         # a source naming the version itself: a models:/ URI, accepted wherever the
         # service checks sources against its artifact roots
         made = target.create_model_version(
-            name, placeholder_source(name, number), description=PLACEHOLDER_NOTE, version=number
+            name,
+            placeholder_source(name, number),
+            description=PLACEHOLDER_NOTE,
+            version=number,
+            created_ms=gap_ms,
         )
-        target.delete_model_version(name, made.version)
+        target.delete_model_version(name, made.version, occurred_ms=gap_ms)
         return
     target.create_model_version(
         name,
@@ -183,8 +248,9 @@ def _create(target: RegistryClient, name: str, number: int, version: SourceVersi
         model_id=getattr(version, "model_id", None) or None,
         version=number,
         pending=_status(version) != (READY, ""),
-        created_ms=version.creation_timestamp,
-        user_id=version.user_id or "",
+        created_ms=_times(version)[0],
+        user_id=version.user_id or "",  # "": MLflow recorded no user
+        stage=version.current_stage or "None",
     )
 
 
@@ -195,22 +261,31 @@ def _status(version: SourceVersion) -> tuple[str, str]:
 
 def _settle(
     target: RegistryClient, name: str, version: SourceVersion, held: ModelVersion | None
-) -> None:
-    """Status, description, tags and stage of an imported version, where they differ."""
+) -> bool:
+    """Status, description, tags and stage of an imported version, where they differ,
+    each stamped with MLflow's last-updated time; whether anything was written."""
     if held is None:
-        return
+        return False
     number = int(version.version)
+    at = _times(version)[1]
+    wrote = False
     status, message = _status(version)
     if held.status == PENDING and status != PENDING:  # created pending: end as in MLflow
-        target.update_model_version(name, number, status=status, status_message=message)
-        held_status = status
+        target.update_model_version(
+            name, number, status=status, status_message=message, occurred_ms=at
+        )
+        held_status, wrote = status, True
     else:
         held_status = held.status
     if (held.description or "") != (version.description or ""):
-        target.update_model_version(name, number, version.description or "")
+        target.update_model_version(name, number, version.description or "", occurred_ms=at)
+        wrote = True
     for key, value in version.tags.items():
         if held.tags.get(key) != value:
-            target.set_model_version_tag(name, number, key, value)
+            target.set_model_version_tag(name, number, key, value, occurred_ms=at)
+            wrote = True
     stage = version.current_stage or "None"
-    if held.current_stage != stage and held_status == READY:
-        target.transition_model_version_stage(name, number, stage)
+    if held.current_stage != stage and held_status == READY:  # changed in MLflow since
+        target.transition_model_version_stage(name, number, stage, occurred_ms=at)
+        wrote = True
+    return wrote

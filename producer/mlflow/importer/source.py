@@ -4,12 +4,21 @@ Any tracking URI MLflow reads works: a ``./mlruns`` directory or ``file://`` pat
 ``sqlite:///``, ``postgresql://`` (and MLflow's other databases), or a server's
 ``http(s)://``. Reading a file store needs ``MLFLOW_ALLOW_FILE_STORE`` (MLflow 3 refuses
 to open one otherwise); the importer only reads it, so it sets that for the process.
+
+A ``postgresql://`` URI names no driver, and SQLAlchemy then wants psycopg2, which
+Tracklog does not install: without psycopg2 the source is read with psycopg 3 (Tracklog's
+own, ``postgresql+psycopg://``). MLflow's file registry store reads each version's logged
+model through MLflow's global tracking URI (``MlflowClient()``, a TODO in MLflow), by
+default ``sqlite:///mlflow.db`` in the current directory, which it would create:
+`registry_reads` points that URI at the source while the registry is read.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -37,6 +46,34 @@ def normalize(uri: str) -> str:
     return uri
 
 
+def database_uri(uri: str) -> str:
+    """The URI MLflow's client opens: ``postgresql://`` read with psycopg 3 when psycopg2
+    is not installed (SQLAlchemy's default driver for it); any other URI as it is."""
+    if uri.startswith(("postgresql://", "postgres://")) and not _installed("psycopg2"):
+        return "postgresql+psycopg://" + uri.split("://", 1)[1]
+    return uri
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+@contextmanager
+def tracking_uri_at(uri: str) -> Iterator[None]:
+    """MLflow's global tracking URI (and MLFLOW_TRACKING_URI) set to ``uri`` inside, put
+    back after."""
+    from mlflow.tracking._tracking_service import utils
+
+    before, env = utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+    utils.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        utils.set_tracking_uri(before)  # type: ignore[arg-type]  # None: unset, as before
+        if env is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = env
+
+
 class MlflowSource:
     """One MLflow tracking store (and its model registry, at the same URI)."""
 
@@ -45,8 +82,18 @@ class MlflowSource:
         if scheme_of(self.uri) == "file":
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # ours is drawn
-        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=registry_uri or self.uri)
+        opened = database_uri(self.uri)
+        self.client = MlflowClient(tracking_uri=opened, registry_uri=registry_uri or opened)
         self._database = sql_histories.database_store(self.client)
+
+    @contextmanager
+    def registry_reads(self) -> Iterator[None]:
+        """Around reads of a file store's registry (see the module docstring)."""
+        if scheme_of(self.uri) != "file":
+            yield
+            return
+        with tracking_uri_at(self.uri):
+            yield
 
     def experiments(self, names: Sequence[str] = ()) -> list[Experiment]:
         """Every experiment (active and deleted), oldest id first; only ``names`` if given."""

@@ -31,6 +31,10 @@ class Target:
     def run_artifact_uri(self, run_id: str) -> str:
         return join_uri(self.artifact_location, run_id, "artifacts")
 
+    def logged_model_location(self, model_id: str) -> str:
+        """Where the SDK puts a logged model's files (tracklog.client.logged_models)."""
+        return join_uri(self.artifact_location, "models", model_id, "artifacts")
+
 
 def readable(uri: str) -> bool:
     """Can Tracklog's artifact stores read ``uri`` in place (a path, file:// or s3://)?"""

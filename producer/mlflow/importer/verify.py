@@ -71,7 +71,8 @@ def verify(options: ImportOptions, experiment_ids: dict[str, str] | None = None)
                         f"{len(theirs)} in Tracklog, or different values"
                     )
         if options.registry:
-            differences.extend(_compare_registry(source, target))
+            with source.registry_reads():
+                differences.extend(_compare_registry(source, target))
     return differences
 
 

@@ -4,24 +4,31 @@
 children, params, tags, NaN and infinite metric values over several steps, a FAILED
 run, a deleted run, a deleted experiment, a run's artifacts, and a registry with one
 model whose version 2 is deleted, a stage and an alias; a dataset input and an MLflow 3
-logged model (with a metric, an output of the parent run). The registry is then aged in
-the store's own files or tables (`age_registry`: MLflow's client cannot set these): the
-model and its versions created in 2020, versions by named users, version 3
-FAILED_REGISTRATION with a status message.
+logged model (with a metric and files, an output of the parent run). The registry is
+then aged in the store's own files or tables (`age_registry`: MLflow's client cannot set
+these): the model and its versions created and last updated in 2020, versions by named
+users, version 3 FAILED_REGISTRATION with a status message in Production, version 4
+PENDING_REGISTRATION in Staging by no user.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import psycopg
 import yaml
 from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput
+from sqlalchemy.engine import make_url
+
+from tracklog.mlflow.importer.source import database_uri, tracking_uri_at
 
 MODEL = "churn-model"
 
@@ -36,9 +43,17 @@ class Filled:
 
 
 def fill(uri: str, workdir: Path, registry: bool = True, store: str = "") -> Filled:
-    """Fill the store at ``uri`` (``store``: the sqlite URI behind it when ``uri`` is a
+    """Fill the store at ``uri`` (``store``: the database URI behind it when ``uri`` is a
     server's, where the registry is aged)."""
-    client = MlflowClient(uri, registry_uri=uri)
+    # MLflow's file registry store reads versions' logged models through the global
+    # tracking URI, by default sqlite:///mlflow.db in the current directory
+    around = tracking_uri_at(uri) if uri.startswith("file:") else contextlib.nullcontext()
+    with around:
+        opened = database_uri(uri)  # postgresql:// read with psycopg 3, as the importer does
+        return _fill(MlflowClient(opened, registry_uri=opened), uri, workdir, registry, store)
+
+
+def _fill(client: MlflowClient, uri: str, workdir: Path, registry: bool, store: str) -> Filled:
     exp = client.create_experiment("imported", tags={"team": "fraud", "mlflow.note.content": "n"})
     other = client.create_experiment("gone")
     parent = client.create_run(exp, run_name="parent", tags={"kind": "sweep"})
@@ -63,6 +78,11 @@ def fill(uri: str, workdir: Path, registry: bool = True, store: str = "") -> Fil
         exp, name="clf", source_run_id=pid, tags={"flavor": "sk"}, params={"alpha": "1"}
     )
     client.log_metric(pid, "auc", 0.9, step=0, timestamp=1_700_000_000_100, model_id=model.model_id)
+    model_files = workdir / "model-files"
+    (model_files / "data").mkdir(parents=True)
+    (model_files / "MLmodel").write_text("flavors: {}\n")
+    (model_files / "data" / "weights.bin").write_bytes(b"\x00\x01" * 100)
+    client.log_model_artifacts(model.model_id, str(model_files))
     client.finalize_logged_model(model.model_id, "READY")
     client.log_outputs(pid, [LoggedModelOutput(model.model_id, 0)])
     children = []
@@ -81,12 +101,14 @@ def fill(uri: str, workdir: Path, registry: bool = True, store: str = "") -> Fil
     client.delete_experiment(other)
     if registry:
         client.create_registered_model(MODEL, tags={"owner": "ml"}, description="churn")
-        for _ in range(3):
+        for _ in range(4):
             client.create_model_version(MODEL, f"runs:/{pid}/model", run_id=pid)
         client.delete_model_version(MODEL, "2")
         client.set_model_version_tag(MODEL, "3", "validated", "yes")
         client.update_model_version(MODEL, "3", description="the good one")
         client.transition_model_version_stage(MODEL, "1", "Staging")
+        client.transition_model_version_stage(MODEL, "3", "Production")
+        client.transition_model_version_stage(MODEL, "4", "Staging")
         client.set_registered_model_alias(MODEL, "champion", "3")
         age_registry(store or uri)
     run_ids = [pid, *children, doomed.info.run_id, gone_run.info.run_id]
@@ -94,38 +116,65 @@ def fill(uri: str, workdir: Path, registry: bool = True, store: str = "") -> Fil
 
 
 MODEL_CREATED_MS = 1_600_000_000_000
+MODEL_UPDATED_MS = MODEL_CREATED_MS + 900_000  # before version 4's last update: MLflow's
 # version -> what the store is made to hold (MLflow's client sets none of these)
 AGED_VERSIONS: dict[int, dict[str, Any]] = {
-    1: {"creation_timestamp": MODEL_CREATED_MS + 100_000, "user_id": "bob"},
+    1: {
+        "creation_timestamp": MODEL_CREATED_MS + 100_000,
+        "last_updated_timestamp": MODEL_CREATED_MS + 150_000,
+        "user_id": "bob",
+    },
     3: {
         "creation_timestamp": MODEL_CREATED_MS + 300_000,
+        "last_updated_timestamp": MODEL_CREATED_MS + 350_000,
         "user_id": "alice",
         "status": "FAILED_REGISTRATION",
         "status_message": "the model files could not be copied",
     },
+    4: {
+        "creation_timestamp": MODEL_CREATED_MS + 400_000,
+        "last_updated_timestamp": MODEL_CREATED_MS + 950_000,
+        "user_id": None,
+        "status": "PENDING_REGISTRATION",
+    },
 }
+AGED_MODEL = {"creation_timestamp": MODEL_CREATED_MS, "last_updated_timestamp": MODEL_UPDATED_MS}
 
 
 def age_registry(uri: str) -> None:
-    """Set the registry's creation times, users and a failed status in the store itself."""
-    if uri.startswith("sqlite:///"):
-        with sqlite3.connect(uri.removeprefix("sqlite:///")) as db:
-            db.execute(
-                "UPDATE registered_models SET creation_time = ? WHERE name = ?",
-                (MODEL_CREATED_MS, MODEL),
+    """Set the registry's times, users and statuses in the store itself."""
+    if uri.startswith(("sqlite:", "postgresql")):
+        with _database(uri) as execute:
+            execute(
+                "UPDATE registered_models SET creation_time = ?, last_updated_time = ?"
+                " WHERE name = ?",
+                (MODEL_CREATED_MS, MODEL_UPDATED_MS, MODEL),
             )
             for number, fields in AGED_VERSIONS.items():
                 columns = {k.replace("_timestamp", "_time"): v for k, v in fields.items()}
                 assignments = ", ".join(f"{column} = ?" for column in columns)
-                db.execute(
+                execute(
                     f"UPDATE model_versions SET {assignments} WHERE name = ? AND version = ?",
                     (*columns.values(), MODEL, number),
                 )
         return
     models = Path(urlparse(uri).path) / "models" / MODEL
-    _update_yaml(models / "meta.yaml", {"creation_timestamp": MODEL_CREATED_MS})
+    _update_yaml(models / "meta.yaml", AGED_MODEL)
     for number, fields in AGED_VERSIONS.items():
         _update_yaml(models / f"version-{number}" / "meta.yaml", fields)
+
+
+@contextlib.contextmanager
+def _database(uri: str) -> Iterator[Any]:
+    """execute(sql with ? placeholders, params) on the MLflow database at ``uri``,
+    committed at the end."""
+    if uri.startswith("sqlite:"):
+        with sqlite3.connect(uri.removeprefix("sqlite:///")) as db:
+            yield db.execute
+        return
+    plain = make_url(uri).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain) as pg:
+        yield lambda sql, params: pg.execute(sql.replace("?", "%s"), params)
 
 
 def _update_yaml(path: Path, fields: dict[str, Any]) -> None:

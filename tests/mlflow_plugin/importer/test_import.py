@@ -1,6 +1,8 @@
-"""`tracklog import mlflow` against real MLflow stores (a file store and a sqlite store
-filled through MLflow's client): after the import, MLflow's client over Tracklog returns
-what MLflow's client over the source returns; a second import adds nothing."""
+"""`tracklog import mlflow` against real MLflow stores (a file store, a sqlite store and
+a server over one, filled through MLflow's client): after the import, MLflow's client
+over Tracklog returns what MLflow's client over the source returns, the registry's
+times, users, statuses and stages included, with Tracklog checking artifact locations;
+a second import adds nothing; nothing is left in the current directory."""
 
 from __future__ import annotations
 
@@ -12,13 +14,22 @@ from typing import Any
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Run, ViewType
+from mlflow.tracking._tracking_service import utils as mlflow_tracking
 
 from tests.e2e.pipeline import Pipeline
-from tests.mlflow_plugin.importer.stores import MODEL, MODEL_CREATED_MS, Filled, fill
+from tests.mlflow_plugin.importer.stores import (
+    AGED_VERSIONS,
+    MODEL,
+    MODEL_CREATED_MS,
+    MODEL_UPDATED_MS,
+    Filled,
+    fill,
+)
 from tests.mlflow_plugin.servers import mlflow_server
 from tracklog.contract.settings import Settings
 from tracklog.mlflow.importer.importer import ImportOptions, Summary, import_mlflow
 from tracklog.mlflow.importer.registry import aliases
+from tracklog.mlflow.importer.source import database_uri
 
 pytestmark = pytest.mark.integration
 
@@ -29,12 +40,23 @@ def source(
 ) -> Filled:
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    # the sqlite store's default artifact root is ./mlruns; whatever MLflow writes in the
+    # current directory lands in the test's (and test_nothing_is_left_in_the_directory
+    # checks there is nothing)
+    monkeypatch.chdir(tmp_path)
     if request.param == "file":
         uri = (tmp_path / "mlruns").as_uri()
     else:
-        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-        monkeypatch.chdir(tmp_path)  # the sqlite store's default artifact root is ./mlruns
+        uri = f"sqlite:///{tmp_path / 'source.db'}"
     return fill(uri, tmp_path)
+
+
+@pytest.fixture
+def checked_roots(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Artifact locations checked by the pipeline (requested before it): only Tracklog's
+    own root is allowed, so whatever the import leaves outside it is dead-lettered."""
+    monkeypatch.setenv("TRACKLOG_ARTIFACT_ROOTS", settings.artifact_root)
+    return settings.artifact_root
 
 
 def run_import(pipeline: Pipeline, settings: Settings, uri: str, **options: Any) -> Summary:
@@ -106,11 +128,16 @@ def snapshot(client: MlflowClient, with_registry: bool = True) -> dict[str, Any]
             )
             for m in client.search_logged_models([e.experiment_id])
         )
+        found.setdefault("logged_model_files", {}).update(
+            (m.model_id, _model_files(client, m.model_id))
+            for m in client.search_logged_models([e.experiment_id])
+        )
     if with_registry:
         model = client.get_registered_model(MODEL)
         versions = client.search_model_versions(f"name = '{MODEL}'")
         found["registry"] = {
             "created": model.creation_timestamp,
+            "updated": model.last_updated_timestamp,
             "description": model.description,
             "tags": dict(model.tags),
             "aliases": aliases(model),
@@ -123,6 +150,7 @@ def snapshot(client: MlflowClient, with_registry: bool = True) -> dict[str, Any]
                     v.description or "",
                     dict(v.tags),
                     v.creation_timestamp,
+                    v.last_updated_timestamp,
                     v.user_id or "",
                     v.status,
                     v.status_message or "",
@@ -131,6 +159,20 @@ def snapshot(client: MlflowClient, with_registry: bool = True) -> dict[str, Any]
             ),
         }
     return found
+
+
+def _model_files(client: MlflowClient, model_id: str, path: str | None = None) -> list[Any]:
+    """A logged model's files (path, size), recursively, as MLflow's client lists them.
+    MLflow caches an artifact repository per model id for the process: dropped first, so
+    that a store is not answered from another store's model of the same id."""
+    mlflow_tracking._artifact_repos_cache.pop(model_id, None)
+    found: list[Any] = []
+    for entry in client.list_logged_model_artifacts(model_id, path):
+        if entry.is_dir:
+            found.extend(_model_files(client, model_id, entry.path))
+        else:
+            found.append((entry.path, entry.file_size))
+    return sorted(found)
 
 
 def _datasets(run: Run) -> list[tuple[str, str, str, list[tuple[str, str]]]]:
@@ -157,23 +199,50 @@ def assert_same(found: dict[str, Any], expected: dict[str, Any]) -> None:
             assert (run_id, field, found["runs"][run_id][field]) == (run_id, field, value)
     assert found.get("registry") == expected.get("registry")
     assert found["logged_models"] == expected["logged_models"]
+    assert found["logged_model_files"] == expected["logged_model_files"]
 
 
 def test_import_reproduces_the_source(
+    checked_roots: str,
+    source: Filled,
+    pipeline: Pipeline,
+    settings: Settings,
+    tracking_uri: str,
+    tmp_path: Path,
+) -> None:
+    reproduces(source, pipeline, settings, tracking_uri, tmp_path)
+
+
+def reproduces(
     source: Filled, pipeline: Pipeline, settings: Settings, tracking_uri: str, tmp_path: Path
 ) -> None:
+    """Import ``source`` (filled by `fill`) and compare; import it twice more."""
     summary = run_import(pipeline, settings, source.uri, state_dir=tmp_path / "state")
     assert summary.runs == 5 and summary.experiments == 3  # with MLflow's Default
     assert summary.points == 50 + 4 + 1 + 2
     assert summary.logged_models == 1
-    assert summary.versions == 2 and summary.models == 1
-    assert summary.artifacts == 2
+    assert summary.versions == 3 and summary.models == 1
+    assert summary.artifacts == 2 + 2  # the run's, the logged model's
     assert summary.skipped == []
-    expected = snapshot(MlflowClient(source.uri, registry_uri=source.uri))
-    # not vacuous: the source's search gives the parent's input, its registry the aged values
+    opened = database_uri(source.uri)
+    expected = snapshot(MlflowClient(opened, registry_uri=opened))
+    # not vacuous: the source's search gives the parent's input, its registry the aged
+    # values, its logged model files
     assert expected["runs"][source.parent_id]["searched_datasets"]
-    assert expected["registry"]["created"] == MODEL_CREATED_MS
-    assert {v[7] for v in expected["registry"]["versions"]} == {"alice", "bob"}
+    registry = expected["registry"]
+    assert (registry["created"], registry["updated"]) == (MODEL_CREATED_MS, MODEL_UPDATED_MS)
+    by_number = {v[0]: v for v in registry["versions"]}
+    assert {n: (v[1], v[6], v[7], v[8], v[9]) for n, v in by_number.items()} == {
+        n: (
+            {1: "Staging", 3: "Production", 4: "Staging"}[n],
+            AGED_VERSIONS[n]["creation_timestamp"],
+            AGED_VERSIONS[n]["last_updated_timestamp"],
+            AGED_VERSIONS[n]["user_id"] or "",
+            AGED_VERSIONS[n].get("status", "READY"),
+        )
+        for n in (1, 3, 4)
+    }
+    assert [len(files) for files in expected["logged_model_files"].values()] == [2]
     tracklog = MlflowClient(tracking_uri, registry_uri=tracking_uri)
     assert_same(snapshot(tracklog), expected)
     # MLflow's ids are kept
@@ -181,20 +250,21 @@ def test_import_reproduces_the_source(
     # nesting
     child = tracklog.get_run(source.run_ids[1])
     assert child.data.tags["mlflow.parentRunId"] == source.parent_id
-    # artifacts copied into Tracklog's store
+    # artifacts copied into Tracklog's store, the logged model's too
     listed = sorted(a.path for a in tracklog.list_artifacts(source.parent_id))
     assert listed == ["notes.txt", "sub"]
-    assert (
-        tracklog.get_run(source.parent_id).info.artifact_uri.startswith(
-            Path(settings.artifact_root).as_uri()
-        )
-        or settings.artifact_root in tracklog.get_run(source.parent_id).info.artifact_uri
+    root = Path(settings.artifact_root)
+    assert tracklog.get_run(source.parent_id).info.artifact_uri.startswith(
+        (root.as_uri(), str(root))
     )
+    for model in tracklog.search_logged_models([source.experiment_ids[0]]):
+        assert model.artifact_location.startswith((root.as_uri(), str(root)))
 
     # twice: with the checkpoint every run is recognised; without it, every event is sent
     # again and the worker drops them (deterministic ids): nothing changes either way
     again = run_import(pipeline, settings, source.uri, state_dir=tmp_path / "state")
     assert again.runs == 0 and again.runs_unchanged == 5
+    assert again.artifacts == 0  # the logged model's files are there already
     resent = run_import(pipeline, settings, source.uri)
     assert resent.runs == 5 and resent.points == summary.points
     assert_same(snapshot(tracklog), expected)
@@ -205,7 +275,7 @@ def test_dry_run_counts_only(
 ) -> None:
     summary = run_import(pipeline, settings, source.uri, dry_run=True)
     assert (summary.experiments, summary.runs, summary.points) == (3, 5, 57)
-    assert (summary.models, summary.versions, summary.artifacts) == (1, 2, 2)
+    assert (summary.models, summary.versions, summary.artifacts) == (1, 3, 2 + 2)
     assert summary.events == 0
     tracklog = MlflowClient(tracking_uri)
     assert [e.name for e in tracklog.search_experiments(view_type=ViewType.ALL)] in (
@@ -230,8 +300,33 @@ def test_import_from_a_server(
         filled = fill(url, tmp_path, store=backend)
         summary = run_import(pipeline, settings, url, keep_artifact_uris=True)
         expected = snapshot(MlflowClient(url, registry_uri=url))
-    assert (summary.runs, summary.points, summary.artifacts) == (5, 57, 2)
-    assert [s.where for s in summary.skipped] == [f"run {filled.parent_id} artifact URI"]
+    assert (summary.runs, summary.points, summary.artifacts) == (5, 57, 2 + 2)
+    assert sorted(s.where for s in summary.skipped) == sorted(
+        [
+            f"run {filled.parent_id} artifact URI",
+            *(f"logged model {m} artifact location" for m in expected["logged_model_files"]),
+        ]
+    )
     tracklog = MlflowClient(tracking_uri, registry_uri=tracking_uri)
     assert_same(snapshot(tracklog), expected)
     assert sorted(a.path for a in tracklog.list_artifacts(filled.parent_id)) == ["notes.txt", "sub"]
+
+
+def test_nothing_is_left_in_the_directory(
+    source: Filled, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's file registry store reads a version's logged model through MLflow's global
+    tracking URI, by default sqlite:///mlflow.db in the current directory (which it
+    creates) unless the directory holds ./mlruns: reading a source's registry from
+    another directory, with no tracking URI set, creates nothing there."""
+    assert not (tmp_path / "mlflow.db").exists()  # filling the source made none either
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr(mlflow_tracking, "_tracking_uri", None)
+    summary = import_mlflow(
+        ImportOptions(source=source.uri, kafka=settings.kafka, query_addr="", dry_run=True)
+    )
+    assert summary.versions == 3
+    assert list(elsewhere.iterdir()) == []
