@@ -176,11 +176,6 @@ def get_run(pool: Pool, run_id: str) -> RunDetails:
         return _details(conn, [RunRecord(*row)])[0]
 
 
-def run_details(conn: Connection, runs: list[RunRecord]) -> list[RunDetails]:
-    """The runs with their params, tags and latest metrics (search uses it: store_search)."""
-    return _details(conn, runs)
-
-
 def run_exists(pool: Pool, run_id: str) -> bool:
     with pool.connection() as conn:
         return (

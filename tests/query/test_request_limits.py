@@ -15,6 +15,7 @@ from tracklog.contract import flush_tokens
 from tracklog.contract.settings import QueryLimits, Settings
 from tracklog.query.errors import InvalidArgument, ResourceExhausted
 from tracklog.query.filters import clauses as clause_filter
+from tracklog.query.filters import lexer as filter_lexer
 from tracklog.query.filters import parser as filter_parser
 from tracklog.query.request_limits import check_request, concurrent_waits
 from tracklog.query.server import create_server
@@ -164,7 +165,7 @@ def tokenized(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
         return counted
 
-    monkeypatch.setattr(filter_parser, "tokenize", spy(filter_parser.tokenize))
+    monkeypatch.setattr(filter_parser, "tokenize", spy(filter_lexer.tokenize))
     monkeypatch.setattr(clause_filter, "_tokens", spy(clause_filter._tokens))
     return lengths
 

@@ -344,6 +344,16 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT topic, partition, max(last_offset) FROM projection_offsets
         GROUP BY topic, partition;
     """,
+    # 14: SearchRuns at scale (query/stores/search.py, issue 13). Runs in the default order
+    # (newest first) can be walked in index order, so a page of a selective search stops after
+    # its runs instead of sorting every match. Params and tags get statistics on (key, value)
+    # pairs: without them the planner multiplies the key's and the value's frequencies, as if
+    # independent (`lr = '0.01'` estimated at a quarter of its rows), and picks the wrong plan.
+    """
+    CREATE INDEX runs_by_start ON runs (start_time DESC NULLS LAST, run_id);
+    CREATE STATISTICS params_by_key_value_pairs (mcv) ON key, left(value, 200) FROM params;
+    CREATE STATISTICS tags_by_key_value_pairs (mcv) ON key, left(value, 200) FROM tags;
+    """,
 )
 
 _LOCK_KEY = 0x7472_6B6C  # "trkl"
