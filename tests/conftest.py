@@ -12,10 +12,8 @@ database (`settings` fixture), so tests never see each other's data.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -207,13 +205,13 @@ def with_topic(settings: Settings, topic: str) -> Settings:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Sessions a test left open are flushed at interpreter exit (tracklog.session); a
     test process need not wait the default 30 s for a broker that is gone by then.
-    Shipper processes the tests started are stopped (those of subprocesses exit idle)."""
+    Shipper processes the tests or their subprocesses started are stopped (killed after a
+    grace period): none outlives the session."""
     os.environ["TRACKLOG_EXIT_FLUSH_SECONDS"] = "2"
-    from tracklog.shipper import launch
+    from tests.producer.shipper.stopping import stop_shippers
 
-    for pid in launch.started_pids:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    stop_shippers([factory.getbasetemp()] if factory is not None else [])
 
 
 @pytest.fixture(scope="session", autouse=True)

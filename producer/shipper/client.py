@@ -3,9 +3,12 @@
 It opens the session's ring (`RingHandover`, the session's batcher), makes sure a shipper
 runs (starting one if none does, again if it dies: a keeper thread checks every half
 second), waits for acknowledgements in `flush` (reading the ring's header) and detaches
-the ring at `close`. When no shipper process comes up within TRACKLOG_SHIPPER_START_SECONDS
-(default 5), it logs a warning and reads its ring on a thread of this process instead
-(`ShipperCore` over a `SpoolingSink` of its own): the in-process fallback.
+the ring at `close`. The keeper thread also logs here what the shipper process said about
+the ring (`tracklog.shipper.notices`: the broker unreachable, the spool full...), and
+`ShippedSpool` reports the ring's dropped and quarantined events from its header. When no
+shipper process comes up within TRACKLOG_SHIPPER_START_SECONDS (default 5), or the one
+running serves other settings, it logs a warning and reads its ring on a thread of this
+process instead (`ShipperCore` over a `SpoolingSink` of its own): the in-process fallback.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from tracklog.sending.sink import EventSink
 from tracklog.shipper import launch
 from tracklog.shipper.core import ShipperCore, run_until
 from tracklog.shipper.handover import RingHandover
+from tracklog.shipper.notices import NoticeReader
 from tracklog.shipper.ring import HEADER_BYTES, Field, rings_dir
+from tracklog.spool.quarantine import Quarantine
 from tracklog.spool.spooling_sink import SpoolingSink
 
 log = logging.getLogger(__name__)
@@ -57,9 +62,13 @@ class ShipperClient:
         self._down_since: float | None = None
         self._fallback: tuple[ShipperCore, SpoolingSink, threading.Thread] | None = None
         self._last_positions: dict[tuple[str, int], int] = {}
+        self._fingerprint = config.fingerprint()
+        self._other_settings_seen = 0  # checks in a row that found a shipper of others
+        self._final_counts: dict[Field, int] = {}
         self._ensure()
         meta = {
             "target": target,
+            "fingerprint": self._fingerprint,
             "max_batch_points": max_batch_points,
             "max_batch_bytes": max_batch_bytes,
             "linger_seconds": linger_seconds,
@@ -72,6 +81,7 @@ class ShipperClient:
             max_event_bytes=max_event_bytes,
             on_wait=self._ensure,
         )
+        self._notices = NoticeReader(self.handover.ring.path.with_suffix(".notices"))
         self._stop = threading.Event()
         self._keeper = threading.Thread(target=self._keep, name="tracklog-keeper", daemon=True)
         self._keeper.start()
@@ -81,14 +91,33 @@ class ShipperClient:
     def _ensure(self) -> None:
         """Start a shipper when none runs (at most every RESTART_SECONDS); past
         TRACKLOG_SHIPPER_START_SECONDS without one, read the ring in this process."""
-        if self._fallback is not None or launch.running(self.spool_dir):
+        if self._fallback is not None:
+            return
+        if launch.running(self.spool_dir):
             self._down_since = None
+            theirs = launch.running_fingerprint(self.spool_dir)
+            if theirs in (None, self._fingerprint):
+                self._other_settings_seen = 0
+                return
+            self._other_settings_seen += 1  # twice in a row: not a stale shipper.json
+            if self._other_settings_seen >= 2 and hasattr(self, "handover"):
+                self._fall_back(
+                    "the shipper process of %s serves other Kafka or spool settings "
+                    "(set TRACKLOG_SPOOL_DIR to a directory of its own)",
+                    self.spool_dir,
+                )
             return
         now = time.monotonic()
         if self._down_since is None:
             self._down_since = now
         if now - self._down_since >= self._start_seconds and hasattr(self, "handover"):
-            self._fall_back()
+            self._fall_back(
+                "no shipper process came up for %s within %ss "
+                "(TRACKLOG_SHIPPER_START_SECONDS; see %s)",
+                self.spool_dir,
+                self._start_seconds,
+                self.spool_dir / launch.LOG_FILE,
+            )
         elif now - self._started_at >= RESTART_SECONDS:
             self._started_at = now
             try:
@@ -100,17 +129,12 @@ class ShipperClient:
         while not self._stop.wait(KEEP_SECONDS):
             try:
                 self._ensure()
+                self._notices.relay()
             except Exception as error:  # keep checking
                 log.warning("tracklog: checking the shipper process: %s", error)
 
-    def _fall_back(self) -> None:
-        log.warning(
-            "tracklog: no shipper process came up for %s within %ss "
-            "(TRACKLOG_SHIPPER_START_SECONDS; see %s): sending from this process instead",
-            self.spool_dir,
-            self._start_seconds,
-            self.spool_dir / launch.LOG_FILE,
-        )
+    def _fall_back(self, reason: str, *args: object) -> None:
+        log.warning(f"tracklog: {reason}: sending from this process instead", *args)
         spool = SpoolingSink(self._config.spool, self._sink_factory, self._target)
         core = ShipperCore(self.spool_dir, self._target, spool, only=self.handover.ring_id)
         thread = threading.Thread(
@@ -142,6 +166,7 @@ class ShipperClient:
                 self._ensure()
             time.sleep(pause if deadline is None else min(pause, max(0.0, deadline - now)))
             pause = min(pause * 2, 0.005)
+        self._notices.relay()
         return ring.get(Field.FAILED) == failed
 
     def token(self, ok: bool) -> FlushToken:
@@ -172,8 +197,10 @@ class ShipperClient:
         ring; returns the (events, metric points) the shipper still has to send."""
         deadline = time.monotonic() + timeout
         if not self.handover.closed:
-            self.wait_acked(timeout)
+            if not self.wait_acked(timeout):
+                self._notices.relay()  # what kept it from being acknowledged
             self.positions()
+            self._final_counts = {field: self.handover.ring.get(field) for field in _COUNTS}
         self.handover.close()
         self._stop.set()
         fallback = self._fallback
@@ -192,21 +219,72 @@ class ShipperClient:
                 points,
                 self.spool_dir,
             )
+        self._report_losses()
         return events, points
+
+    def count(self, field: Field) -> int:
+        """A counter of the ring's header (its last value once the ring is detached)."""
+        if self.handover.closed:
+            return self._final_counts.get(field, 0)
+        return self.handover.ring.get(field)
+
+    def _report_losses(self) -> None:
+        """What the spool quarantined or dropped of this session, as the spool says at its
+        close in-process."""
+        quarantined = self.count(Field.QUARANTINED_EVENTS)
+        if quarantined:
+            log.error(
+                "tracklog: %d events (%d metric points) were refused by Kafka for good or "
+                "were older than TRACKLOG_SPOOL_MAX_AGE_DAYS, and are kept in %s; `tracklog "
+                "spool list` shows why, `tracklog spool resend` sends them again after a fix",
+                quarantined,
+                self.count(Field.QUARANTINED_POINTS),
+                Quarantine(self.spool_dir, self._target).directory,
+            )
+        dropped = self.count(Field.DROPPED_EVENTS)
+        if dropped:
+            log.error(
+                "tracklog: %d events (%d metric points) were dropped because the spool at %s "
+                "was full (TRACKLOG_SPOOL_MAX_BYTES=%d)",
+                dropped,
+                self.count(Field.DROPPED_POINTS),
+                self.spool_dir,
+                self._config.spool.max_bytes,
+            )
 
     def spool_view(self) -> ShippedSpool:
         return ShippedSpool(self)
 
 
+_COUNTS = (
+    Field.DROPPED_EVENTS,
+    Field.DROPPED_POINTS,
+    Field.QUARANTINED_EVENTS,
+    Field.QUARANTINED_POINTS,
+)
+
+
 class ShippedSpool:
     """`Session.spool` in shipper mode: what this session handed over and is not yet
-    acknowledged (the shipper process itself reports drops and quarantines in its log)."""
+    acknowledged, and what of it the shipper process dropped (the spool full) or moved
+    to the quarantine, as the ring's header says."""
 
     def __init__(self, client: ShipperClient) -> None:
         self._client = client
         self.directory: Path = client.spool_dir
-        self.dropped = (0, 0)
-        self.quarantined = (0, 0)
+        self.quarantine_directory: Path = Quarantine(client.spool_dir, "").directory
+
+    @property
+    def dropped(self) -> tuple[int, int]:
+        """(events, metric points) dropped because the spool was full."""
+        client = self._client
+        return client.count(Field.DROPPED_EVENTS), client.count(Field.DROPPED_POINTS)
+
+    @property
+    def quarantined(self) -> tuple[int, int]:
+        """(events, metric points) Kafka refused for good, kept in the quarantine."""
+        client = self._client
+        return client.count(Field.QUARANTINED_EVENTS), client.count(Field.QUARANTINED_POINTS)
 
     def pending(self) -> tuple[int, int]:
         return self._client.handover.pending()

@@ -11,6 +11,12 @@ After a restart the spool first sends what the killed shipper spooled (its direc
 adopted); until that is acknowledged, a ring's ``acked`` stays where the killed shipper
 left it (`RingReader.barrier`). A ring is deleted once everything in it is spooled and
 its writer closed it or died.
+
+What happened to a ring's events after their handover is counted in its header: events
+lost (``failed``), of which dropped because the spool was full and quarantined (Kafka
+refused them for good, or they were too old to send), with their metric points; the
+writer's `Session.spool` reports these. In the shipper process, a `NoticeBoard` copies
+the process's warnings into the notices file of every ring being read.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tracklog.sending.sink import DoneCallback
+from tracklog.shipper.notices import NoticeBoard
 from tracklog.shipper.ring import (
     HEADER_BYTES,
     SUFFIXES,
@@ -39,6 +46,7 @@ from tracklog.shipper.ring import (
     rings_dir,
 )
 from tracklog.shipper.slices import Limits, RingState, SliceEncoder, slice_end
+from tracklog.spool.spooling_sink import SpoolFullError
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +138,12 @@ class ShipperCore:
         *,
         only: str | None = None,
         slice_bytes: int = SLICE_BYTES,
+        notices: NoticeBoard | None = None,
+        fingerprint: str | None = None,
     ) -> None:
-        """Read the rings under ``spool_dir`` meant for ``target`` (brokers and topic), or
-        only the ring ``only``, into ``spool``."""
+        """Read the rings under ``spool_dir`` meant for ``target`` (brokers and topic) and
+        made for a shipper of ``fingerprint`` (its settings, when given), or only the ring
+        ``only``, into ``spool``; ``notices`` learns which rings are read."""
         self.directory = rings_dir(spool_dir)
         self._target = target
         self._spool = spool
@@ -142,6 +153,9 @@ class ShipperCore:
         self.readers: dict[str, RingReader] = {}
         self._ignored: set[str] = set()
         self._scanned_at = 0.0
+        self._notices = notices
+        self._fingerprint = fingerprint
+        self._positions_too_long = False
 
     def step(self) -> bool:
         """One pass over the rings; True when it spooled something."""
@@ -180,8 +194,11 @@ class ShipperCore:
                 meta = json.loads(path.with_suffix(".json").read_text())
             except (OSError, ValueError):
                 continue  # being made, or being removed
-            if meta.get("target") != self._target:
-                self._ignored.add(ring_id)  # meant for other brokers: left for their shipper
+            if meta.get("target") != self._target or (
+                self._fingerprint is not None
+                and meta.get("fingerprint") not in (None, self._fingerprint)
+            ):
+                self._ignored.add(ring_id)  # for other settings: its writer sends it itself
                 continue
             try:
                 fd = os.open(path.with_suffix(".names"), os.O_RDONLY)
@@ -189,10 +206,14 @@ class ShipperCore:
                 continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self.readers[ring_id] = RingReader(self.directory, ring_id, meta, fd)
+                reader = RingReader(self.directory, ring_id, meta, fd)
             except (OSError, ValueError) as error:
                 os.close(fd)  # read by another (a training process's own fallback)
                 log.debug("tracklog shipper: not reading %s: %s", ring_id, error)
+                continue
+            self.readers[ring_id] = reader
+            if self._notices is not None:
+                self._notices.attach(ring_id, reader.paths["notices"])
 
     def _remove_finished(self) -> None:
         for reader in list(self.readers.values()):
@@ -201,11 +222,17 @@ class ShipperCore:
             if reader.state.tail < head or ring.get(Field.SLICE_END) > reader.state.tail:
                 continue
             if reader.writer_gone():
+                self._detach(reader.ring_id)
                 with self._lock:
                     del self.readers[reader.ring_id]
                     reader.remove()
 
+    def _detach(self, ring_id: str) -> None:
+        if self._notices is not None:
+            self._notices.detach(ring_id)
+
     def _forget(self, reader: RingReader) -> None:
+        self._detach(reader.ring_id)
         with self._lock:
             self.readers.pop(reader.ring_id, None)
             self._ignored.add(reader.ring_id)
@@ -246,7 +273,7 @@ class ShipperCore:
             reader.slices.append(piece)
         try:
             for item in encoded:
-                on_done = functools.partial(self._done, reader, piece)
+                on_done = functools.partial(self._done, reader, piece, item.points)
                 self._spool.send_weighed(item.key, item.value, item.points, on_done)
             state.save(reader.paths["state"])
         except BaseException:
@@ -260,11 +287,20 @@ class ShipperCore:
             self._advance(reader)
         return True
 
-    def _done(self, reader: RingReader, piece: _Slice, error: BaseException | None) -> None:
+    def _done(
+        self, reader: RingReader, piece: _Slice, points: int, error: BaseException | None
+    ) -> None:
         with self._lock:
             piece.outstanding -= 1
             if error is not None and not reader.removed:
-                reader.ring.set(Field.FAILED, reader.ring.get(Field.FAILED) + 1)
+                ring = reader.ring
+                ring.set(Field.FAILED, ring.get(Field.FAILED) + 1)
+                if isinstance(error, SpoolFullError):
+                    events, points_field = Field.DROPPED_EVENTS, Field.DROPPED_POINTS
+                else:  # refused for good or too old: the spool quarantined it
+                    events, points_field = Field.QUARANTINED_EVENTS, Field.QUARANTINED_POINTS
+                ring.set(events, ring.get(events) + 1)
+                ring.set(points_field, ring.get(points_field) + points)
             self._advance(reader)
 
     def _advance(self, reader: RingReader) -> None:
@@ -290,6 +326,13 @@ class ShipperCore:
             ring.set(Field.POSITIONS_LENGTH, len(data))
             ring.map[Field.POSITIONS : Field.POSITIONS + len(data)] = data
             ring.set(Field.POSITIONS_VERSION, version + 1)
+        elif not self._positions_too_long:
+            self._positions_too_long = True
+            log.error(
+                "tracklog shipper: the acknowledged positions (%d bytes of JSON) do not fit a "
+                "ring's header; flush tokens name the last positions that fitted (older)",
+                len(data),
+            )
         position, events, points = reader.acked
         ring.set(Field.ACKED_EVENTS, events)
         ring.set(Field.ACKED_POINTS, points)
@@ -313,6 +356,7 @@ class ShipperCore:
             for reader in readers:
                 reader.removed = True
         for reader in readers:
+            self._detach(reader.ring_id)
             reader.ring.close()
             os.close(reader.lock_fd)
 

@@ -4,8 +4,8 @@ One shipper runs per spool directory: it holds an exclusive ``flock`` on
 ``<spool dir>/shipper.lock`` for its lifetime and writes ``shipper.json`` (its pid and the
 fingerprint of its settings). A client tests the lock to know whether one runs, and starts
 one with `start` (``python -m tracklog.shipper``, in a new session so that it outlives the
-client; its log goes to ``<spool dir>/shipper.log``). Settings travel to it in the
-environment variable ``TRACKLOG_SHIPPER_CONFIG`` (JSON).
+client; its log goes to ``<spool dir>/shipper.log``, begun anew past LOG_KEEP_BYTES).
+Settings travel to it in the environment variable ``TRACKLOG_SHIPPER_CONFIG`` (JSON).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from tracklog.contract.settings import KafkaSettings, SpoolSettings
 LOCK_FILE = "shipper.lock"
 INFO_FILE = "shipper.json"
 LOG_FILE = "shipper.log"
+LOG_KEEP_BYTES = 10 << 20  # past this, a starting shipper begins a new log (one old kept)
 CONFIG_ENV = "TRACKLOG_SHIPPER_CONFIG"
 # what this process started (a test session ends them: tests/conftest.py)
 started_pids: list[int] = []
@@ -107,7 +108,13 @@ def start(config: ShipperConfig) -> int:
     assert directory is not None
     directory.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, CONFIG_ENV: config.to_json()}
-    with open(directory / LOG_FILE, "ab") as log_file:
+    log_path = directory / LOG_FILE
+    try:
+        if log_path.stat().st_size > LOG_KEEP_BYTES:
+            log_path.replace(log_path.with_name(f"{LOG_FILE}.1"))
+    except FileNotFoundError:
+        pass
+    with open(log_path, "ab") as log_file:
         child = subprocess.Popen(
             [sys.executable, "-m", "tracklog.shipper", str(directory)],
             stdin=subprocess.DEVNULL,

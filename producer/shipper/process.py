@@ -5,6 +5,8 @@ It takes the directory's lock (or exits: another shipper holds it), opens the di
 until it has had no ring to read for TRACKLOG_SHIPPER_IDLE_SECONDS (default 30) with
 everything acknowledged, or ten times that with events still unacknowledged (the broker
 away): these stay in the spool for the next shipper. SIGTERM stops it the same way.
+Its log is ``<spool dir>/shipper.log`` (`launch` starts a new one past 10 MiB, keeping the
+previous one as ``shipper.log.1``); its warnings also go to the rings' writers (`notices`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from tracklog.sending.sink import kafka_sink_factory
 from tracklog.shipper.core import ShipperCore, run_until
 from tracklog.shipper.launch import CONFIG_ENV, INFO_FILE, LOCK_FILE, ShipperConfig
+from tracklog.shipper.notices import NoticeBoard
 from tracklog.spool.spooling_sink import SpoolingSink, spool_producer_options, spool_target
 
 log = logging.getLogger("tracklog.shipper")
@@ -64,8 +67,10 @@ def main(argv: list[str]) -> int:
         linger_ms=config.linger_ms,
         producer_options=spool_producer_options(config.producer_options),
     )
+    notices = NoticeBoard()  # the sessions' own processes log these warnings again
+    logging.getLogger("tracklog").addHandler(notices)
     spool = SpoolingSink(config.spool, factory, target)
-    core = ShipperCore(directory, target, spool)
+    core = ShipperCore(directory, target, spool, notices=notices, fingerprint=config.fingerprint())
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     idle_since = time.monotonic()

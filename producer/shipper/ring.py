@@ -1,21 +1,24 @@
 """The handover ring: a memory-mapped file in the spool directory between one Session (the
 only writer) and the shipper process (the only reader).
 
-A ring is four files in ``<spool dir>/rings/``, named by the ring's id (32 hex digits):
+A ring is five files in ``<spool dir>/rings/``, named by the ring's id (32 hex digits):
 
-- ``<id>.ring``: a 4 KiB header of little-endian u64 fields (`Field`) and a data area of
-  ``capacity`` bytes. Positions are logical byte counts that only grow; a position's
-  place in the data area is ``position % capacity``. The writer appends records at
-  ``head`` and publishes the new head after the record is written: a record below the
-  head is handed over (it is in the page cache of a file, so it survives the writer's
-  death). The shipper advances ``tail`` once what lies below it is in the disk spool, and
-  ``acked`` once Kafka acknowledged it.
+- ``<id>.ring``: a 64 KiB header of little-endian u64 fields (`Field`) and a data area of
+  ``capacity`` bytes, written through (zeros) and mapped page by page when the ring is
+  made, so that no logging call takes a page fault that allocates it. Positions are
+  logical byte counts that only grow; a position's place in the data area is ``position %
+  capacity``. The writer appends records at ``head`` and publishes the new head after the
+  record is written: a record below the head is handed over (it is in the page cache of a
+  file, so it survives the writer's death). The shipper advances ``tail`` once what lies
+  below it is in the disk spool, and ``acked`` once Kafka acknowledged it.
 - ``<id>.names``: the strings the records refer to by number (run and aggregate ids,
   metric keys), appended by the writer before the first record that uses one:
   ``[u32 number][u32 length][UTF-8 bytes]``.
 - ``<id>.json``: what the ring is for (brokers and topic, the writer's pid, how to cut
   metric points into events), written before the ring file appears.
 - ``<id>.state``: the shipper's own record of what it spooled (`tracklog.shipper.slices`).
+- ``<id>.notices``: the shipper process's warnings and errors while it reads the ring, one
+  JSON line each, which the writer's process logs again (`tracklog.shipper.notices`).
 
 Records are 8-byte aligned and start with ``[u32 length][u16 kind]``. A record never
 wraps: one that does not fit before the end of the data area follows a `SKIP` marker
@@ -32,8 +35,10 @@ import struct
 from pathlib import Path
 
 RINGS_DIR = "rings"
-MAGIC = 0x31474E49524C4B54  # "TKLRING1"
-HEADER_BYTES = 4096
+MAGIC = 0x32474E49524C4B54  # "TKLRING2"
+HEADER_BYTES = 64 * 1024
+PAGE_BYTES = mmap.PAGESIZE
+MADV_POPULATE_WRITE = 23  # Linux 5.14: write-fault every page of a range in one call
 U64 = struct.Struct("<Q")
 
 # records
@@ -46,7 +51,7 @@ ONE_POINT = struct.Struct("<IHHIIqIxxxxqqd")  # a POINTS record of one point
 # [u32 payload length][u32 pad][i64 occurred_ns], then the serialized payload
 EVENT_HEAD = struct.Struct("<IHHIIIxxxxq")
 NAME_HEAD = struct.Struct("<II")
-SUFFIXES = ("ring", "names", "json", "state")
+SUFFIXES = ("ring", "names", "json", "state", "notices")
 
 
 class Field(enum.IntEnum):
@@ -63,9 +68,14 @@ class Field(enum.IntEnum):
     FAILED = 64  # shipper: events lost after their handover (dropped, refused for good)
     ACKED_EVENTS = 72  # shipper: non-metric events acknowledged so far
     ACKED_POINTS = 80  # shipper: metric points acknowledged so far
+    DROPPED_EVENTS = 88  # shipper: events dropped because the spool was full
+    DROPPED_POINTS = 96
+    QUARANTINED_EVENTS = 104  # shipper: events Kafka refused for good (or too old to send)
+    QUARANTINED_POINTS = 112
     POSITIONS_VERSION = 120  # odd while the shipper rewrites the positions below
     POSITIONS_LENGTH = 128
     POSITIONS = 136  # JSON [[log, partition, offset], ...]: what Kafka acknowledged
+    # (up to the end of the header: about 2,000 partitions)
 
 
 def points_size(n: int) -> int:
@@ -90,12 +100,14 @@ class RingFile:
         self.fd = os.open(path, flags, 0o644)
         try:
             if create_capacity:
-                os.ftruncate(self.fd, HEADER_BYTES + create_capacity)
+                _write_zeros(self.fd, HEADER_BYTES + create_capacity)
             size = os.fstat(self.fd).st_size
             self.map = mmap.mmap(self.fd, size)
         except BaseException:
             os.close(self.fd)
             raise
+        if create_capacity:
+            _fault_in(self.map)
         if create_capacity:
             self.set(Field.CAPACITY, create_capacity)
             self.set(Field.MAGIC, MAGIC)
@@ -122,6 +134,24 @@ class RingFile:
         with contextlib.suppress(BufferError):  # a view still exported: goes with the process
             self.map.close()
         os.close(self.fd)
+
+
+def _write_zeros(fd: int, size: int) -> None:
+    """Give the file ``size`` bytes of zeros, written (not a hole, not fallocated): the
+    file system allocates them now, not in a page fault of a logging call."""
+    chunk = bytes(1 << 20)
+    at = 0
+    while at < size:
+        at += os.pwrite(fd, chunk[: min(len(chunk), size - at)], at)
+
+
+def _fault_in(map_: mmap.mmap) -> None:
+    """Map every page writable now (one call where Linux can, else a write per page)."""
+    try:
+        map_.madvise(MADV_POPULATE_WRITE)
+    except (OSError, ValueError, AttributeError):
+        for at in range(0, len(map_), PAGE_BYTES):
+            map_[at] = 0
 
 
 def ring_files(directory: Path, ring_id: str) -> list[Path]:

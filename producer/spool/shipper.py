@@ -49,6 +49,9 @@ MIN_BACKOFF, MAX_BACKOFF = 0.2, 5.0
 SAVE_ACKED_SECONDS = 1.0
 STOP_GRACE_SECONDS = 2.0  # after abandoning the producer, for a thread still busy at stop
 DAY_SECONDS = 86_400.0
+# set on the outage's first warning (True) and on the one that ends it (False): a shipper
+# process repeats the outage's warning to a session that attaches during it
+OUTAGE_ATTRIBUTE = "tracklog_outage"
 
 
 class Shipper:
@@ -207,7 +210,7 @@ class Shipper:
         )
         if self._outage_since is None:
             self._outage_since = time.monotonic()
-            log.warning(message, self._failure, backoff)
+            log.warning(message, self._failure, backoff, extra={OUTAGE_ATTRIBUTE: True})
         else:
             log.debug(message, self._failure, backoff)
 
@@ -358,6 +361,7 @@ class Shipper:
                     log.warning(
                         "tracklog spool: Kafka acknowledges again after %.0fs; sending the spool",
                         time.monotonic() - self._outage_since,
+                        extra={OUTAGE_ATTRIBUTE: False},
                     )
                     self._outage_since = None
         for on_done, refused in done:
