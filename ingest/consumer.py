@@ -28,6 +28,14 @@ from tracklog.ingest.records import Position, Record
 log = logging.getLogger(__name__)
 
 MAX_POLL_RECORDS = 5000
+# Bytes (compressed, as stored) one fetch brings, over all partitions and per partition;
+# a record batch larger than either still comes whole. A polled batch is at most what
+# the fetches buffered, so these bound the memory of a batch in flight (its records,
+# envelopes, columns, insert block: about 3 times the decompressed size) and let the
+# first batch start sooner, while the client's I/O thread fetches the next: 2 MiB of
+# zstd batches is about 250,000 metric points.
+FETCH_MAX_BYTES = 2 * 1024 * 1024
+PARTITION_FETCH_MAX_BYTES = 1024 * 1024
 # kafka-python checks record-batch CRCs with the `crc32c` C package when it is
 # installed; its pure-Python fallback runs at ~10 MB/s (about 2.8 s of CPU per
 # million metric points, more than all other ingest work). Without the C package
@@ -51,8 +59,8 @@ def create_consumer(settings: Settings, max_poll_records: int = MAX_POLL_RECORDS
         check_crcs=CHECK_CRCS,
         # idle latency of a new event vs. idle fetches (a busy topic fills fetches at once)
         fetch_max_wait_ms=kafka.fetch_max_wait_ms,
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=FETCH_MAX_BYTES,
+        max_partition_fetch_bytes=PARTITION_FETCH_MAX_BYTES,
         receive_buffer_bytes=4 * 1024 * 1024,
     )
 

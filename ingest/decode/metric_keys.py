@@ -69,8 +69,12 @@ def _periodic(payload: bytes, n: int) -> tuple[tuple[str, ...], Codes] | None:
         return None
     repeats, rest = divmod(n, len(period))
     chunk = b"".join(period)
-    expected = chunk * repeats + b"".join(period[:rest])
-    if payload[start : start + len(expected)] != expected:
+    whole = chunk * repeats  # compared in place (startswith: no copy of the payload)
+    if not (
+        payload.startswith(whole, start)
+        and payload.startswith(b"".join(period[:rest]), start + len(whole))
+        and start + len(whole) + sum(map(len, period[:rest])) <= end
+    ):
         return None
     index: dict[bytes, int] = {}
     pattern = [index.setdefault(record, len(index)) for record in period]

@@ -16,7 +16,7 @@ and flags (UInt64), the dictionary (a count and Strings) and one index per row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,9 +29,10 @@ HAS_ADDITIONAL_KEYS = 1 << 9
 NEED_UPDATE_DICTIONARY = 1 << 10
 
 
-def metric_points_block(chunk: Sequence[MetricPoints]) -> bytes:
+def metric_points_block(chunk: Sequence[MetricPoints]) -> bytearray:
     """One Native block holding the rows of every record in ``chunk``, sorted by
-    (run_id, key); columns named and typed as metric_points'."""
+    (run_id, key); columns named and typed as metric_points'. Each column is gathered
+    straight into the block's buffer (one copy from the records' arrays)."""
     runs = sorted({points.run_id for points in chunk})
     keys = sorted({name for points in chunk for name in points.columns.names})
     topics = sorted({points.topic for points in chunk})
@@ -40,44 +41,105 @@ def metric_points_block(chunk: Sequence[MetricPoints]) -> bytes:
     topic_rank = {topic: i for i, topic in enumerate(topics)}
     lengths = np.array([len(points) for points in chunk], dtype=np.int64)
 
-    def per_record(values: list[int], dtype: type[np.generic]) -> npt.NDArray[np.generic]:
+    def per_record(values: list[int], dtype: str) -> npt.NDArray[Any]:
         return np.repeat(np.array(values, dtype=dtype), lengths)
 
-    run = per_record([run_rank[p.run_id] for p in chunk], np.int64)
+    run = per_record([run_rank[p.run_id] for p in chunk], "<i8")
     key = np.concatenate(
         [
-            np.array([key_rank[name] for name in p.columns.names], dtype=np.int64)[p.columns.codes]
+            np.array([key_rank[n] for n in p.columns.names], dtype="<i8")[p.columns.codes]
             for p in chunk
         ]
     )
     order = _table_order(run * len(keys) + key)
-
-    def column(arrays: list[npt.NDArray[np.generic]], dtype: str) -> bytes:
-        values = np.concatenate(arrays)
-        return (values if order is None else values[order]).astype(dtype, copy=False).tobytes()
-
-    def ordered(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        return values if order is None else values[order]
-
     rows = int(lengths.sum())
-    out = [_varint(len(COLUMNS)), _varint(rows)]
-    parts = {
-        "run_id": _strings(runs, np.bincount(run, minlength=len(runs))),
-        "key": _low_cardinality(keys, ordered(key)),
-        "step": column([p.columns.steps for p in chunk], "<i8"),
-        "timestamp_ms": column([p.columns.timestamps_ms for p in chunk], "<i8"),
-        "value": column([p.columns.values for p in chunk], "<f8"),
-        "topic": _low_cardinality(
-            topics, ordered(per_record([topic_rank[p.topic] for p in chunk], np.int64))
-        ),
-        "partition": ordered(per_record([p.partition for p in chunk], np.uint16))
-        .astype("<u2")
-        .tobytes(),
-        "offset": ordered(per_record([p.offset for p in chunk], np.uint64)).astype("<u8").tobytes(),
-    }
-    for name, type_name in COLUMNS:
-        out += [_string(name), _string(type_name), parts[name]]
-    return b"".join(out)
+    block = _Block(rows, order)
+    block.strings("run_id", runs, np.bincount(run, minlength=len(runs)))
+    block.low_cardinality("key", keys, key)
+    block.numbers("step", [p.columns.steps for p in chunk], "<i8")
+    block.numbers("timestamp_ms", [p.columns.timestamps_ms for p in chunk], "<i8")
+    block.numbers("value", [p.columns.values for p in chunk], "<f8")
+    block.low_cardinality("topic", topics, per_record([topic_rank[p.topic] for p in chunk], "<i8"))
+    block.numbers("partition", [per_record([p.partition for p in chunk], "<u2")], "<u2")
+    block.numbers("offset", [per_record([p.offset for p in chunk], "<u8")], "<u8")
+    return block.build()
+
+
+class _Block:
+    """Columns added in order, then written once into one buffer (`build`)."""
+
+    def __init__(self, rows: int, order: npt.NDArray[np.intp] | None) -> None:
+        self._rows = rows
+        self._order = order
+        # (size in bytes, writes them into a view of that size)
+        self._parts: list[tuple[int, Callable[[npt.NDArray[np.uint8]], None]]] = []
+        self._bytes(_varint(len(COLUMNS)) + _varint(rows))
+
+    def numbers(self, name: str, arrays: list[npt.NDArray[Any]], dtype: str) -> None:
+        self._header(name)
+        order = self._order
+
+        def write(view: npt.NDArray[np.uint8]) -> None:
+            out = view.view(dtype)
+            if order is None:
+                np.concatenate(arrays, out=out, casting="same_kind")
+            else:
+                values = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+                np.take(values.astype(dtype, copy=False), order, out=out)
+
+        self._parts.append((self._rows * np.dtype(dtype).itemsize, write))
+
+    def strings(self, name: str, values: Sequence[str], counts: npt.NDArray[np.int64]) -> None:
+        """A String column of ``counts[i]`` copies of ``values[i]`` (rows sorted by them)."""
+        self._header(name)
+        self._bytes(
+            b"".join(
+                _string(value) * int(count) for value, count in zip(values, counts, strict=True)
+            )
+        )
+
+    def low_cardinality(
+        self, name: str, dictionary: Sequence[str], indexes: npt.NDArray[Any]
+    ) -> None:
+        self._header(name)
+        size = len(dictionary)
+        width = next(w for w in range(4) if size <= 1 << (8 << w))
+        flags = width | HAS_ADDITIONAL_KEYS | NEED_UPDATE_DICTIONARY
+        head = [_uint64(LOW_CARDINALITY_VERSION), _uint64(flags)]
+        head += [_uint64(size), *(_string(value) for value in dictionary), _uint64(self._rows)]
+        self._bytes(b"".join(head))
+        self.numbers_of(indexes, ("<u1", "<u2", "<u4", "<u8")[width])
+
+    def numbers_of(self, values: npt.NDArray[Any], dtype: str) -> None:
+        """Data without a column header (a LowCardinality column's indexes)."""
+        order = self._order
+
+        def write(view: npt.NDArray[np.uint8]) -> None:
+            out = view.view(dtype)
+            if order is None:
+                out[:] = values
+            else:
+                np.take(values.astype(dtype), order, out=out)
+
+        self._parts.append((self._rows * np.dtype(dtype).itemsize, write))
+
+    def build(self) -> bytearray:
+        buffer = bytearray(sum(size for size, _ in self._parts))
+        view = np.frombuffer(buffer, dtype=np.uint8)
+        at = 0
+        for size, write in self._parts:
+            write(view[at : at + size])
+            at += size
+        return buffer
+
+    def _header(self, name: str) -> None:
+        self._bytes(_string(name) + _string(dict(COLUMNS)[name]))
+
+    def _bytes(self, data: bytes) -> None:
+        def write(view: npt.NDArray[np.uint8]) -> None:
+            view[:] = np.frombuffer(data, dtype=np.uint8)
+
+        self._parts.append((len(data), write))
 
 
 COLUMNS = (
@@ -99,31 +161,6 @@ def _table_order(group: npt.NDArray[np.int64]) -> npt.NDArray[np.intp] | None:
     if int(group.max()) < 1 << 16:  # numpy sorts 16-bit integers by radix: linear
         return np.argsort(group.astype(np.uint16), kind="stable")
     return np.argsort(group, kind="stable")
-
-
-def _strings(values: Sequence[str], counts: npt.NDArray[np.int64]) -> bytes:
-    """A String column of ``counts[i]`` copies of ``values[i]``, in order."""
-    return b"".join(
-        _string(value) * int(count) for value, count in zip(values, counts, strict=True)
-    )
-
-
-def _low_cardinality(dictionary: Sequence[str], indexes: npt.NDArray[Any]) -> bytes:
-    size = len(dictionary)
-    width, dtype = next(
-        (w, t) for w, t in enumerate(("<u1", "<u2", "<u4", "<u8")) if size <= 1 << (8 << w)
-    )
-    flags = width | HAS_ADDITIONAL_KEYS | NEED_UPDATE_DICTIONARY
-    return b"".join(
-        [
-            _uint64(LOW_CARDINALITY_VERSION),
-            _uint64(flags),
-            _uint64(size),
-            *(_string(value) for value in dictionary),
-            _uint64(len(indexes)),
-            indexes.astype(dtype).tobytes(),
-        ]
-    )
 
 
 def _uint64(value: int) -> bytes:
