@@ -26,6 +26,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from tracklog.query.auth.permissions import current_caller
 from tracklog.query.errors import InvalidArgument, PermissionDenied
+from tracklog.v1 import registry_pb2 as r
 
 SKEW_NS = 5 * 1_000_000_000  # a source clock this far ahead of the service is tolerated
 TIME_FIELDS = ("created_at", "occurred_at")
@@ -62,6 +63,8 @@ def origin(request: Message) -> Origin:
 
 
 def _is_set(request: Message, name: str) -> bool:
+    if name == "stage" and not isinstance(request, r.CreateModelVersionRequest):
+        return False  # a transition's stage is the change itself, not an import's field
     field = request.DESCRIPTOR.fields_by_name.get(name)
     if field is None:
         return False
