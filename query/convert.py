@@ -18,9 +18,7 @@ from tracklog.query.requests import status_value
 from tracklog.query.stores.records import (
     ExperimentRecord,
     KeyValue,
-    LatestMetric,
     MetricColumns,
-    RunDetails,
     RunRecord,
     RunRow,
 )
@@ -34,10 +32,6 @@ def timestamp(moment: datetime) -> Timestamp:
 
 def tags(pairs: Iterable[KeyValue]) -> list[events_pb2.Tag]:
     return [events_pb2.Tag(key=p.key, value=p.value) for p in pairs]
-
-
-def params(pairs: Iterable[KeyValue]) -> list[events_pb2.Param]:
-    return [events_pb2.Param(key=p.key, value=p.value) for p in pairs]
 
 
 def experiment(record: ExperimentRecord) -> query_pb2.Experiment:
@@ -79,22 +73,8 @@ def run_info(record: RunRecord) -> query_pb2.RunInfo:
     return info
 
 
-def metric(latest: LatestMetric) -> query_pb2.Metric:
-    return query_pb2.Metric(
-        key=latest.key, value=latest.value, timestamp_ms=latest.timestamp_ms, step=latest.step
-    )
-
-
-def run(details: RunDetails) -> query_pb2.Run:
-    data = query_pb2.RunData(
-        params=params(details.params),
-        tags=tags(details.tags),
-        metrics=[metric(m) for m in details.metrics],
-    )
-    return query_pb2.Run(info=run_info(details.info), data=data)
-
-
-def _fill_run(run: query_pb2.Run, row: RunRow) -> None:
+def fill_run(run: query_pb2.Run, row: RunRow) -> None:
+    """Set a run's info, params, tags, latest metrics and dataset inputs from the row."""
     fill_run_info(run.info, row.info)
     data = run.data
     add_param = data.params.add
@@ -126,7 +106,7 @@ def search_runs(rows: Iterable[RunRow], token: str) -> query_pb2.SearchRunsRespo
     response = query_pb2.SearchRunsResponse(next_page_token=token)
     add = response.runs.add
     for row in rows:
-        _fill_run(add(), row)
+        fill_run(add(), row)
     return response
 
 

@@ -15,10 +15,10 @@ from tracklog.query.logged_model_endpoints import LoggedModelEndpoints
 from tracklog.query.logged_models import run_models
 from tracklog.query.series.servicer import SeriesEndpoints
 from tracklog.query.stores import postgres as store_postgres
+from tracklog.query.stores import run_rows
 from tracklog.query.stores import search as store_search
 from tracklog.query.stores.clickhouse import ClickHouseMetricStore, last_cursor
 from tracklog.query.stores.records import ExperimentCursor, RunCursor
-from tracklog.query.stores.tracking import run_inputs
 from tracklog.v1 import query_pb2, query_pb2_grpc, tracking_pb2
 
 
@@ -60,10 +60,10 @@ class QueryServicer(SeriesEndpoints, LoggedModelEndpoints, query_pb2_grpc.QueryS
     def GetRun(
         self, request: query_pb2.GetRunRequest, context: grpc.ServicerContext
     ) -> query_pb2.GetRunResponse:
-        details = store_postgres.get_run(self._pool, requests.run_id(request))
-        run = convert.run(details)
-        run.inputs.extend(run_inputs(self._pool, details.info.run_id))
-        outputs, model_inputs = run_models(self._pool, details.info.run_id)
+        row = run_rows.get_run(self._pool, requests.run_id(request))
+        run = query_pb2.Run()
+        convert.fill_run(run, row)  # with its dataset inputs
+        outputs, model_inputs = run_models(self._pool, row.info.run_id)
         run.outputs.extend(outputs)
         run.model_inputs.extend(model_inputs)
         return query_pb2.GetRunResponse(run=run)

@@ -1,4 +1,5 @@
-"""Read experiments and runs from the Postgres read model (parameterized SQL only).
+"""The read-only Postgres pool, and reads of experiments (parameterized SQL only; a run with
+its details is read by `run_rows`).
 
 Each function takes a `psycopg_pool.ConnectionPool` and borrows one connection
 for the whole call; the pool made by `open_pool` runs every call in a
@@ -22,9 +23,6 @@ from tracklog.query.stores.records import (
     ExperimentCursor,
     ExperimentRecord,
     KeyValue,
-    LatestMetric,
-    RunDetails,
-    RunRecord,
 )
 
 Connection: TypeAlias = psycopg.Connection[tuple[Any, ...]]
@@ -119,11 +117,6 @@ def list_experiments(
 
 # --- runs --------------------------------------------------------------------------------
 
-_RUN = sql.SQL(
-    "SELECT r.run_id, r.experiment_id, r.run_name, r.parent_run_id, r.user_id, r.status,"
-    " r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri FROM runs r"
-)
-
 
 def group_pairs(rows: list[tuple[Any, ...]]) -> dict[str, tuple[KeyValue, ...]]:
     """(owner, key, value) rows, in order, as each owner's key-value pairs."""
@@ -131,49 +124,6 @@ def group_pairs(rows: list[tuple[Any, ...]]) -> dict[str, tuple[KeyValue, ...]]:
     for owner, key, value in rows:
         grouped[owner].append(KeyValue(key, value))
     return {owner: tuple(pairs) for owner, pairs in grouped.items()}
-
-
-def _details(conn: Connection, runs: list[RunRecord]) -> list[RunDetails]:
-    """Attach params, tags and latest metrics: one query per table for all runs."""
-    ids = [run.run_id for run in runs]
-    if not ids:
-        return []
-    params = group_pairs(
-        conn.execute(
-            "SELECT run_id, key, value FROM params WHERE run_id = ANY(%s) ORDER BY run_id, key",
-            (ids,),
-        ).fetchall()
-    )
-    tags = group_pairs(
-        conn.execute(
-            "SELECT run_id, key, value FROM tags WHERE run_id = ANY(%s) ORDER BY run_id, key",
-            (ids,),
-        ).fetchall()
-    )
-    metrics: defaultdict[str, list[LatestMetric]] = defaultdict(list)
-    for run_id, key, value, timestamp_ms, step in conn.execute(
-        "SELECT run_id, key, value, timestamp_ms, step FROM latest_metrics"
-        " WHERE run_id = ANY(%s) ORDER BY run_id, key",
-        (ids,),
-    ):
-        metrics[run_id].append(LatestMetric(key, value, timestamp_ms, step))
-    return [
-        RunDetails(
-            info=run,
-            params=params.get(run.run_id, ()),
-            tags=tags.get(run.run_id, ()),
-            metrics=tuple(metrics.get(run.run_id, ())),
-        )
-        for run in runs
-    ]
-
-
-def get_run(pool: Pool, run_id: str) -> RunDetails:
-    with pool.connection() as conn:
-        row = conn.execute(_RUN + sql.SQL(" WHERE r.run_id = %s"), (run_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"run {run_id!r} not found")
-        return _details(conn, [RunRecord(*row)])[0]
 
 
 def run_exists(pool: Pool, run_id: str) -> bool:

@@ -50,16 +50,6 @@ class LatestMetric:
 
 
 @dataclass(frozen=True, slots=True)
-class RunDetails:
-    """A run with its params, tags and latest metric values, each sorted by key."""
-
-    info: RunRecord
-    params: tuple[KeyValue, ...]
-    tags: tuple[KeyValue, ...]
-    metrics: tuple[LatestMetric, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class RunRow:
     """A run as a search page reads it, in one statement: the run, then its params, tags and
     latest metrics as parallel columns sorted by key (no object per pair), and its dataset

@@ -5,43 +5,21 @@ fields (statuses, param_equals, tag_equals) and the run view add their own
 clauses. Without order keys, runs come in start-time order and page by keyset
 (`search.after`); with order keys, by offset (`search.offset`).
 
-The same statement reads each run's params, tags, latest metrics and dataset inputs:
-subqueries in the select list aggregate them into arrays per run (`_DETAILS`).
-Postgres evaluates such costly select-list expressions after the sort and the LIMIT,
-so only the page's runs pay for them, and the rows come back in the page's order
-without a second round trip or any grouping in Python.
+The same statement reads each run's params, tags, latest metrics and dataset inputs
+(`run_rows.DETAILS`): Postgres evaluates those select-list subqueries after the sort and
+the LIMIT, so only the page's runs pay for them, and the rows come back in the page's
+order without a second round trip or any grouping in Python.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from psycopg import sql
 
 from tracklog.query.filters import sql as filter_sql
 from tracklog.query.filters.sql import Arguments
 from tracklog.query.stores.postgres import Pool
-from tracklog.query.stores.records import KeyValue, RunRecord, RunRow, RunSearch
-
-_COLUMNS = sql.SQL(
-    "SELECT r.run_id, r.experiment_id, r.run_name, r.parent_run_id, r.user_id, r.status,"
-    " r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri"
-)
-# One record per run and table (keys and values sorted by key); (NULL, ...) when none.
-_DETAILS = sql.SQL(
-    ", (SELECT row(array_agg(x.key ORDER BY x.key), array_agg(x.value ORDER BY x.key))"
-    " FROM params x WHERE x.run_id = r.run_id)"
-    ", (SELECT row(array_agg(x.key ORDER BY x.key), array_agg(x.value ORDER BY x.key))"
-    " FROM tags x WHERE x.run_id = r.run_id)"
-    ", (SELECT row(array_agg(x.key ORDER BY x.key), array_agg(x.value ORDER BY x.key),"
-    " array_agg(x.timestamp_ms ORDER BY x.key), array_agg(x.step ORDER BY x.key))"
-    " FROM latest_metrics x WHERE x.run_id = r.run_id)"
-    ", (SELECT jsonb_agg(jsonb_build_array(i.dataset_name, i.dataset_digest, i.source_type,"
-    " i.source, i.schema, i.profile, i.context, i.tags)"
-    " ORDER BY i.dataset_name, i.dataset_digest, i.context)"
-    " FROM run_inputs i WHERE i.run_id = r.run_id)"
-)
-_FROM = sql.SQL(" FROM runs r")
+from tracklog.query.stores.records import KeyValue, RunRow, RunSearch
+from tracklog.query.stores.run_rows import COLUMNS, DETAILS, FROM, run_row
 
 
 def _pairs_match(table: str, pairs: tuple[KeyValue, ...], args: Arguments) -> sql.Composable:
@@ -101,9 +79,9 @@ def compile_search(
             clauses.append(after)
     query = sql.Composed(
         [
-            _COLUMNS,
-            *([_DETAILS] if details else []),
-            _FROM,
+            COLUMNS,
+            *([DETAILS] if details else []),
+            FROM,
             *joins,
             sql.SQL(" WHERE "),
             sql.SQL(" AND ").join(clauses),
@@ -115,22 +93,6 @@ def compile_search(
         ]
     )
     return query, args.values
-
-
-def _run_row(row: tuple[Any, ...]) -> RunRow:
-    params, tags, metrics, inputs = row[10:]
-    return RunRow(
-        RunRecord(*row[:10]),
-        params[0] or [],
-        params[1] or [],
-        tags[0] or [],
-        tags[1] or [],
-        metrics[0] or [],
-        metrics[1] or [],
-        metrics[2] or [],
-        metrics[3] or [],
-        inputs or [],
-    )
 
 
 def search_runs(pool: Pool, search: RunSearch) -> tuple[list[RunRow], bool]:
@@ -145,4 +107,4 @@ def search_runs(pool: Pool, search: RunSearch) -> tuple[list[RunRow], bool]:
     query, values = compile_search(search)
     with pool.connection() as conn:
         rows = conn.execute(query, values, binary=True, prepare=False).fetchall()
-    return [_run_row(row) for row in rows[: search.limit]], len(rows) > search.limit
+    return [run_row(row) for row in rows[: search.limit]], len(rows) > search.limit

@@ -1,4 +1,4 @@
-"""Reads for the tracking calls: experiment search and the dataset inputs of runs."""
+"""Reads for the tracking calls: experiment search and the datasets runs used."""
 
 from __future__ import annotations
 
@@ -57,38 +57,6 @@ def _with_tags(conn: Connection, rows: list[tuple[Any, ...]]) -> list[Experiment
         ExperimentRecord(id_, name, location, stage, created, tuple(tags.get(id_, ())))
         for id_, name, location, stage, created in rows
     ]
-
-
-def run_inputs(pool: Pool, run_id: str) -> list[tracking_pb2.DatasetInput]:
-    return inputs_of_runs(pool, [run_id]).get(run_id, [])
-
-
-def inputs_of_runs(pool: Pool, run_ids: list[str]) -> dict[str, list[tracking_pb2.DatasetInput]]:
-    """The dataset inputs of these runs in one read (a page of SearchRuns), by run id."""
-    if not run_ids:
-        return {}
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT run_id, dataset_name, dataset_digest, source_type, source, schema, profile,"
-            " context, tags FROM run_inputs WHERE run_id = ANY(%s)"
-            " ORDER BY run_id, dataset_name, dataset_digest, context",
-            (run_ids,),
-        ).fetchall()
-    found: dict[str, list[tracking_pb2.DatasetInput]] = {}
-    for run_id, name, digest, source_type, source, schema, profile, context, tags in rows:
-        found.setdefault(run_id, []).append(
-            tracking_pb2.DatasetInput(
-                name=name,
-                digest=digest,
-                source_type=source_type,
-                source=source,
-                schema=schema,
-                profile=profile,
-                context=context,
-                tags=[tracking_pb2.InputTag(key=key, value=value) for key, value in tags],
-            )
-        )
-    return found
 
 
 def dataset_summaries(
