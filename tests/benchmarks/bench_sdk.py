@@ -15,6 +15,12 @@ Every scenario runs with the disk spool (in a temporary directory) and without
 spool behind a shipper process (TRACKLOG_SHIPPER=process; a spool directory per scenario,
 since a shipper serves one topic).
 
+    .venv/bin/python tests/benchmarks/bench_sdk.py --shipper --runs 5 [--points 1000000]
+
+with ``--runs`` above 1 compares only the two ways of sending with the disk spool (threads
+of this process, a shipper process), ``--runs`` times each, alternating, and prints the
+medians per scenario.
+
     .venv/bin/python tests/benchmarks/bench_sdk.py --bare-put [--repeat 7]
 
 times only the calling thread's own work, with no broker: the batcher's ``put`` does
@@ -88,7 +94,8 @@ def measure(
     points: int,
     body: Callable[[Session, int], None],
     spool: SpoolSettings,
-) -> None:
+) -> tuple[float, float]:
+    """Print and return (calling thread us per point, end-to-end points per second)."""
     kafka = fresh_topic(kafka)
     if os.environ.get("TRACKLOG_SHIPPER") == "process" and spool.directory is not None:
         spool = SpoolSettings(spool.directory / kafka.events_topic)  # one shipper per topic
@@ -106,6 +113,7 @@ def measure(
         f"end to end {points / (acked - started):>9,.0f} points/s "
         f"(flush ok={ok}, unsent={unsent.events} events/{unsent.points} points)"
     )
+    return per_point_us, points / (acked - started)
 
 
 def sender_alone(kafka: KafkaSettings, points: int, spool: SpoolSettings) -> None:
@@ -177,12 +185,40 @@ def bare_put(points: int, repeat: int) -> None:
     session.close(1)
 
 
+def compare_shipper(kafka: KafkaSettings, points: int, runs: int, spool_dir: Path) -> None:
+    """Both scenarios with the disk spool, in-process threads against a shipper process,
+    ``runs`` times each (alternating); then the medians."""
+    figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    scenarios = (
+        ("log_metric loop", loop_of_log_metric),
+        ("log_metrics 10 keys", log_metrics_ten_keys),
+    )
+    for run in range(runs):
+        for mode in ("thread", "process"):
+            print(f"-- run {run + 1} of {runs}, TRACKLOG_SHIPPER={mode}")
+            os.environ["TRACKLOG_SHIPPER"] = mode
+            spool = SpoolSettings(spool_dir / f"{mode}-{run}")
+            for name, body in scenarios:
+                figures.setdefault((mode, name), []).append(
+                    measure(kafka, name, points, body, spool)
+                )
+    del os.environ["TRACKLOG_SHIPPER"]
+    print(f"-- medians of {runs} runs")
+    for (mode, name), measured in figures.items():
+        print(
+            f"TRACKLOG_SHIPPER={mode:<8} {name:<22} calling thread "
+            f"{statistics.median(m[0] for m in measured):5.2f} us/point  end to end "
+            f"{statistics.median(m[1] for m in measured):>9,.0f} points/s"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--bare-put", action="store_true", help="time the calling thread only")
     parser.add_argument("--repeat", type=int, default=7, help="timings per --bare-put scenario")
     parser.add_argument("--shipper", action="store_true", help="also through a shipper process")
+    parser.add_argument("--runs", type=int, default=1, help="with --shipper: compare, N times")
     args = parser.parse_args()
     if args.bare_put:
         bare_put(args.points, args.repeat)
@@ -190,6 +226,12 @@ def main() -> None:
     with broker() as kafka:
         print(f"broker {kafka.bootstrap_servers}")
         with tempfile.TemporaryDirectory(prefix="tracklog-spool-") as spool_dir:
+            if args.shipper and args.runs > 1:
+                try:
+                    compare_shipper(kafka, args.points, args.runs, Path(spool_dir))
+                finally:
+                    stop_shippers()
+                return
             for label, spool in (
                 ("disk spool", SpoolSettings(Path(spool_dir))),
                 ("no spool (TRACKLOG_SPOOL_DIR=off)", SpoolSettings(None)),
@@ -207,9 +249,14 @@ def main() -> None:
                     measure(kafka, "log_metrics 10 keys", args.points, log_metrics_ten_keys, spool)
                 finally:
                     del os.environ["TRACKLOG_SHIPPER"]
-                    for pid in launch.started_pids:
-                        with contextlib.suppress(OSError):
-                            os.kill(pid, signal.SIGTERM)
+                    stop_shippers()
+
+
+def stop_shippers() -> None:
+    """The shippers of the temporary spool directories (they would exit idle anyway)."""
+    for pid in launch.started_pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,20 @@
-"""What a session in shipper mode tells its own process while the broker is away, as
-in-process sending does: the spool's outage warning, and what the spool dropped."""
+"""A session in shipper mode while the broker is away: it tells its own process what
+in-process sending would (the spool's outage warning, what the spool dropped), and what
+a training process that exited meanwhile handed over arrives once the broker is there."""
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.producer.spool.test_kafka import unreachable
+from tests.producer.shipper.test_shipper_process import CHILD
+from tests.producer.spool.test_kafka import broker_for, unreachable
+from tests.producer.test_kafka_delivery import of, read_topic
 from tracklog import Session
 from tracklog.contract.settings import Settings
 
@@ -67,3 +73,27 @@ def test_events_the_shippers_spool_dropped_are_reported_to_the_session(
         session.close(0.5)
     assert f"{dropped_events} events ({dropped_points} metric points) were dropped" in (caplog.text)
     assert session.spool.quarantined == (0, 0)
+
+
+def test_what_an_exited_process_handed_over_is_sent_once_the_broker_is_there(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings = unreachable(settings)
+    steps = 5000
+    after = "print(session.close(2.0), flush=True)"
+    code = CHILD.format(steps=steps, after=after)
+    kafka = settings.kafka
+    child = subprocess.run(
+        [sys.executable, "-c", code, kafka.bootstrap_servers, kafka.events_topic],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr
+    run_id = child.stdout.split()[0]
+    assert "pending in the spool at" in child.stderr  # and the shipper keeps sending them
+    with broker_for(settings, tmp_path / "tansu.log"):
+        events = of(read_topic(settings, expected=3, timeout=90), run_id)
+    assert sum(len(e.metrics_logged.keys) for e in events) == 2 * steps
+    assert len({e.event_id for e in events}) == len(events)
+    assert [e.sequence for e in events] == list(range(1, len(events) + 1))

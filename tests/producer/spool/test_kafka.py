@@ -87,8 +87,15 @@ CHILD = textwrap.dedent(
 
 
 def test_a_second_process_sends_what_an_exited_process_left_in_the_spool(
-    settings: Settings, tmp_path: Path, spool_dir: Path, caplog: pytest.LogCaptureFixture
+    settings: Settings,
+    tmp_path: Path,
+    spool_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """In-process sending's own spool directories (a shipper process keeps sending what a
+    training process left: tests/producer/shipper/test_process_reports.py)."""
+    monkeypatch.setenv("TRACKLOG_SHIPPER", "thread")
     settings = unreachable(settings)
     steps = 20_000
     child = subprocess.run(
