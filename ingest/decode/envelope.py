@@ -18,7 +18,7 @@ from tracklog.ingest.decode import artifacts as decode_artifacts
 from tracklog.ingest.decode import logged_models as decode_logged_models
 from tracklog.ingest.decode import registry as decode_registry
 from tracklog.ingest.decode import tracking as decode_tracking
-from tracklog.ingest.decode.metric_keys import key_codes
+from tracklog.ingest.decode.metric_keys import key_names
 from tracklog.v1 import events_pb2 as pb
 
 # Python's datetime (used for timestamptz) spans years 1..9999.
@@ -130,8 +130,7 @@ def _metrics_logged(envelope: pb.Envelope, payload: bytes | None = None) -> None
             f"keys={len(event.keys)} steps={len(event.steps)} "
             f"timestamps_ms={len(event.timestamps_ms)} values={len(event.values)}"
         )
-    names, _ = key_codes(event.keys, payload)  # a batch repeats a few keys many times
-    for key in names:
+    for key in key_names(event.keys, payload):  # a batch repeats a few keys many times
         _check("metric key", validation.validate_key, "metric", key)
 
 

@@ -47,6 +47,16 @@ def key_codes(keys: Sequence[str], payload: bytes | None = None) -> tuple[tuple[
     return tuple(index), codes
 
 
+def key_names(keys: Sequence[str], payload: bytes | None = None) -> tuple[str, ...]:
+    """The distinct names alone (for validation): `key_codes`' names, cheaper when the
+    keys do not repeat a period."""
+    if payload is not None and len(keys):
+        fast = _periodic(payload, len(keys))
+        if fast is not None:
+            return fast[0]
+    return tuple(dict.fromkeys(keys))
+
+
 def _periodic(payload: bytes, n: int) -> tuple[tuple[str, ...], Codes] | None:
     """The fast path: the n keys at the start of the MetricsLogged payload, if they
     repeat a period of at most MAX_PERIOD keys; None otherwise."""

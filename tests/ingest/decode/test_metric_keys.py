@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.ingest.events import metrics_logged
 from tracklog.ingest.decode import metric_keys
-from tracklog.ingest.decode.metric_keys import key_codes
+from tracklog.ingest.decode.metric_keys import key_codes, key_names
 from tracklog.v1 import events_pb2 as pb
 
 
@@ -94,3 +94,10 @@ def test_any_sequence_of_keys_round_trips(keys: list[str]) -> None:
     e = envelope(keys)
     names, codes = key_codes(e.metrics_logged.keys, e.SerializeToString())
     assert decoded(names, codes.tolist()) == keys
+
+
+@pytest.mark.parametrize("keys", [["loss", "acc"] * 50, ["a", "b", "a", "c"] * 5, []])
+def test_names_alone_are_the_codes_names(keys: list[str]) -> None:
+    e = envelope(keys)
+    for payload in (e.SerializeToString(), None):
+        assert key_names(e.metrics_logged.keys, payload) == key_codes(e.metrics_logged.keys)[0]
