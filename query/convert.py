@@ -13,6 +13,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tracklog.contract import lifecycle_stages
+from tracklog.query.packed_columns import packed_double, packed_int64
 from tracklog.query.paging import to_micros
 from tracklog.query.requests import status_value
 from tracklog.query.stores.records import (
@@ -113,20 +114,19 @@ def search_runs(rows: Iterable[RunRow], token: str) -> query_pb2.SearchRunsRespo
 def metric_history(
     key: str, columns: MetricColumns, token: str, columnar: bool = False
 ) -> query_pb2.GetMetricHistoryResponse:
-    """The response for a page of points: packed columns when asked (`columnar`), else one
-    MetricPoint per point (filled field by field: ~3x faster than kwargs)."""
-    if columnar:
-        return query_pb2.GetMetricHistoryResponse(
-            metric_key=key,
-            next_page_token=token,
-            steps=columns.steps,
-            timestamps_ms=columns.timestamps_ms,
-            values=columns.values,
-        )
+    """The response for a page of points: packed columns when asked (`columnar`, encoded in
+    bulk), else one MetricPoint per point (filled field by field: ~3x faster than kwargs)."""
     response = query_pb2.GetMetricHistoryResponse(metric_key=key, next_page_token=token)
+    if columnar:
+        response.MergeFromString(
+            packed_int64(response.STEPS_FIELD_NUMBER, columns.steps)
+            + packed_int64(response.TIMESTAMPS_MS_FIELD_NUMBER, columns.timestamps_ms)
+            + packed_double(response.VALUES_FIELD_NUMBER, columns.values)
+        )
+        return response
     add = response.points.add
     for step, timestamp_ms, value in zip(
-        columns.steps, columns.timestamps_ms, columns.values, strict=True
+        columns.steps.tolist(), columns.timestamps_ms.tolist(), columns.values.tolist(), strict=True
     ):
         point = add()
         point.step = step

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tracklog.query.errors import InvalidArgument
+from tracklog.query.packed_columns import packed_double, packed_int64
 from tracklog.query.stores.clickhouse import ClickHouseMetricStore, last_cursor
 from tracklog.query.stores.records import MetricHistoryQuery, PointCursor
 from tracklog.v1 import series_pb2
@@ -38,12 +39,13 @@ def chunks(
         columns, more = metrics.history(
             MetricHistoryQuery(query.run_id, query.key, query.limit, after)
         )
-        yield series_pb2.StreamMetricHistoryResponse(
-            metric_key=query.key,
-            steps=columns.steps,
-            timestamps_ms=columns.timestamps_ms,
-            values=columns.values,
+        chunk = series_pb2.StreamMetricHistoryResponse(metric_key=query.key)
+        chunk.MergeFromString(
+            packed_int64(chunk.STEPS_FIELD_NUMBER, columns.steps)
+            + packed_int64(chunk.TIMESTAMPS_MS_FIELD_NUMBER, columns.timestamps_ms)
+            + packed_double(chunk.VALUES_FIELD_NUMBER, columns.values)
         )
+        yield chunk
         if not more:
             return
         after = last_cursor(columns)

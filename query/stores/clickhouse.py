@@ -15,6 +15,8 @@ import math
 import threading
 from typing import Any
 
+import numpy as np
+
 from tracklog.contract.read_model.clickhouse_schema import METRIC_POINTS
 from tracklog.query.stores.records import MetricColumns, MetricHistoryQuery, PointCursor
 
@@ -78,25 +80,30 @@ class ClickHouseMetricStore:
                 "value": query.after.value,
             }
         statement = (
-            f"SELECT step, timestamp_ms, value FROM {self._table}"
+            f"SELECT step, timestamp_ms, value FROM {self._table}"  # numpy fields by name
             " WHERE run_id = {run_id:String} AND key = {key:String}"
             f"{after} ORDER BY {_ORDER} LIMIT 1 BY {_ORDER} LIMIT {{limit:UInt32}}"
         )
         with self._lock:
-            result = self._client.query(statement, parameters=parameters, settings=self._limits)
-            columns = result.result_columns
-        if not columns:
-            return MetricColumns([], [], []), False
-        steps, timestamps, values = (list(c) for c in columns)
-        more = len(steps) > query.limit
-        del steps[query.limit :], timestamps[query.limit :], values[query.limit :]
-        return MetricColumns(steps, timestamps, values), more
+            rows = self._client.query_np(statement, parameters=parameters, settings=self._limits)
+        if not len(rows):
+            return MetricColumns.of([], [], []), False
+        page = rows[: query.limit]
+        columns = MetricColumns(
+            np.ascontiguousarray(page["step"], dtype=np.int64),
+            np.ascontiguousarray(page["timestamp_ms"], dtype=np.int64),
+            np.ascontiguousarray(page["value"], dtype=np.float64),
+        )
+        return columns, len(rows) > query.limit
 
 
 def last_cursor(columns: MetricColumns) -> PointCursor:
     """The keyset position of the last point of a non-empty page."""
-    value = columns.values[-1]
+    value = float(columns.values[-1])
     is_nan = math.isnan(value)
     return PointCursor(
-        columns.steps[-1], columns.timestamps_ms[-1], is_nan, 0.0 if is_nan else value + 0.0
+        int(columns.steps[-1]),
+        int(columns.timestamps_ms[-1]),
+        is_nan,
+        0.0 if is_nan else value + 0.0,
     )

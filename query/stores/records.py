@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from tracklog.query.filters.syntax import Expression, OrderKey
 
@@ -129,11 +133,23 @@ class MetricHistoryQuery:
 
 @dataclass(frozen=True, slots=True)
 class MetricColumns:
-    """A page of metric points, column-wise (cheap to build, cheap to turn into protos)."""
+    """A page of metric points, column-wise as numpy arrays (as ClickHouse returns them,
+    and as `packed_columns` encodes them into a response, with no object per point)."""
 
-    steps: list[int]
-    timestamps_ms: list[int]
-    values: list[float]
+    steps: npt.NDArray[np.int64]
+    timestamps_ms: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+
+    @staticmethod
+    def of(
+        steps: Sequence[int], timestamps_ms: Sequence[int], values: Sequence[float]
+    ) -> MetricColumns:
+        """Columns from Python sequences."""
+        return MetricColumns(
+            np.asarray(steps, dtype=np.int64),
+            np.asarray(timestamps_ms, dtype=np.int64),
+            np.asarray(values, dtype=np.float64),
+        )
 
     def __len__(self) -> int:
         return len(self.steps)

@@ -30,7 +30,7 @@ def test_an_unknown_stored_status_becomes_unspecified() -> None:
 
 
 def test_metric_history_keeps_column_order_and_nan() -> None:
-    columns = MetricColumns([0, 1], [10, 11], [1.5, math.nan])
+    columns = MetricColumns.of([0, 1], [10, 11], [1.5, math.nan])
     response = convert.metric_history("loss", columns, "token")
     assert [(p.step, p.timestamp_ms) for p in response.points] == [(0, 10), (1, 11)]
     assert response.points[0].value == 1.5 and math.isnan(response.points[1].value)
@@ -38,7 +38,7 @@ def test_metric_history_keeps_column_order_and_nan() -> None:
 
 
 def test_a_columnar_metric_history_carries_the_same_columns_and_no_points() -> None:
-    columns = MetricColumns([0, 1], [10, 11], [1.5, math.nan])
+    columns = MetricColumns.of([0, 1], [10, 11], [1.5, math.nan])
     response = convert.metric_history("loss", columns, "token", columnar=True)
     assert not response.points
     assert (list(response.steps), list(response.timestamps_ms)) == ([0, 1], [10, 11])

@@ -115,6 +115,10 @@ class _Recording:
 
         return Result()
 
+    def query_np(self, statement: str, parameters: Any = None, settings: Any = None) -> Any:
+        self.settings.append(dict(settings or {}))
+        return ()  # no rows
+
 
 def test_every_clickhouse_read_carries_max_execution_time() -> None:
     client = _Recording()
