@@ -9,9 +9,10 @@ sorted (steps logged out of order) is still correct: ClickHouse sorts it.
 
 Native format (ClickHouse's Formats/NativeWriter): the column and row counts as varints,
 then per column its name and type (strings: varint length, bytes) and its data: fixed
-width numbers little-endian; String as a varint length and the bytes per row;
-LowCardinality(String) as the serialization version (UInt64 1), then the index width
-and flags (UInt64), the dictionary (a count and Strings) and one index per row.
+width numbers little-endian; LowCardinality(String) as the serialization version (UInt64
+1), then the index width and flags (UInt64), the dictionary (a count, then each string as
+a varint length and its bytes) and one index per row. A column sent with another type
+than the table's (run_id: LowCardinality(String) into String) is converted by ClickHouse.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def metric_points_block(chunk: Sequence[MetricPoints]) -> bytearray:
     order = _table_order(run * len(keys) + key)
     rows = int(lengths.sum())
     block = _Block(rows, order)
-    block.strings("run_id", runs, np.bincount(run, minlength=len(runs)))
+    block.low_cardinality("run_id", runs, run)
     block.low_cardinality("key", keys, key)
     block.numbers("step", [p.columns.steps for p in chunk], "<i8")
     block.numbers("timestamp_ms", [p.columns.timestamps_ms for p in chunk], "<i8")
@@ -88,15 +89,6 @@ class _Block:
                 np.take(values.astype(dtype, copy=False), order, out=out)
 
         self._parts.append((self._rows * np.dtype(dtype).itemsize, write))
-
-    def strings(self, name: str, values: Sequence[str], counts: npt.NDArray[np.int64]) -> None:
-        """A String column of ``counts[i]`` copies of ``values[i]`` (rows sorted by them)."""
-        self._header(name)
-        self._bytes(
-            b"".join(
-                _string(value) * int(count) for value, count in zip(values, counts, strict=True)
-            )
-        )
 
     def low_cardinality(
         self, name: str, dictionary: Sequence[str], indexes: npt.NDArray[Any]
@@ -143,7 +135,9 @@ class _Block:
 
 
 COLUMNS = (
-    ("run_id", "String"),
+    # metric_points.run_id is a String: sent as LowCardinality (a dictionary of the chunk's
+    # few runs and one index per row, half the bytes), ClickHouse converts it on insert
+    ("run_id", "LowCardinality(String)"),
     ("key", "LowCardinality(String)"),
     ("step", "Int64"),
     ("timestamp_ms", "Int64"),
