@@ -130,6 +130,7 @@ class ShipperClient:
             try:
                 self._ensure()
                 self._notices.relay()
+                self.handover.prepare_ahead()
             except Exception as error:  # keep checking
                 log.warning("tracklog: checking the shipper process: %s", error)
 

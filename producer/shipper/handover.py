@@ -277,6 +277,13 @@ class RingHandover:
             pause = min(pause * 2, 0.01)
             self._tail = ring.get(Field.TAIL)
 
+    def prepare_ahead(self) -> None:
+        """Make the half of the ring after the head writable now (`RingFile.prepare`),
+        off the logging thread: the session's keeper thread calls this twice a second."""
+        if self._closed or self._forked:
+            return
+        self._ring.prepare(self._head, self._ring.capacity // 2)
+
     def mark(self) -> int:
         """The position after everything handed over so far; asks the shipper not to
         linger over it."""

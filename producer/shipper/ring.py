@@ -28,10 +28,12 @@ at the start of the area.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import enum
 import mmap
 import os
 import struct
+import threading
 from pathlib import Path
 
 RINGS_DIR = "rings"
@@ -115,6 +117,9 @@ class RingFile:
             self.close()
             raise ValueError(f"{path} is not a Tracklog handover ring")
         self.capacity = self.get(Field.CAPACITY)
+        self._address = ctypes.addressof(ctypes.c_char.from_buffer(self.map))
+        self._unmapping = threading.Lock()  # `prepare` never runs on an unmapped range
+        self._unmapped = False
 
     def get(self, field: Field) -> int:
         value: int = U64.unpack_from(self.map, field)[0]
@@ -130,9 +135,25 @@ class RingFile:
     def room_before_end(self, position: int) -> int:
         return self.capacity - position % self.capacity
 
+    def prepare(self, position: int, length: int) -> None:
+        """Make the pages of ``length`` bytes from ``position`` writable now, on this
+        thread and without the GIL: once Linux wrote a page back to disk it is
+        write-protected again, and the next write to it faults (on ext4 the fault may
+        wait on the journal), so the writer's thread prepares the pages ahead of it."""
+        start = self.offset(position) // PAGE_BYTES * PAGE_BYTES
+        first = min(length, HEADER_BYTES + self.capacity - start)
+        with self._unmapping:
+            if self._unmapped:
+                return
+            _madvise(self._address + start, first, MADV_POPULATE_WRITE)
+            if first < length:  # wraps to the start of the data area
+                _madvise(self._address + HEADER_BYTES, length - first, MADV_POPULATE_WRITE)
+
     def close(self) -> None:
-        with contextlib.suppress(BufferError):  # a view still exported: goes with the process
-            self.map.close()
+        with self._unmapping:
+            self._unmapped = True
+            with contextlib.suppress(BufferError):  # a view still exported: goes with the process
+                self.map.close()
         os.close(self.fd)
 
 
@@ -152,6 +173,15 @@ def _fault_in(map_: mmap.mmap) -> None:
     except (OSError, ValueError, AttributeError):
         for at in range(0, len(map_), PAGE_BYTES):
             map_[at] = 0
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+
+
+def _madvise(address: int, length: int, advice: int) -> None:
+    """madvise(2) through ctypes, which lets go of the GIL (mmap.madvise keeps it)."""
+    _libc.madvise(address, length, advice)  # an old kernel says EINVAL: nothing prepared
 
 
 def ring_files(directory: Path, ring_id: str) -> list[Path]:

@@ -91,6 +91,9 @@ def test_an_event_kafka_refuses_is_quarantined_and_blocks_nothing_behind_it(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # in-process sending: the next process's own producer refuses the child's event (a
+    # shipper process would send it with the settings of the session that made it)
+    monkeypatch.setenv("TRACKLOG_SHIPPER", "thread")
     settings = unreachable(settings)  # the child cannot send: it leaves its spool
     child = subprocess.run(
         [
