@@ -1,10 +1,11 @@
 """`tracklog replay`: rebuild both read models from scratch out of the event archive, then
 catch up from Kafka.
 
-1. wipe: empty ClickHouse's metric_points and every Postgres table the migrations
-   created (tracking rows and applied event ids included), except the migrations'
-   own bookkeeping and the record of dead letters already replayed (an operator's
-   action, not derived from the events);
+1. wipe: empty ClickHouse's metric_points (on a cluster, every replica's
+   metric_points_local: truncating the Distributed table leaves the shards' data)
+   and every Postgres table the migrations created (tracking rows and applied event
+   ids included), except the migrations' own bookkeeping and the record of dead
+   letters already replayed (an operator's action, not derived from the events);
 2. rebuild: read the archive per partition in offset order, project chunks of
    records (decoded and projected as the worker does, artifact locations checked, see
    ingest/locations.py) and write them through the worker's BatchWriter, without dead
@@ -26,7 +27,7 @@ from typing import Any
 
 import psycopg
 
-from tracklog.contract.read_model.clickhouse_schema import METRIC_POINTS
+from tracklog.contract.read_model.clickhouse_schema import TABLES, local_table, truncate_statements
 from tracklog.contract.read_model.postgres_schema import MIGRATIONS
 from tracklog.contract.settings import ArtifactRootSettings, Settings
 from tracklog.contract.topics import Partition, topic_of
@@ -78,8 +79,11 @@ def wipe_read_models(settings: Settings, clickhouse: Any) -> list[str]:
         writer.migrate()
     finally:
         writer.close()
-    database = settings.clickhouse_database
-    clickhouse.command(f"TRUNCATE TABLE IF EXISTS {database}.{METRIC_POINTS}")
+    database, cluster = settings.clickhouse_database, settings.clickhouse_cluster
+    for statement in truncate_statements(database, cluster):
+        clickhouse.command(statement)
+    # on a cluster the local tables hold the rows (the Distributed ones hold none)
+    emptied = [f"{database}.{local_table(t.name) if cluster else t.name}" for t in TABLES]
     with psycopg.connect(settings.postgres_dsn) as conn:
         existing = {
             str(row[0])
@@ -90,8 +94,8 @@ def wipe_read_models(settings: Settings, clickhouse: Any) -> list[str]:
         tables = [t for t in read_model_tables() if t in existing]
         if tables:
             conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
-    log.info("emptied %s.%s and Postgres tables %s", database, METRIC_POINTS, tables)
-    return [f"{database}.{METRIC_POINTS}", *tables]
+    log.info("emptied %s and Postgres tables %s", ", ".join(emptied), tables)
+    return [*emptied, *tables]
 
 
 def rebuild_from_archive(

@@ -68,7 +68,9 @@ class BatchWriter:
         dead_letters: DeadLetterSink | None = None,
     ) -> None:
         """Without a dead-letter sink, dead letters are counted and logged, not sent."""
-        self.clickhouse = ClickHouseWriter(clickhouse, settings.clickhouse_database)
+        self.clickhouse = ClickHouseWriter(
+            clickhouse, settings.clickhouse_database, settings.clickhouse_cluster
+        )
         self.postgres = PostgresWriter(settings.postgres_dsn, projection)
         self._dead_letters = dead_letters
 

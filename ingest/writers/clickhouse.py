@@ -3,14 +3,18 @@ skipping what is already stored.
 
 ClickHouse has no multi-statement transactions, so each row carries the Kafka
 (topic, partition, offset) it came from (snuba's way). The writer keeps, per
-partition, the highest offset stored (its high-water mark), read from
-metric_points when the partition is first seen or (re)assigned; records at or
-below it are skipped. Each insert is one Native block built with numpy
-(ingest/writers/native_block.py). Batches arrive in offset order per partition and each
-insert is one block (at most MAX_INSERT_ROWS rows, below ClickHouse's
-min_insert_block_size_rows, so it lands as one part or not at all): after a
-crash, the table holds every record up to its max offset and none above, and
-the replay inserts exactly the missing records.
+partition, the highest offset stored (its high-water mark), read when the partition
+is first seen or (re)assigned; records at or below it are skipped. One node: read
+from metric_points. A cluster (Settings.clickhouse_cluster): read from every
+replica's metric_points_local (`clickhouse_schema.stored_points_source`), since the
+Distributed table asks one replica per shard, which may lag behind the one that
+took an insert and under-report (docs/operations.md, "ClickHouse on a cluster").
+Each insert is one Native block built with numpy (ingest/writers/native_block.py).
+Batches arrive in offset order per partition and each insert is one block (at most
+MAX_INSERT_ROWS rows, below ClickHouse's min_insert_block_size_rows, so it lands as
+one part or not at all): after a crash, the table holds every record up to its max
+offset and none above, and the replay inserts exactly the missing records. (On a
+cluster an insert is one block per shard, and a partition lives on one shard.)
 
 Limit (shared with snuba): a zombie worker still inserting for a partition that
 was reassigned can race the new owner's high-water read.
@@ -22,7 +26,11 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tracklog.contract.read_model.clickhouse_schema import METRIC_POINTS, migrate
+from tracklog.contract.read_model.clickhouse_schema import (
+    METRIC_POINTS,
+    migrate,
+    stored_points_source,
+)
 from tracklog.contract.topics import Partition
 from tracklog.ingest.projectors.clickhouse import COLUMN_NAMES, MetricPoints
 from tracklog.ingest.records import Position
@@ -35,20 +43,23 @@ NOTHING_STORED = -1
 
 
 class ClickHouseWriter:
-    def __init__(self, client: Any, database: str) -> None:
+    def __init__(self, client: Any, database: str, cluster: str = "") -> None:
+        """`cluster` names the ClickHouse cluster the tables are spread over ("" = one node)."""
         self._client = client
         self.database = database
+        self.cluster = cluster
+        self._stored_points = stored_points_source(database, cluster)
         self._high: dict[Partition, int] = {}
 
     def migrate(self) -> None:
-        migrate(self._client, self.database)
+        migrate(self._client, self.database, self.cluster)
 
     def load(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
         """(Re)read the highest stored offset of each partition (-1 when none)."""
         wanted = set(partitions)
         for topic in sorted({t for t, _ in wanted}):
             result = self._client.query(
-                f"SELECT partition, max(offset) FROM {self.database}.{METRIC_POINTS}"
+                f"SELECT partition, max(offset) FROM {self._stored_points}"
                 " WHERE topic = {topic:String} GROUP BY partition",
                 parameters={"topic": topic},
             )

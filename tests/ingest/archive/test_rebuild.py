@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import pytest
 
 from tests.faults.topic_ends import end_offsets
 from tests.ingest.events import experiment_created, metrics_logged, run_started
+from tests.ingest.writers.test_clickhouse_cluster import RecordingClient
+from tracklog.contract.read_model import clickhouse_schema
 from tracklog.contract.read_model.postgres_schema import MIGRATIONS
 from tracklog.contract.settings import Settings
 from tracklog.ingest.archive.event_archive import open_archive
@@ -77,6 +80,30 @@ def test_wipe_and_rebuild(settings: Settings, clickhouse_client: Any, tmp_path: 
     again = rebuild_from_archive(settings, clickhouse_client, str(tmp_path / "archive"))
     assert again.dead_letters == 0  # without live positions: none sent
     assert counts(settings, clickhouse_client) == before
+
+
+@pytest.mark.parametrize("cluster", ["", "metrics"])
+def test_the_wipe_truncates_the_tables_that_hold_the_points(
+    settings: Settings, cluster: str
+) -> None:
+    """On a cluster, every replica's local table: truncating the Distributed table would
+    leave the shards' data in place. chDB cannot run cluster SQL: a client records it."""
+    settings = replace(settings, clickhouse_cluster=cluster)
+    database = settings.clickhouse_database
+    clickhouse = RecordingClient()
+    emptied = wipe_read_models(settings, clickhouse)
+    ddl = clickhouse_schema.statements(database, cluster)
+    truncations = clickhouse_schema.truncate_statements(database, cluster)
+    assert clickhouse.commands == [*ddl, *truncations]
+    if cluster:
+        assert truncations == [
+            f"TRUNCATE TABLE IF EXISTS {database}.metric_points_local ON CLUSTER `metrics`"
+        ]
+        assert emptied[0] == f"{database}.metric_points_local"
+    else:
+        assert truncations == [f"TRUNCATE TABLE IF EXISTS {database}.metric_points"]
+        assert emptied[0] == f"{database}.metric_points"
+    assert "runs" in emptied  # Postgres is emptied alike
 
 
 def test_a_replay_over_an_archive_with_a_hole_fails_and_names_it(
