@@ -27,6 +27,7 @@ from pathlib import Path
 from statistics import median
 
 import grpc
+import psutil  # type: ignore[import-untyped]
 
 from tracklog import Session
 from tracklog.contract.settings import KafkaSettings, SpoolSettings
@@ -72,8 +73,9 @@ def main() -> None:
             time.sleep(0.1)
         time.sleep(4)  # let the worker join its consumer group first
         kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{broker_port}")
+        watched = psutil.Process(stack.pid)
         passes = [
-            one_pass(kafka, spool, query_port, args.runs, args.keys, args.steps, n)
+            one_pass(kafka, spool, watched, query_port, args.runs, args.keys, args.steps, n)
             for n in range(args.repeat)
         ]
         print(
@@ -100,11 +102,33 @@ def main() -> None:
             f"end-to-end throughput  {median(total / p.queryable for p in passes):,.0f} "
             "points/s (median)"
         )
+        names = sorted({name for p in passes for name in p.cpu})
+        print("CPU seconds from the first logging call until queryable (median), by process:")
+        for name in sorted(names, key=lambda n: -median(p.cpu.get(n, 0.0) for p in passes)):
+            print(f"  {median(p.cpu.get(name, 0.0) for p in passes):6.2f}  {name}")
+        used = median(sum(p.cpu.values()) for p in passes)
+        print(
+            f"  {used:6.2f}  in all, against {median(p.queryable for p in passes):.2f} s of wall "
+            f"time on {psutil.cpu_count()} cores"
+        )
         if any(p.counted != total for p in passes):
             raise SystemExit("a pass's histories came back incomplete")
     finally:
         stack.send_signal(signal.SIGTERM)
         stack.wait(timeout=180)
+
+
+def cpu_seconds(stack: psutil.Process) -> dict[str, float]:
+    """CPU seconds (user + system) so far of this process and of each process of the stack
+    (`tracklog up` and its children: broker, Postgres, worker, query service), by name."""
+    spent = {"SDK (this process)": sum(psutil.Process().cpu_times()[:2])}
+    for process in [stack, *stack.children(recursive=True)]:
+        try:
+            name = " ".join(process.cmdline()[1:4])[:40] or process.name()
+            spent[name] = spent.get(name, 0.0) + sum(process.cpu_times()[:2])
+        except psutil.Error:
+            continue
+    return spent
 
 
 @dataclass(frozen=True)
@@ -116,11 +140,13 @@ class Pass:
     acked: float
     queryable: float
     counted: int
+    cpu: dict[str, float]  # CPU seconds by process, first logging call to queryable
 
 
 def one_pass(
     kafka: KafkaSettings,
     spool: SpoolSettings,
+    stack: psutil.Process,
     query_port: int,
     runs: int,
     n_keys: int,
@@ -133,6 +159,7 @@ def one_pass(
     keys = [f"key_{k}" for k in range(n_keys)]
     run_ids = []
     in_sdk = 0.0
+    cpu_before = cpu_seconds(stack)
     started = time.perf_counter()
     for r in range(runs):
         with session.start_run(run_name=f"bench-{number}-{r}") as run:
@@ -164,6 +191,7 @@ def one_pass(
             else:
                 time.sleep(0.02)
         queryable = time.perf_counter()
+        cpu_after = cpu_seconds(stack)
         counted = 0
         for run_id in run_ids:
             for key in keys:
@@ -172,7 +200,8 @@ def one_pass(
                 )
                 counted += len(stub.GetMetricHistory(request).steps)
     session.close()
-    return Pass(in_sdk, logged - started, acked - started, queryable - started, counted)
+    cpu = {name: spent - cpu_before.get(name, 0.0) for name, spent in cpu_after.items()}
+    return Pass(in_sdk, logged - started, acked - started, queryable - started, counted, cpu)
 
 
 if __name__ == "__main__":
