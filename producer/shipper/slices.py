@@ -24,6 +24,9 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from tracklog.contract.envelopes import AGGREGATE_TYPES, timestamp
 from tracklog.sending.batcher import POINT_OVERHEAD_BYTES
@@ -35,6 +38,7 @@ from tracklog.shipper.ring import (
     POINTS_HEAD,
     SKIP,
     RingFile,
+    points_size,
 )
 from tracklog.v1 import events_pb2 as pb
 
@@ -44,6 +48,8 @@ _FIELD_NAMES = {
     if f.message_type is not None
 }
 _RECORD_HEAD = struct.Struct("<IH")
+_BLOCK_FIRST, _BLOCK_MOST = 64, 65_536  # records read together: at first, at most
+_PEEK = 8  # a block is read when the next record and the one this far ahead are alike
 
 
 @dataclass(slots=True)
@@ -129,6 +135,8 @@ class SliceEncoder:
         self._name_of = name_of
         self._key_bytes: dict[str, int] = {}
         self._layouts: dict[int, struct.Struct] = {}
+        self._dtypes: dict[int, np.dtype[Any]] = {}
+        self._names: dict[int, str] = {}  # key numbers met so far
 
     def encode(self, start: int, end: int, state: RingState) -> tuple[list[Encoded], int, int]:
         """The envelopes of the records in [start, end) in order, numbered from
@@ -150,6 +158,16 @@ class SliceEncoder:
                 g = gathered.get(run)
                 if g is None:
                     g = gathered[run] = _Gathered(occurred)
+                fit = min(end - position + length, ring.room_before_end(position - length))
+                if (
+                    fit >= _PEEK * length
+                    and self._same(at, length, n, run, 1)
+                    and self._same(at, length, n, run, _PEEK - 1)
+                ):
+                    taken = self._block(g, at, length, n, run, fit // length)
+                    position += (taken - 1) * length
+                    points += taken * n
+                    continue
                 if n == 1:
                     _, _, _, _, _, _, key, step, stamp, value = ONE_POINT.unpack_from(view, at)
                     g.keys.append(key)
@@ -175,6 +193,61 @@ class SliceEncoder:
         for run, g in gathered.items():
             self._seal(name_of(run), g, start, out, state)
         return out, events, points
+
+    def _same(self, at: int, length: int, n: int, run: int, ahead: int) -> bool:
+        """Whether the record ``ahead`` records of ``length`` after ``at`` (when those
+        before it are as long) is a POINTS record of ``n`` points of ``run`` as well."""
+        other = at + ahead * length
+        head: tuple[int, int, int, int, int, int] = POINTS_HEAD.unpack_from(self._ring.map, other)
+        return head[0] == length and head[1] == POINTS and head[4] == n and head[3] == run
+
+    def _block(self, g: _Gathered, at: int, length: int, n: int, run: int, most: int) -> int:
+        """Gather the POINTS records of ``n`` points of ``run`` that follow one another
+        from ``at`` (at most ``most``), column by column; return how many there were."""
+        dtype = self._dtype(n)
+        taken, window = 0, _BLOCK_FIRST
+        while taken < most:
+            count = min(window, most - taken)
+            records = np.frombuffer(self._ring.map, dtype, count, at + taken * length)
+            same = (
+                (records["length"] == length)
+                & (records["kind"] == POINTS)
+                & (records["n"] == n)
+                & (records["run"] == run)
+            )
+            matched = count if bool(same.all()) else int(same.argmin())
+            block = records[:matched]
+            g.keys.extend(block["keys"].ravel().tolist())
+            g.steps.extend(block["steps"].ravel().tolist())
+            g.stamps.extend(block["stamps"].ravel().tolist())
+            g.values.extend(block["values"].ravel().tolist())
+            taken += matched
+            if matched < count:
+                break
+            window = min(window * 2, _BLOCK_MOST)
+        return taken
+
+    def _dtype(self, n: int) -> np.dtype[Any]:
+        """A POINTS record of ``n`` points as a numpy record."""
+        dtype = self._dtypes.get(n)
+        if dtype is None:
+            fields: list[tuple[Any, ...]] = [
+                ("length", "<u4"),
+                ("kind", "<u2"),
+                ("flags", "<u2"),
+                ("run", "<u4"),
+                ("n", "<u4"),
+                ("occurred", "<i8"),
+                ("keys", "<u4", (n,)),
+            ]
+            if (-4 * n) % 8:
+                fields.append(("pad", f"V{(-4 * n) % 8}"))
+            fields += [("steps", "<i8", (n,)), ("stamps", "<i8", (n,)), ("values", "<f8", (n,))]
+            dtype = np.dtype(fields)
+            assert dtype.itemsize == points_size(n)
+            if len(self._dtypes) < 1024:
+                self._dtypes[n] = dtype
+        return dtype
 
     def _layout(self, n: int) -> struct.Struct:
         layout = self._layouts.get(n)
@@ -223,7 +296,13 @@ class SliceEncoder:
     def _seal(
         self, run_id: str, g: _Gathered, start: int, out: list[Encoded], state: RingState
     ) -> None:
-        keys = [self._name_of(k) for k in g.keys]
+        names = self._names
+        try:
+            keys = list(map(names.__getitem__, g.keys))
+        except KeyError:
+            for number in set(g.keys).difference(names):
+                names[number] = self._name_of(number)
+            keys = list(map(names.__getitem__, g.keys))
         for low, high in self._cuts(keys):
             env = self._envelope(run_id, "metrics_logged", g.occurred_ns, start, len(out), state)
             env.metrics_logged.keys.extend(keys[low:high])
@@ -235,12 +314,12 @@ class SliceEncoder:
     def _cuts(self, keys: list[str]) -> list[tuple[int, int]]:
         limits, sizes = self._limits, self._key_bytes
         n, most = len(keys), limits.max_batch_points
-        costs = []
-        for key in keys:
-            size = sizes.get(key)
-            if size is None:
-                size = sizes[key] = len(key.encode()) + POINT_OVERHEAD_BYTES
-            costs.append(size)
+        try:
+            costs = list(map(sizes.__getitem__, keys))
+        except KeyError:
+            for key in set(keys).difference(sizes):
+                sizes[key] = len(key.encode()) + POINT_OVERHEAD_BYTES
+            costs = list(map(sizes.__getitem__, keys))
         if sum(costs) <= limits.max_batch_bytes:
             return [(i, min(i + most, n)) for i in range(0, n, most)]
         cuts, low, size = [], 0, 0
