@@ -87,8 +87,11 @@ def metric_points(metrics: Iterable[Metric], keys_cache: MetricKeys) -> Points:
     return Points(keys, steps, stamps, values, nbytes)
 
 
-def one_point(key: str, value: float, step: int, timestamp: int, keys_cache: MetricKeys) -> Points:
-    """The point of one `log_metric` call (`metric_points` of one Metric, without it)."""
+def point(
+    key: str, value: float, step: int, timestamp: int, keys_cache: MetricKeys
+) -> tuple[str, int, int, float, int]:
+    """The checked point of one `log_metric` call: (key, step, timestamp, value, the key's
+    UTF-8 size), as `metric_points` checks one Metric."""
     size = keys_cache.sizes.get(key) if type(key) is str else None
     if size is None:
         size = keys_cache.size_of(key)
@@ -98,6 +101,12 @@ def one_point(key: str, value: float, step: int, timestamp: int, keys_cache: Met
         step = validation.int64(f"step of metric {key!r}", step)
     if type(timestamp) is not int or not _I64_MIN <= timestamp <= _I64_MAX:
         timestamp = validation.int64(f"timestamp of metric {key!r}", timestamp)
+    return key, step, timestamp, value, size
+
+
+def one_point(key: str, value: float, step: int, timestamp: int, keys_cache: MetricKeys) -> Points:
+    """`point` as the columns of one call (`metric_points` of one Metric, without it)."""
+    key, step, timestamp, value, size = point(key, value, step, timestamp, keys_cache)
     return Points([key], [step], [timestamp], [value], size)
 
 

@@ -77,6 +77,10 @@ class Handover(Protocol):
         self, run_id: str, events: Sequence[PendingEvent] = (), points: Points | None = None
     ) -> None: ...
 
+    def put_point(
+        self, run_id: str, key: str, step: int, timestamp_ms: int, value: float, key_nbytes: int
+    ) -> None: ...
+
     def mark(self) -> int: ...
 
     def pending(self) -> tuple[int, int]: ...
@@ -157,6 +161,31 @@ class Batcher:
                     self._append(event)
             if points is not None and n_points:
                 self._add_points(run_id, points)
+
+    def put_point(
+        self, run_id: str, key: str, step: int, timestamp_ms: int, value: float, key_nbytes: int
+    ) -> None:
+        """Queue one validated metric point (``key_nbytes``: the UTF-8 size of ``key``):
+        `put` of a one-point `Points`, appended straight to the run's open columns."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this Tracklog session is closed")
+            if self._points >= self.max_buffered_points or self._events > self.max_buffered_events:
+                self._wait_for_space(1, 0)
+            self._points += 1
+            buf = self._open.get(run_id)
+            if buf is None:
+                buf = self._open[run_id] = _Open(time.time_ns())
+            keys = buf.keys
+            keys.append(key)
+            buf.steps.append(step)
+            buf.timestamps_ms.append(timestamp_ms)
+            buf.values.append(value)
+            buf.nbytes += key_nbytes
+            if len(keys) >= self.max_batch_points or buf.nbytes >= self.max_batch_bytes:
+                self._seal(run_id)
+                self._wake = True
+                self._has_work.notify()
 
     def _wait_for_space(self, n_points: int, n_events: int) -> None:
         deadline = time.monotonic() + self.max_block_seconds

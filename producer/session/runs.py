@@ -128,19 +128,20 @@ class Runs:
     def log_metric(
         self, key: str, value: float, step: int | None = None, timestamp: int | None = None
     ) -> None:
-        """`log_batch` of one metric point to the active run, without building a Metric."""
+        """`log_batch` of one metric point to the active run, without building a Metric or
+        columns (`Handover.put_point`)."""
         stack = self._stack.get()
         run_id = stack[-1].info.run_id if stack else self.start().info.run_id
         if run_id not in self._live:
             self._refuse(run_id)
-        point = inputs.one_point(
+        key, step, timestamp, value, size = inputs.point(
             key,
             value,
             0 if step is None else step,
             time.time_ns() // 1_000_000 if timestamp is None else timestamp,
             self._metric_keys,
         )
-        self._batcher.put(run_id, (), point)
+        self._batcher.put_point(run_id, key, step, timestamp, value, size)
 
     def log_metrics(
         self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None

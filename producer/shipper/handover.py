@@ -19,10 +19,12 @@ import fcntl
 import json
 import os
 import struct
+import sys
 import threading
 import time
 import uuid
 import weakref
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from tracklog.sending.batcher import BufferFullError, PendingEvent, Points
 from tracklog.shipper.ring import (
     EVENT,
     EVENT_HEAD,
+    HEADER_BYTES,
     NAME_HEAD,
     ONE_POINT,
     POINTS,
@@ -52,6 +55,10 @@ _FIELD_NUMBERS = {
 }
 _SKIP_HEAD = struct.Struct("<IH")
 _HEAD = int(Field.HEAD)
+_ONE_SIZE = ONE_POINT.size
+_PACKED_MOST = 256  # calls of up to this many points are packed with one struct
+_MAX_KEY_SETS = 1024  # key sets whose numbers are kept packed
+_LITTLE = sys.byteorder == "little"  # the ring is little-endian: host-order writes then
 _live: weakref.WeakSet[RingHandover] = weakref.WeakSet()
 
 
@@ -84,6 +91,7 @@ class RingHandover:
         self._on_wait = on_wait  # called while waiting for room (checks the shipper)
         self._lock = threading.Lock()
         self._structs: dict[int, struct.Struct] = {}
+        self._key_sets: dict[tuple[str, ...], bytes] = {}  # keys -> their numbers, packed
         self._closed = False
         self._forked = False
         self._final_pending = (0, 0)  # what pending() says once closed
@@ -100,12 +108,16 @@ class RingHandover:
         staging.replace(base.with_suffix(".json"))
         self._names_fd = os.open(base.with_suffix(".names"), os.O_WRONLY | os.O_CREAT, 0o644)
         self._names: dict[str, int] = {}
+        self._key_sets = {}
         staged = self.directory / f".{self.ring_id}.ring.tmp"
         self._ring = RingFile(staged, create_capacity=self._capacity)
         fcntl.flock(self._ring.fd, fcntl.LOCK_SH)  # held while this process lives
         staged.rename(base.with_suffix(".ring"))
         self._ring.path = base.with_suffix(".ring")
         self._map = self._ring.map
+        # the ring's head as one host-order u64 (one store; on a big-endian host, unused)
+        self._head_word = memoryview(self._map)[_HEAD : _HEAD + 8].cast("Q")
+        self._capacity = self._ring.capacity
         self._head = self._published = 0
         self._tail = 0
         self.written_events = self.written_points = 0
@@ -131,10 +143,8 @@ class RingHandover:
         send raises ValueError (nothing is handed over)."""
         encoded = [self._payload(event) for event in events] if events else ()
         with self._lock:
-            if self._closed:
-                raise RuntimeError("this Tracklog session is closed")
-            if self._forked:
-                self._reopen()
+            if self._closed or self._forked:
+                self._refuse_or_reopen()
             now = time.time_ns()
             try:
                 if encoded:
@@ -144,11 +154,69 @@ class RingHandover:
             except BaseException:
                 self._head = self._published  # nothing of the call is handed over
                 raise
-            U64.pack_into(self._map, _HEAD, self._head)
-            self._published = self._head
+            if _LITTLE:
+                self._head_word[0] = self._published = self._head
+            else:
+                self._publish(self._head)
             self.written_events += len(encoded)
             if points is not None:
                 self.written_points += len(points.keys)
+
+    def put_point(
+        self, run_id: str, key: str, step: int, timestamp_ms: int, value: float, key_nbytes: int
+    ) -> None:
+        """Hand one validated metric point over: `put` of a one-point `Points`, written
+        straight into the ring."""
+        with self._lock:
+            if self._closed or self._forked:
+                self._refuse_or_reopen()
+            names = self._names
+            run = names.get(run_id) or self._define(run_id)
+            number = names.get(key) or self._define(key)
+            head, capacity = self._head, self._capacity
+            room = capacity - head % capacity
+            try:
+                if room >= _ONE_SIZE and head + _ONE_SIZE - self._tail <= capacity:
+                    at = HEADER_BYTES + head % capacity
+                    self._head = head = head + _ONE_SIZE
+                else:
+                    at = self._reserve(_ONE_SIZE)
+                    head = self._head
+                ONE_POINT.pack_into(
+                    self._map,
+                    at,
+                    _ONE_SIZE,
+                    POINTS,
+                    0,
+                    run,
+                    1,
+                    time.time_ns(),
+                    number,
+                    step,
+                    timestamp_ms,
+                    value,
+                )
+            except BaseException:
+                self._head = self._published  # nothing of the call is handed over
+                raise
+            if _LITTLE:
+                self._head_word[0] = self._published = head
+            else:
+                self._publish(head)
+            self.written_points += 1
+
+    def _publish(self, head: int) -> None:
+        """Hand everything below ``head`` over."""
+        if _LITTLE:
+            self._head_word[0] = head
+        else:
+            U64.pack_into(self._map, _HEAD, head)
+        self._published = head
+
+    def _refuse_or_reopen(self) -> None:
+        if self._closed:
+            raise RuntimeError("this Tracklog session is closed")
+        self._reopen()
 
     def _payload(self, event: PendingEvent) -> tuple[int, bytes]:
         data = event.payload.SerializeToString()
@@ -184,11 +252,11 @@ class RingHandover:
         n = len(keys)
         if n == 1:
             key = names.get(keys[0]) or self._define(keys[0])
-            at = self._reserve(ONE_POINT.size)
+            at = self._reserve(_ONE_SIZE)
             ONE_POINT.pack_into(
                 self._map,
                 at,
-                ONE_POINT.size,
+                _ONE_SIZE,
                 POINTS,
                 0,
                 run,
@@ -200,35 +268,79 @@ class RingHandover:
                 points.values[0],
             )
             return
+        numbers = self._key_numbers(keys) if n <= _PACKED_MOST else self._numbered(keys)
+        piece = max(1, (self._ring.capacity // 4) // 32)
+        if n <= piece and n <= _PACKED_MOST:  # the common call: one record, one struct
+            layout = self._layout(n)
+            at = self._reserve(layout.size)
+            layout.pack_into(
+                self._map,
+                at,
+                layout.size,
+                POINTS,
+                0,
+                run,
+                n,
+                now,
+                numbers,
+                *points.steps,
+                *points.timestamps_ms,
+                *points.values,
+            )
+            return
+        for start in range(0, n, piece):
+            stop = min(n, start + piece)
+            self._write_columns(run, points, numbers[4 * start : 4 * stop], start, stop, now)
+
+    def _write_columns(
+        self, run: int, points: Points, numbers: bytes, start: int, stop: int, now: int
+    ) -> None:
+        """Points [start, stop) of a large call as one record, column by column."""
+        n = stop - start
+        size = points_size(n)
+        at = self._reserve(size)
+        view = self._map
+        POINTS_HEAD.pack_into(view, at, size, POINTS, 0, run, n, now)
+        at += POINTS_HEAD.size
+        view[at : at + 4 * n] = numbers
+        at += 4 * n + (-4 * n) % 8
+        for column in (
+            array("q", points.steps[start:stop]),
+            array("q", points.timestamps_ms[start:stop]),
+            array("d", points.values[start:stop]),
+        ):
+            if not _LITTLE:
+                column.byteswap()
+            view[at : at + 8 * n] = column
+            at += 8 * n
+
+    def _key_numbers(self, keys: list[str]) -> bytes:
+        """The numbers of ``keys`` packed as u32 (cached per key set), padded to 8 bytes."""
+        key_set = tuple(keys)
+        packed = self._key_sets.get(key_set)
+        if packed is None:
+            packed = self._numbered(keys)
+            packed += bytes((-len(packed)) % 8)
+            if len(self._key_sets) < _MAX_KEY_SETS:
+                self._key_sets[key_set] = packed
+        return packed
+
+    def _numbered(self, keys: list[str]) -> bytes:
+        """The numbers of ``keys`` packed as u32 (named first where new)."""
+        names = self._names
         try:
             numbers = list(map(names.__getitem__, keys))
         except KeyError:
             numbers = [names.get(key) or self._define(key) for key in keys]
-        piece = max(1, (self._ring.capacity // 4) // 32)
-        for start in range(0, n, piece):
-            stop = min(n, start + piece)
-            layout = self._layout(stop - start)
-            at = self._reserve(layout.size)
-            if start == 0 and stop == n:
-                columns = (*numbers, *points.steps, *points.timestamps_ms, *points.values)
-            else:
-                columns = (
-                    *numbers[start:stop],
-                    *points.steps[start:stop],
-                    *points.timestamps_ms[start:stop],
-                    *points.values[start:stop],
-                )
-            layout.pack_into(
-                self._map, at, layout.size, POINTS, 0, run, stop - start, now, *columns
-            )
+        return struct.pack(f"<{len(numbers)}I", *numbers)
 
     def _layout(self, n: int) -> struct.Struct:
         layout = self._structs.get(n)
         if layout is None:
-            layout = struct.Struct(f"{POINTS_HEAD.format}{n}I{(-4 * n) % 8}x{n}q{n}q{n}d")
+            numbers = 4 * n + (-4 * n) % 8
+            layout = struct.Struct(f"{POINTS_HEAD.format}{numbers}s{n}q{n}q{n}d")
             assert layout.size == points_size(n)
-            if len(self._structs) < 1024:
-                self._structs[n] = layout
+            self._structs[n] = layout
         return layout
 
     def _define(self, name: str) -> int:
@@ -320,6 +432,7 @@ class RingHandover:
             self._closed = True
             ring.set(Field.CLOSED, 1)
             os.close(self._names_fd)
+            self._head_word.release()
             self._ring.close()  # releases the lock: the ring is the shipper's alone
 
     # what the shipper reports (read by Delivery)

@@ -23,9 +23,9 @@ medians per scenario.
 
     .venv/bin/python tests/benchmarks/bench_sdk.py --bare-put [--repeat 7]
 
-times only the calling thread's own work, with no broker: the batcher's ``put`` does
-nothing, so the figure is the SDK's validation and columnar building plus a bare call
-(the median of ``--repeat`` timings of each scenario, wall and the thread's CPU time,
+times only the calling thread's own work, with no broker: the batcher's ``put`` and
+``put_point`` do nothing, so the figure is the SDK's validation and columnar building plus
+a bare call (the median of ``--repeat`` timings of each scenario, wall and the thread's CPU time,
 which a loaded machine disturbs less; the goal beside it).
 """
 
@@ -155,6 +155,12 @@ def _bare_put(
     """The hand-over call, doing nothing (so only the calling thread's own work is timed)."""
 
 
+def _bare_put_point(
+    self: Batcher, run_id: str, key: str, step: int, timestamp_ms: int, value: float, nbytes: int
+) -> None:
+    """The one-point hand-over call, doing nothing."""
+
+
 def bare_put(points: int, repeat: int) -> None:
     """Each scenario's calling-thread cost with a `put` that does nothing, no broker."""
     goals = {"log_metric loop": 1.5, "log_metrics 10 keys": 0.5}
@@ -164,7 +170,11 @@ def bare_put(points: int, repeat: int) -> None:
         spool=SpoolSettings(None),
         query_addr="",
     )
-    with mock.patch.object(Batcher, "put", _bare_put), session.start_run(run_name="bare put"):
+    with (
+        mock.patch.object(Batcher, "put", _bare_put),
+        mock.patch.object(Batcher, "put_point", _bare_put_point),
+        session.start_run(run_name="bare put"),
+    ):
         for name, body in (
             ("log_metric loop", loop_of_log_metric),
             ("log_metrics 10 keys", log_metrics_ten_keys),

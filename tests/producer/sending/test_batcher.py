@@ -125,3 +125,50 @@ def test_closed_batcher_refuses_calls_and_take_ends() -> None:
     taken = b.take(0)
     assert taken is not None and len(taken[1]) == 1
     assert b.take(0) is None
+
+
+def _calls(b: Batcher, one_point: bool) -> None:
+    """The same calls through `put_point` or `put` of one-point `Points`."""
+    for step in range(11):
+        for run, key in (("r1", "loss"), ("r2", "accuracy/top-1"), ("r1", "é")):
+            size = len(key.encode())
+            if one_point:
+                b.put_point(run, key, step, 1000 + step, step / 3, size)
+            else:
+                b.put(run, points=Points([key], [step], [1000 + step], [step / 3], size))
+        if step == 6:
+            b.put("r1", [tag("r1")])
+
+
+def _shape(items: list[Item]) -> list[tuple[object, ...]]:
+    return [
+        (i.run_id, i.keys, i.steps, i.timestamps_ms, i.values)
+        if isinstance(i, PointChunk)
+        else (i.aggregate_id, i.payload.SerializeToString())
+        for i in items
+    ]
+
+
+def test_put_point_makes_the_chunks_of_put_with_one_point() -> None:
+    made = []
+    for one_point in (True, False):
+        b = Batcher(max_batch_points=4, max_batch_bytes=40)
+        _calls(b, one_point)
+        assert b.pending() == (1, 33)
+        made.append(_shape(drain(b)))
+    assert made[0] == made[1]
+    assert len(made[0]) > 10  # sealed by points, by bytes and by the event
+
+
+def test_put_point_waits_for_room_then_refuses_and_queues_nothing() -> None:
+    b = Batcher(max_buffered_points=2, max_block_seconds=0.05)
+    b.put_point("r", "loss", 0, 0, 0.0, 4)
+    b.put_point("r", "loss", 1, 0, 0.0, 4)
+    with pytest.raises(BufferFullError):
+        b.put_point("r", "loss", 2, 0, 0.0, 4)
+    assert b.pending() == (0, 2)
+    assert [c.steps for c in drain(b) if isinstance(c, PointChunk)] == [[0, 1]]
+    b.put_point("r", "loss", 2, 0, 0.0, 4)
+    b.close()
+    with pytest.raises(RuntimeError):
+        b.put_point("r", "loss", 3, 0, 0.0, 4)

@@ -7,9 +7,12 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import pytest
+
 from tracklog.events import payloads
 from tracklog.sending.batcher import PendingEvent, Points
 from tracklog.sending.sink import DoneCallback
+from tracklog.shipper import slices
 from tracklog.shipper.core import ShipperCore
 from tracklog.shipper.handover import RingHandover
 from tracklog.shipper.ring import Field, rings_dir
@@ -39,11 +42,11 @@ class FakeSpool:
             on_done(None)
 
 
-def handover(spool_dir: Path, **meta: object) -> RingHandover:
+def handover(spool_dir: Path, capacity: int = 4 << 20, **meta: object) -> RingHandover:
     return RingHandover(
         rings_dir(spool_dir),
         {"target": TARGET, "max_batch_points": 3, "max_batch_bytes": 1 << 20, **meta},
-        capacity=4 << 20,
+        capacity=capacity,
         max_block_seconds=1.0,
         max_event_bytes=1 << 20,
     )
@@ -119,3 +122,93 @@ def test_a_ring_is_deleted_once_spooled_and_closed(tmp_path: Path) -> None:
     core._scanned_at = 0.0
     core.step()
     assert list(rings_dir(tmp_path).iterdir()) == []
+
+
+def _content(spool: FakeSpool) -> list[tuple[bytes, str, bytes]]:
+    """What the envelopes say, less what names the ring or the time (event id, session)."""
+    out = []
+    for key, env, _ in spool.sent:
+        kind = env.WhichOneof("payload")
+        out.append((key, f"{env.aggregate_id} {env.sequence} {kind}", _payload(env, kind)))
+    return out
+
+
+def _payload(env: pb.Envelope, kind: str | None) -> bytes:
+    payload = getattr(env, kind or "")
+    data: bytes = payload.SerializeToString()
+    return data
+
+
+def _log(ring: RingHandover, one_point: bool) -> None:
+    """log_metric and log_metrics calls of two runs, some in long same-shaped stretches."""
+    keys = [f"layer{i}/grad" for i in range(10)]
+    for step in range(40):
+        for run, key in (("run-a", "loss"), ("run-a", "loss"), ("run-b", "é")):
+            size = len(key.encode())
+            if one_point:
+                ring.put_point(run, key, step, 1000 + step, step / 7, size)
+            else:
+                ring.put(run, (), Points([key], [step], [1000 + step], [step / 7], size))
+        if step % 13 == 0:
+            ring.put("run-a", [PendingEvent("run-a", payloads.tags_set([("t", str(step))]), 8)])
+    for step in range(30):
+        ring.put("run-b", (), points(keys, step))
+    for step in range(20):
+        ring.put("run-a", (), points(keys[: 1 + step % 3], step))
+
+
+def _shipped(spool_dir: Path, one_point: bool) -> FakeSpool:
+    ring = handover(spool_dir)
+    _log(ring, one_point)
+    ring.mark()
+    spool = FakeSpool()
+    ShipperCore(spool_dir, TARGET, spool).step()
+    assert sum(p for *_, p in spool.sent) == 40 * 3 + 30 * 10 + 39
+    return spool
+
+
+def test_put_point_hands_over_what_put_of_one_point_does(tmp_path: Path) -> None:
+    by_point = _shipped(tmp_path / "point", True)
+    by_put = _shipped(tmp_path / "put", False)
+    assert _content(by_point) == _content(by_put)
+
+
+def test_records_read_in_blocks_make_what_reading_one_by_one_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_blocks = _shipped(tmp_path / "blocks", True)
+    monkeypatch.setattr(slices, "_PEEK", 1 << 40)  # never a block
+    one_by_one = _shipped(tmp_path / "one", True)
+    assert _content(in_blocks) == _content(one_by_one)
+
+
+def test_points_written_across_the_end_of_the_ring_come_out_in_order(tmp_path: Path) -> None:
+    ring = handover(tmp_path, capacity=64 * 1024)
+    spool = FakeSpool()
+    core = ShipperCore(tmp_path, TARGET, spool, slice_bytes=256 * 1024)
+    for rounds in range(3):  # 48-byte records: the second round wraps
+        for step in range(1000 * rounds, 1000 * rounds + 1000):
+            ring.put_point("run", "loss", step, step, step / 2, 4)
+        ring.mark()
+        assert core.step()
+    steps = [s for _, env, _ in spool.sent for s in env.metrics_logged.steps]
+    assert steps == list(range(3000))
+    assert [v for _, env, _ in spool.sent for v in env.metrics_logged.values][-1] == 2999 / 2
+
+
+def test_a_large_call_is_written_column_by_column(tmp_path: Path) -> None:
+    ring = handover(tmp_path)
+    n = 1000
+    keys = [f"k{i % 300}" for i in range(n)]
+    ring.put(
+        "run",
+        (),
+        Points(keys, list(range(n)), [7] * n, [i / 4 for i in range(n)], sum(map(len, keys))),
+    )
+    ring.mark()
+    spool = FakeSpool()
+    ShipperCore(tmp_path, TARGET, spool).step()
+    logged = [env.metrics_logged for _, env, _ in spool.sent]
+    assert [k for m in logged for k in m.keys] == keys
+    assert [s for m in logged for s in m.steps] == list(range(n))
+    assert [v for m in logged for v in m.values] == [i / 4 for i in range(n)]
