@@ -13,18 +13,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-_WIRE_LENGTH_DELIMITED = 2
+from tracklog.contract.wire import length_delimited
+
 _MAX_VARINT_BYTES = 10  # a negative int64 takes all ten
-
-
-def _varint(number: int) -> bytes:
-    """One non-negative integer as a protobuf varint."""
-    out = bytearray()
-    while number > 0x7F:
-        out.append(number & 0x7F | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)
 
 
 def varints(values: npt.NDArray[np.int64]) -> bytes:
@@ -51,7 +42,7 @@ def varints(values: npt.NDArray[np.int64]) -> bytes:
 def _field(number: int, payload: bytes) -> bytes:
     if not payload:
         return b""
-    return _varint(number << 3 | _WIRE_LENGTH_DELIMITED) + _varint(len(payload)) + payload
+    return length_delimited(number, payload)
 
 
 def packed_int64(number: int, values: npt.NDArray[np.int64]) -> bytes:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tracklog.contract.wire import varint
 from tracklog.ingest.projectors.clickhouse import MetricPoints
 
 LOW_CARDINALITY_VERSION = 1  # SharedDictionariesWithAdditionalKeys
@@ -74,7 +75,7 @@ class _Block:
         self._order = order
         # (size in bytes, writes them into a view of that size)
         self._parts: list[tuple[int, Callable[[npt.NDArray[np.uint8]], None]]] = []
-        self._bytes(_varint(len(COLUMNS)) + _varint(rows))
+        self._bytes(varint(len(COLUMNS)) + varint(rows))
 
     def numbers(self, name: str, arrays: list[npt.NDArray[Any]], dtype: str) -> None:
         self._header(name)
@@ -163,13 +164,4 @@ def _uint64(value: int) -> bytes:
 
 def _string(value: str) -> bytes:
     data = value.encode()
-    return _varint(len(data)) + data
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+    return varint(len(data)) + data

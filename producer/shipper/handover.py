@@ -37,8 +37,10 @@ from tracklog.shipper.ring import (
     HEADER_BYTES,
     NAME_HEAD,
     ONE_POINT,
+    PAYLOAD_FIELD_NUMBERS,
     POINTS,
     POINTS_HEAD,
+    RECORD_HEAD,
     SKIP,
     U64,
     Field,
@@ -46,14 +48,7 @@ from tracklog.shipper.ring import (
     event_size,
     points_size,
 )
-from tracklog.v1 import events_pb2 as pb
 
-_FIELD_NUMBERS = {
-    field.name: field.number
-    for field in pb.Envelope.DESCRIPTOR.oneofs_by_name["payload"].fields
-    if field.message_type is not None
-}
-_SKIP_HEAD = struct.Struct("<IH")
 _HEAD = int(Field.HEAD)
 _ONE_SIZE = ONE_POINT.size
 _PACKED_MOST = 256  # calls of up to this many points are packed with one struct
@@ -228,7 +223,7 @@ class RingHandover:
                 "smaller, or raise TRACKLOG_MAX_EVENT_BYTES together with the topic's "
                 "max.message.bytes"
             )
-        return _FIELD_NUMBERS[envelopes.payload_field(event.payload)], data
+        return PAYLOAD_FIELD_NUMBERS[envelopes.payload_field(event.payload)], data
 
     def _write_events(
         self, run_id: str, events: Sequence[PendingEvent], encoded: Sequence[tuple[int, bytes]]
@@ -361,7 +356,7 @@ class RingHandover:
             if head + need - self._tail > capacity:
                 self._wait_for_room(need)
         if room < size:  # the record starts again at the beginning of the data area
-            _SKIP_HEAD.pack_into(self._map, ring.offset(head), room, SKIP)
+            RECORD_HEAD.pack_into(self._map, ring.offset(head), room, SKIP)
             head += room
         self._head = head + size
         return ring.offset(head)

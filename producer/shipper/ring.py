@@ -36,6 +36,8 @@ import struct
 import threading
 from pathlib import Path
 
+from tracklog.v1 import events_pb2 as pb
+
 RINGS_DIR = "rings"
 MAGIC = 0x32474E49524C4B54  # "TKLRING2"
 HEADER_BYTES = 64 * 1024
@@ -45,6 +47,13 @@ U64 = struct.Struct("<Q")
 
 # records
 SKIP, POINTS, EVENT = 0, 1, 2
+RECORD_HEAD = struct.Struct("<IH")  # [u32 length][u16 kind]: how every record starts
+# an EVENT record names its payload by the Envelope field that will hold it
+PAYLOAD_FIELD_NUMBERS = {
+    field.name: field.number
+    for field in pb.Envelope.DESCRIPTOR.oneofs_by_name["payload"].fields
+    if field.message_type is not None
+}
 # [u32 length][u16 kind][u16 flags][u32 run][u32 n][i64 occurred_ns], then the columns:
 # n u32 key numbers (padded to 8 bytes), n i64 steps, n i64 timestamps, n f64 values
 POINTS_HEAD = struct.Struct("<IHHIIq")

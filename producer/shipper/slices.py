@@ -29,25 +29,23 @@ from typing import Any
 import numpy as np
 
 from tracklog.contract.envelopes import AGGREGATE_TYPES, timestamp
+from tracklog.contract.wire import length_delimited
 from tracklog.sending.batcher import POINT_OVERHEAD_BYTES
 from tracklog.shipper.ring import (
     EVENT,
     EVENT_HEAD,
     ONE_POINT,
+    PAYLOAD_FIELD_NUMBERS,
     POINTS,
     POINTS_HEAD,
+    RECORD_HEAD,
     SKIP,
     RingFile,
     points_size,
 )
 from tracklog.v1 import events_pb2 as pb
 
-_FIELD_NAMES = {
-    f.number: f.name
-    for f in pb.Envelope.DESCRIPTOR.oneofs_by_name["payload"].fields
-    if f.message_type is not None
-}
-_RECORD_HEAD = struct.Struct("<IH")
+_FIELD_NAMES = {number: name for name, number in PAYLOAD_FIELD_NUMBERS.items()}
 _BLOCK_FIRST, _BLOCK_MOST = 64, 65_536  # records read together: at first, at most
 _PEEK = 8  # a block is read when the next record and the one this far ahead are alike
 
@@ -114,7 +112,7 @@ def slice_end(ring: RingFile, start: int, head: int, max_bytes: int) -> int:
     position = start
     view = ring.map
     while position < head and position - start < max_bytes:
-        length = _RECORD_HEAD.unpack_from(view, ring.offset(position))[0]
+        length = RECORD_HEAD.unpack_from(view, ring.offset(position))[0]
         position += length
     return position
 
@@ -149,7 +147,7 @@ class SliceEncoder:
         position = start
         while position < end:
             at = ring.offset(position)
-            length, kind = _RECORD_HEAD.unpack_from(view, at)
+            length, kind = RECORD_HEAD.unpack_from(view, at)
             if length <= 0:
                 raise ValueError(f"a record of length 0 at {position} in {ring.path}")
             position += length
@@ -290,7 +288,7 @@ class SliceEncoder:
     ) -> None:
         name = _FIELD_NAMES[number]
         env = self._envelope(aggregate_id, name, occurred_ns, start, len(out), state)
-        value = env.SerializeToString() + _tag(number) + _varint(len(payload)) + payload
+        value = env.SerializeToString() + length_delimited(number, payload)
         out.append(Encoded(aggregate_id.encode(), value, 0))
 
     def _seal(
@@ -330,16 +328,3 @@ class SliceEncoder:
             size += cost
         cuts.append((low, n))
         return cuts
-
-
-def _tag(number: int) -> bytes:
-    return _varint(number << 3 | 2)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
