@@ -29,7 +29,7 @@ from tracklog.shipper.handover import RingHandover
 from tracklog.shipper.notices import NoticeReader
 from tracklog.shipper.ring import HEADER_BYTES, Field, rings_dir
 from tracklog.spool.quarantine import Quarantine
-from tracklog.spool.spooling_sink import SpoolingSink
+from tracklog.spool.spooling_sink import SpoolingSink, report_losses
 
 log = logging.getLogger(__name__)
 
@@ -232,26 +232,13 @@ class ShipperClient:
     def _report_losses(self) -> None:
         """What the spool quarantined or dropped of this session, as the spool says at its
         close in-process."""
-        quarantined = self.count(Field.QUARANTINED_EVENTS)
-        if quarantined:
-            log.error(
-                "tracklog: %d events (%d metric points) were refused by Kafka for good or "
-                "were older than TRACKLOG_SPOOL_MAX_AGE_DAYS, and are kept in %s; `tracklog "
-                "spool list` shows why, `tracklog spool resend` sends them again after a fix",
-                quarantined,
-                self.count(Field.QUARANTINED_POINTS),
-                Quarantine(self.spool_dir, self._target).directory,
-            )
-        dropped = self.count(Field.DROPPED_EVENTS)
-        if dropped:
-            log.error(
-                "tracklog: %d events (%d metric points) were dropped because the spool at %s "
-                "was full (TRACKLOG_SPOOL_MAX_BYTES=%d)",
-                dropped,
-                self.count(Field.DROPPED_POINTS),
-                self.spool_dir,
-                self._config.spool.max_bytes,
-            )
+        report_losses(
+            (self.count(Field.QUARANTINED_EVENTS), self.count(Field.QUARANTINED_POINTS)),
+            Quarantine(self.spool_dir, self._target).directory,
+            (self.count(Field.DROPPED_EVENTS), self.count(Field.DROPPED_POINTS)),
+            self.spool_dir,
+            self._config.spool.max_bytes,
+        )
 
     def spool_view(self) -> ShippedSpool:
         return ShippedSpool(self)

@@ -278,22 +278,37 @@ class SpoolingSink:
                 points,
                 self.directory.parent,
             )
-        quarantined, quarantined_points = self.quarantined
-        if quarantined:
-            log.error(
-                "tracklog: %d events (%d metric points) were refused by Kafka for good or "
-                "were older than TRACKLOG_SPOOL_MAX_AGE_DAYS, and are kept in %s; `tracklog "
-                "spool list` shows why, `tracklog spool resend` sends them again after a fix",
-                quarantined,
-                quarantined_points,
-                self.quarantine_directory,
-            )
-        if self.dropped_events:
-            log.error(
-                "tracklog: %d events (%d metric points) were dropped because the spool at %s "
-                "was full (TRACKLOG_SPOOL_MAX_BYTES=%d)",
-                self.dropped_events,
-                self.dropped_points,
-                self.directory.parent,
-                self.max_bytes,
-            )
+        report_losses(
+            self.quarantined,
+            self.quarantine_directory,
+            (self.dropped_events, self.dropped_points),
+            self.directory.parent,
+            self.max_bytes,
+        )
+
+
+def report_losses(
+    quarantined: tuple[int, int],
+    quarantine_directory: Path,
+    dropped: tuple[int, int],
+    spool_directory: Path,
+    max_bytes: int,
+) -> None:
+    """Log at ERROR what a spool quarantined and dropped, each (events, metric points): said at
+    close by the spool in-process, or by a session whose shipper process spooled for it."""
+    if quarantined[0]:
+        log.error(
+            "tracklog: %d events (%d metric points) were refused by Kafka for good or "
+            "were older than TRACKLOG_SPOOL_MAX_AGE_DAYS, and are kept in %s; `tracklog "
+            "spool list` shows why, `tracklog spool resend` sends them again after a fix",
+            *quarantined,
+            quarantine_directory,
+        )
+    if dropped[0]:
+        log.error(
+            "tracklog: %d events (%d metric points) were dropped because the spool at %s "
+            "was full (TRACKLOG_SPOOL_MAX_BYTES=%d)",
+            *dropped,
+            spool_directory,
+            max_bytes,
+        )
