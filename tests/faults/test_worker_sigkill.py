@@ -25,6 +25,7 @@ import psycopg
 import pytest
 
 from tests.faults.topic_ends import topic_records
+from tests.faults.worker_group import start_worker, worker_env
 from tracklog.contract.settings import Settings
 from tracklog.entities import Metric, Param, RunTag
 from tracklog.session import Session
@@ -87,32 +88,6 @@ class Stream(threading.Thread):
             self.steps = step
         for run_id in reversed(self.run_ids):
             self.session.end_run_by_id(run_id)
-
-
-def worker_env(settings: Settings, chdb_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "TRACKLOG_KAFKA_BOOTSTRAP": settings.kafka.bootstrap_servers,
-        "TRACKLOG_EVENTS_TOPIC": settings.kafka.events_topic,
-        "TRACKLOG_EVENTS_PARTITIONS": str(settings.kafka.partitions),
-        "TRACKLOG_POSTGRES_DSN": settings.postgres_dsn,
-        "TRACKLOG_CLICKHOUSE_DSN": f"chdb://{chdb_path}",
-        "TRACKLOG_CLICKHOUSE_DATABASE": settings.clickhouse_database,
-        "TRACKLOG_CONSUMER_GROUP": settings.consumer_group,
-        "TRACKLOG_KAFKA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
-        "TRACKLOG_KAFKA_HEARTBEAT_INTERVAL_MS": str(SESSION_TIMEOUT_MS // 4),
-    }
-
-
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tracklog.deploy.cli.main", "ingest"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
 
 
 def applied_records(dsn: str, topic: str) -> int:
@@ -193,7 +168,7 @@ def test_worker_killed_20_times_loses_and_doubles_nothing(
     print(f"\n[worker sigkill] seed {seed} (TRACKLOG_FAULT_SEED={seed} repeats it)")
     monkeypatch.setenv("TRACKLOG_SPOOL_DIR", str(tmp_path / "spool"))
     chdb_path, log = tmp_path / "chdb", tmp_path / "worker.log"
-    env = worker_env(settings, chdb_path)
+    env = worker_env(settings, f"chdb://{chdb_path}", SESSION_TIMEOUT_MS)
     topic, dsn = settings.kafka.events_topic, settings.postgres_dsn
 
     session = Session(settings.kafka, query_addr="")
