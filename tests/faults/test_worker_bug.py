@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.faults.test_worker_sigkill import worker_env
+from tests.faults.test_worker_sigkill import SESSION_TIMEOUT_MS
+from tests.faults.worker_group import worker_env
 from tests.ingest.events import postgres_snapshot, produce, running, wait_until
 from tests.ingest.test_worker import point_count, some_runs, stored_points
 from tests.ingest.test_worker_errors import committed_offsets
@@ -41,7 +42,7 @@ def test_a_writer_bug_exits_non_zero_commits_nothing_and_a_restart_replays(
     produce(settings, events)
     process = subprocess.run(
         [sys.executable, "-c", WITH_A_BUG],
-        env=worker_env(settings, tmp_path / "chdb"),
+        env=worker_env(settings, f"chdb://{tmp_path / 'chdb'}", SESSION_TIMEOUT_MS),
         capture_output=True,
         timeout=120,
         check=False,
