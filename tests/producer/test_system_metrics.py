@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,18 +20,6 @@ MLFLOW_KEYS = {
     "system/network_receive_megabytes",
     "system/network_transmit_megabytes",
 }
-
-
-@pytest.fixture
-def sink() -> RecordingSink:
-    return RecordingSink()
-
-
-@pytest.fixture
-def session(sink: RecordingSink) -> Iterator[Session]:
-    s = Session(sink_factory=lambda: sink, linger_seconds=0.01, query_addr="")
-    yield s
-    s.close(5)
 
 
 def system_points(sink: RecordingSink, run_id: str) -> list[tuple[str, int]]:

@@ -14,18 +14,6 @@ RUN = "a" * 32
 
 
 @pytest.fixture
-def sink() -> RecordingSink:
-    return RecordingSink()
-
-
-@pytest.fixture
-def session(sink: RecordingSink) -> Iterator[Session]:
-    s = Session(sink_factory=lambda: sink, linger_seconds=0.01, query_addr="")
-    yield s
-    s.close(5)
-
-
-@pytest.fixture
 def client(session: Session) -> Iterator[TracklogClient]:
     client = TracklogClient("127.0.0.1:1", session=session)  # never asked: writes only
     yield client

@@ -4,7 +4,6 @@ ended runs, write-once params, and ending what is still live."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -12,18 +11,6 @@ import pytest
 from tests.producer.fakes import RecordingSink
 from tracklog import Param, Session
 from tracklog.events.payloads import run_ended
-
-
-@pytest.fixture
-def sink() -> RecordingSink:
-    return RecordingSink()
-
-
-@pytest.fixture
-def session(sink: RecordingSink) -> Iterator[Session]:
-    s = Session(sink_factory=lambda: sink, linger_seconds=0.01, query_addr="")
-    yield s
-    s.close(5)
 
 
 def test_end_active_runs_ends_the_live_runs_newest_first(
